@@ -1,0 +1,39 @@
+// One build for everything: the extension host bundle, the `sdg` CLI and the webview bundles.
+// Usage: node esbuild.mjs [--production] [--watch]
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'info',
+  legalComments: 'none',
+};
+
+/** Node targets: the extension host (VS Code's Node) and the CLI (Node >= 20). */
+const nodeTargets = [
+  { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  { entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+].map((t) => ({ ...common, ...t, platform: 'node', format: 'cjs', target: 'node20' }));
+
+/** Browser targets: one bundle per webview, loaded under a strict CSP (no eval, no inline). */
+const webviewTargets = ['studio', 'viewer'].map((name) => ({
+  ...common,
+  entryPoints: [`webview/${name}/main.ts`],
+  outfile: `dist/webview/${name}.js`,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+}));
+
+const targets = [...nodeTargets, ...webviewTargets].filter((t) => existsSync(t.entryPoints[0]));
+
+if (watch) {
+  for (const t of targets) (await esbuild.context(t)).watch();
+} else {
+  await Promise.all(targets.map((t) => esbuild.build(t)));
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The whole test suite, as CI runs it: type-check, build, then every suite in turn.
+// Each suite writes {passed, failed, skipped} to a summary file; the last line adds them up.
+// Usage: node scripts/test-all.mjs [--only name,name]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** name, command, args. Mocha suites report through test/support/summaryReporter.cjs. */
+export const SUITES = [
+  { name: 'typecheck', cmd: 'npx', args: ['tsc', '--noEmit', '-p', '.'], plain: true },
+  { name: 'build', cmd: 'node', args: ['esbuild.mjs'], plain: true },
+  { name: 'unit', cmd: 'npx', args: ['mocha', '--config', '.mocharc.json'] },
+];
+
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? new Set(process.argv[i + 1].split(',')) : null;
+})();
+
+const dir = mkdtempSync(join(tmpdir(), 'sdg-test-summary-'));
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const lines = [];
+for (const suite of SUITES) {
+  if (only && !only.has(suite.name)) continue;
+  const summaryFile = join(dir, `${suite.name}.json`);
+  console.log(`\n=== ${suite.name} ===`);
+  const started = Date.now();
+  const r = spawnSync(suite.cmd, suite.args, { stdio: 'inherit', env: { ...process.env, SDG_SUMMARY_FILE: summaryFile } });
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  let s;
+  if (!suite.plain && existsSync(summaryFile)) s = JSON.parse(readFileSync(summaryFile, 'utf8'));
+  else s = { passed: r.status === 0 ? 1 : 0, failed: r.status === 0 ? 0 : 1, skipped: 0 };
+  // A suite that exits non-zero without reporting a failure still counts as one failure.
+  if (r.status !== 0 && s.failed === 0) s.failed = 1;
+  totals.passed += s.passed; totals.failed += s.failed; totals.skipped += s.skipped;
+  lines.push(`${suite.name.padEnd(14)} ${String(s.passed).padStart(5)} passed ${String(s.failed).padStart(4)} failed ${String(s.skipped).padStart(4)} skipped  ${secs}s`);
+}
+console.log('\n=== summary ===');
+for (const l of lines) console.log(l);
+console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed > 0 ? 1 : 0);

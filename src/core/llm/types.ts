@@ -1,0 +1,95 @@
+/**
+ * The contract between the engine and every model client. Plain data, no I/O, no `vscode`.
+ * Field names follow the OpenAI wire format where one exists (snake_case params), so a
+ * prompt config or pipeline YAML can pass them straight through.
+ */
+
+export type Role = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+/** Sampling parameters of one request. Unknown server-specific fields go in `extra`. */
+export interface ModelParams {
+  /** Choices per request (one output row each). */
+  n?: number;
+  seed?: number;
+  temperature?: number;
+  top_p?: number;
+  /** Not in the OpenAI API; vLLM, SGLang, llama.cpp, TRT-LLM accept it. Sent only when set. */
+  top_k?: number;
+  max_tokens?: number;
+  stop?: string[];
+  /** Pass-through of server-specific fields (e.g. `repetition_penalty`, `min_p`, `logit_bias`). */
+  extra?: Record<string, unknown>;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | string;
+
+export interface Choice {
+  text: string;
+  finishReason: FinishReason | null;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ModelResponse {
+  /** One entry per choice, in index order. */
+  choices: Choice[];
+  usage: Usage;
+  /** The model name the server reports. */
+  model: string;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Overrides the endpoint's timeout for this request. */
+  timeoutMs?: number;
+}
+
+/** Scores by category, e.g. `{ helpfulness: 1.6, correctness: 1.65, ... }`. */
+export type RewardScores = Record<string, number>;
+
+/** What the engine needs from a model endpoint. Implemented in `src/core/llm/client.ts`. */
+export interface LlmClient {
+  readonly endpoint: EndpointProfile;
+  queryModel(messages: ChatMessage[], params?: ModelParams, options?: RequestOptions): Promise<ModelResponse>;
+  queryRewardModel(messages: ChatMessage[], options?: RequestOptions): Promise<RewardScores>;
+  /** Model ids the server lists at `/models`. */
+  listModels(options?: RequestOptions): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter. */
+export type ApiKind = 'chat' | 'completions';
+
+export type FormatterName = 'none' | 'mixtral' | 'llama2' | 'nemotron' | 'llama3' | 'chatml';
+
+export type PresetName =
+  | 'nvidia' | 'openai' | 'vllm' | 'sglang' | 'tensorrt-llm' | 'nim' | 'llamacpp' | 'ollama' | 'custom';
+
+/**
+ * An endpoint profile as users write it (settings, CLI flags, run config). It never holds a key:
+ * `apiKeyEnv` names an environment variable (CLI) and the extension keeps keys in SecretStorage
+ * under the profile's name, handing the resolved key to the client at construction.
+ */
+export interface EndpointProfile {
+  name: string;
+  baseUrl: string;
+  model: string;
+  apiKind: ApiKind;
+  /** Required when apiKind is `completions`. */
+  formatter?: FormatterName;
+  preset?: PresetName;
+  apiKeyEnv?: string;
+  headers?: Record<string, string>;
+  maxConcurrency?: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  timeoutMs?: number;
+}
