@@ -59,7 +59,8 @@ export class YamlSource {
     const src = new YamlSource(file, text, doc, lines);
     const err = doc.errors[0];
     if (err) {
-      const pos = err.linePos?.[0];
+      // With prettyErrors off, `linePos` is unset: derive the line from the offset.
+      const pos = err.linePos?.[0] ?? (err.pos ? lines.linePos(err.pos[0]) : undefined);
       throw new ValidationError(file, pos?.line, undefined, `YAML syntax error: ${err.message.split('\n')[0]}`, pos?.col);
     }
     return src;
