@@ -78,13 +78,13 @@ export function extractLastBoxed(text: string): string | null {
   const idx = Math.max(text.lastIndexOf('\\boxed'), text.lastIndexOf('\\fbox'));
   if (idx < 0) return null;
   let i = idx + (text.startsWith('\\boxed', idx) ? 6 : 5);
-  if (text[i] === ' ') {
-    // `\boxed 5`: the argument runs to the next `$` or whitespace.
-    const m = /^ +([^\s$]+)/.exec(text.slice(i));
-    return m ? m[1]! : null;
-  }
   while (text[i] === ' ') i++;
-  if (text[i] !== '{') return null;
+  if (text[i] !== '{') {
+    // `\boxed 5`: the argument runs to the next `$` or whitespace.
+    if (i === idx || text[i - 1] !== ' ') return null;
+    const m = /^[^\s$]+/.exec(text.slice(i));
+    return m ? m[0] : null;
+  }
   let depth = 0;
   for (let j = i; j < text.length; j++) {
     const c = text[j];
