@@ -1,0 +1,232 @@
+/**
+ * Hosts a built webview bundle (dist/webview/<name>.js) in a test page in headless Chromium, the
+ * way VS Code hosts it: a stand-in `acquireVsCodeApi` whose postMessage goes to a host-side
+ * MessageChannel (the product's src/shared/ipc.ts) running in this Node process, messages in via
+ * window.postMessage, a strict CSP with a nonce, and theme CSS variables. Records console errors,
+ * page errors and CSP violations so tests can assert there are none.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join, normalize } from 'node:path';
+import type { Page } from 'playwright-core';
+import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage } from '../../src/shared/ipc';
+import { launchBrowser, type Browser } from '../real/harness/browser';
+import { REPO_ROOT } from '../real/harness/setup';
+
+export const WEBVIEW_DIST = join(REPO_ROOT, 'dist', 'webview');
+
+export function bundleExists(name: string): boolean {
+  return existsSync(join(WEBVIEW_DIST, `${name}.js`));
+}
+
+/** A dark theme's worth of the variables VS Code sets on a webview's <html>. */
+const THEME_VARS: Record<string, string> = {
+  '--vscode-font-family': 'system-ui, sans-serif',
+  '--vscode-font-size': '13px',
+  '--vscode-font-weight': 'normal',
+  '--vscode-editor-font-family': 'monospace',
+  '--vscode-editor-font-size': '13px',
+  '--vscode-foreground': '#cccccc',
+  '--vscode-descriptionForeground': '#9d9d9d',
+  '--vscode-errorForeground': '#f85149',
+  '--vscode-editor-background': '#1f1f1f',
+  '--vscode-editor-foreground': '#cccccc',
+  '--vscode-sideBar-background': '#181818',
+  '--vscode-panel-border': '#2b2b2b',
+  '--vscode-widget-border': '#313131',
+  '--vscode-focusBorder': '#0078d4',
+  '--vscode-button-background': '#0078d4',
+  '--vscode-button-foreground': '#ffffff',
+  '--vscode-button-hoverBackground': '#026ec1',
+  '--vscode-button-secondaryBackground': '#313131',
+  '--vscode-button-secondaryForeground': '#cccccc',
+  '--vscode-input-background': '#313131',
+  '--vscode-input-foreground': '#cccccc',
+  '--vscode-input-border': '#3c3c3c',
+  '--vscode-input-placeholderForeground': '#989898',
+  '--vscode-dropdown-background': '#313131',
+  '--vscode-dropdown-foreground': '#cccccc',
+  '--vscode-dropdown-border': '#3c3c3c',
+  '--vscode-list-hoverBackground': '#2a2d2e',
+  '--vscode-list-activeSelectionBackground': '#04395e',
+  '--vscode-textLink-foreground': '#4daafc',
+  '--vscode-badge-background': '#616161',
+  '--vscode-badge-foreground': '#f8f8f8',
+  '--vscode-progressBar-background': '#0078d4',
+  '--vscode-testing-iconPassed': '#73c991',
+  '--vscode-testing-iconFailed': '#f14c4c',
+  '--vscode-charts-green': '#89d185',
+  '--vscode-charts-red': '#f14c4c',
+  '--vscode-charts-blue': '#3794ff',
+  '--vscode-charts-yellow': '#cca700',
+  '--vscode-textCodeBlock-background': '#2b2b2b',
+  '--vscode-editorWidget-background': '#202020',
+  '--vscode-tab-activeBackground': '#1f1f1f',
+  '--vscode-panelTitle-activeForeground': '#e7e7e7',
+  '--vscode-panelTitle-activeBorder': '#0078d4',
+  '--vscode-scrollbarSlider-background': '#79797966',
+};
+
+function testPage(name: string, nonce: string, origin: string): string {
+  const style = Object.entries(THEME_VARS).map(([k, v]) => `${k}: ${v};`).join(' ');
+  // The same CSP shape the extension uses: scripts only with the nonce, no eval.
+  const csp = [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src ${origin} 'unsafe-inline'`,
+    `font-src ${origin}`,
+    `img-src ${origin} data:`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en" style="${style}">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${name} (test host)</title>
+</head>
+<body class="vscode-dark" data-vscode-theme-kind="vscode-dark" style="margin:0;padding:0 20px;background:var(--vscode-editor-background);color:var(--vscode-foreground);font-family:var(--vscode-font-family);font-size:var(--vscode-font-size)">
+<div id="app"></div>
+<script nonce="${nonce}">
+  window.__sdgCsp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__sdgCsp.push(e.violatedDirective + ' ' + e.blockedURI));
+  (() => {
+    let acquired = false;
+    let state;
+    window.acquireVsCodeApi = () => {
+      // VS Code allows one call per page; a second throws there too.
+      if (acquired) throw new Error('acquireVsCodeApi can only be invoked once');
+      acquired = true;
+      return Object.freeze({
+        postMessage: (msg) => window.__sdgHostReceive(JSON.parse(JSON.stringify(msg))),
+        getState: () => state,
+        setState: (s) => { state = s; return s; },
+      });
+    };
+  })();
+</script>
+<script type="module" nonce="${nonce}" src="${origin}/webview/${name}.js"></script>
+</body>
+</html>`;
+}
+
+async function serveStatic(): Promise<{ server: Server; origin: string; pages: Map<string, string> }> {
+  const pages = new Map<string, string>();
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const page = pages.get(url.pathname);
+    if (page) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page);
+      return;
+    }
+    const m = /^\/webview\/([\w.-]+\.(?:js|map|css|ttf|woff2?))$/.exec(url.pathname);
+    const file = m ? normalize(join(WEBVIEW_DIST, m[1])) : undefined;
+    if (!file || !file.startsWith(WEBVIEW_DIST) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : 'application/octet-stream';
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (!addr || typeof addr !== 'object') throw new Error('no address');
+  return { server, origin: `http://127.0.0.1:${addr.port}`, pages };
+}
+
+export interface HostedWebview<HostReq extends RequestMap, WebReq extends RequestMap, ToWeb extends NotificationMap, ToHost extends NotificationMap> {
+  page: Page;
+  /** The host side of the protocol: handle the webview's requests, send notifications in. */
+  host: MessageChannel<WebReq, HostReq, ToHost, ToWeb>;
+  /** Every message the webview posted, in order. */
+  posted: WireMessage[];
+  /** Console errors, uncaught page errors and CSP violations seen so far. */
+  problems(): Promise<string[]>;
+  /** Resolves when the webview has said `ready`. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export class WebviewTestHost {
+  private constructor(
+    private readonly browser: Browser,
+    private readonly server: Server,
+    private readonly origin: string,
+    private readonly pages: Map<string, string>,
+  ) {}
+
+  static async start(): Promise<WebviewTestHost> {
+    const { server, origin, pages } = await serveStatic();
+    try {
+      return new WebviewTestHost(await launchBrowser({ width: 1280, height: 860 }), server, origin, pages);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Opens dist/webview/<name>.js. `setup` registers host handlers before the page loads, so
+   * requests the webview sends on start are answered.
+   */
+  async open<HostReq extends RequestMap, WebReq extends RequestMap, ToWeb extends NotificationMap, ToHost extends NotificationMap>(
+    name: string,
+    setup: (host: MessageChannel<WebReq, HostReq, ToHost, ToWeb>) => void = () => undefined,
+  ): Promise<HostedWebview<HostReq, WebReq, ToWeb, ToHost>> {
+    const nonce = randomBytes(16).toString('base64');
+    const path = `/${name}-${randomBytes(4).toString('hex')}.html`;
+    this.pages.set(path, testPage(name, nonce, this.origin));
+    const page = await this.browser.context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    const posted: WireMessage[] = [];
+    // The host posts into the page like VS Code does: a window 'message' event.
+    const host = new MessageChannel<WebReq, HostReq, ToHost, ToWeb>(
+      (msg) => void page.evaluate((m) => window.postMessage(m, '*'), msg as unknown as Record<string, unknown>).catch(() => undefined),
+      { waitForReady: true },
+    );
+    let markReady!: () => void;
+    const ready = new Promise<void>((r) => (markReady = r));
+    host.onReady(markReady);
+    setup(host);
+    await page.exposeFunction('__sdgHostReceive', (msg: WireMessage) => {
+      posted.push(msg);
+      void host.receive(msg);
+    });
+    await page.goto(this.origin + path);
+    return {
+      page,
+      host,
+      posted,
+      ready,
+      problems: async () => {
+        const csp = (await page.evaluate(() => (window as unknown as { __sdgCsp: string[] }).__sdgCsp).catch(() => [])) ?? [];
+        return [...errors, ...csp.map((c) => `CSP violation: ${c}`)];
+      },
+      close: async () => {
+        host.dispose();
+        this.pages.delete(path);
+        await page.close().catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** Waits for `ready` with a clear failure that lists what the page reported. */
+export async function waitReady(w: HostedWebview<RequestMap, RequestMap, NotificationMap, NotificationMap>, ms = 20_000): Promise<void> {
+  const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
+  if ((await Promise.race([w.ready, t])) === 'timeout') {
+    throw new Error(`the webview never sent "ready" within ${ms} ms; problems: ${(await w.problems()).join(' | ') || 'none'}`);
+  }
+}
