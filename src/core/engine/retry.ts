@@ -1,0 +1,46 @@
+/**
+ * Retry policy for one model request: exponential back-off with full jitter, never shorter than
+ * the server's Retry-After; a context-length error is retried once with a smaller max_tokens.
+ */
+import { LlmError, isLlmError } from '../llm/errors';
+
+export interface RetryPolicy {
+  /** Attempts per request, the first included. Default 6. */
+  maxAttempts: number;
+  /** First back-off ceiling (ms). Default 1000. */
+  baseDelayMs: number;
+  /** Back-off ceiling (ms). Default 60 000. */
+  maxDelayMs: number;
+  /** A longer Retry-After is capped to this (ms). Default 300 000. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, maxRetryAfterMs: 300_000 };
+
+/**
+ * Delay before attempt `attempt + 1` after `attempt` failed with `err`: full jitter
+ * (uniform in [0, min(max, base * 2^(attempt-1))]), but at least the server's Retry-After.
+ */
+export function backoffDelay(attempt: number, err: unknown, policy: RetryPolicy, random: () => number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(30, attempt - 1));
+  const jitter = Math.floor(random() * ceiling);
+  const retryAfter = isLlmError(err) && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, policy.maxRetryAfterMs) : 0;
+  return Math.max(jitter, retryAfter);
+}
+
+/**
+ * A smaller max_tokens after a context-length error. Uses the numbers in the server's message
+ * when present (OpenAI/vLLM: "maximum context length is 4096 tokens ... (1000 in the messages,
+ * 4000 in the completion)"), else halves. Returns undefined when it cannot shrink further.
+ */
+export function shrinkMaxTokens(maxTokens: number | undefined, err: LlmError): number | undefined {
+  if (maxTokens === undefined || maxTokens <= 1) return undefined;
+  const msg = err.message;
+  const limit = /maximum context length is (\d+)/i.exec(msg)?.[1] ?? /context (?:length|window)[^\d]{0,20}(\d+)/i.exec(msg)?.[1];
+  const prompt = /(\d+) (?:tokens )?in the messages/i.exec(msg)?.[1] ?? /prompt[^\d]{0,20}(\d+)/i.exec(msg)?.[1];
+  let next: number;
+  if (limit && prompt) next = Number(limit) - Number(prompt) - 8; // small margin: chat templates add tokens
+  else next = Math.floor(maxTokens / 2);
+  if (!(next >= 1) || next >= maxTokens) next = Math.floor(maxTokens / 2);
+  return next >= 1 ? next : undefined;
+}

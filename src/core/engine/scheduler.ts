@@ -1,0 +1,587 @@
+/**
+ * `runItems`: the one executor every job uses.
+ *
+ * A sliding window over a lazily pulled item stream: a new item starts the moment one finishes
+ * (never fixed batches), up to the current (adaptive) concurrency. Each item runs the job's
+ * `execute(item, ctx)`; model requests go through `ctx.call` / `ctx.query`, which apply the rate
+ * limits, retries with back-off, the context-length shrink and token accounting. Finished items
+ * are written to the sink as one write per item (completion order, not input order).
+ *
+ * CPU per item is kept small: one shared ctx object, no per-item closures in the engine, O(1)
+ * bookkeeping, progress computed on a timer rather than per request.
+ */
+import { setMaxListeners } from 'node:events';
+import { LlmError, isLlmError } from '../llm/errors';
+import type { ChatMessage, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores, Usage } from '../llm/types';
+import type { ManifestWriter, RunCounts } from '../run/manifest';
+import type { ItemSink } from '../run/output';
+import { AdaptiveConcurrency, type AdaptiveOptions } from './adaptive';
+import { systemClock, type Clock } from './clock';
+import { describeEarlyStop, earlyStopSignature, type EndpointHint } from './fatal';
+import { RecentErrors, RateWindow, type ProgressEvent } from './progress';
+import { RateLimiter } from './rateLimiter';
+import { DEFAULT_RETRY, backoffDelay, shrinkMaxTokens, type RetryPolicy } from './retry';
+
+/** What one attempt of a model request gets from `ctx.call`. */
+export interface CallAttempt {
+  signal: AbortSignal;
+  /** 1 for the first try. */
+  attempt: number;
+  /** The max_tokens to send: the caller's value, or a smaller one after a context-length error. */
+  maxTokens: number | undefined;
+}
+
+export interface CallOptions<T> {
+  /** Estimated prompt tokens (for the tokens/minute limit before usage is known). */
+  promptTokens?: number;
+  /** max_tokens of the request (estimate, and what a context-length error shrinks). */
+  maxTokens?: number;
+  /** Token usage of a result. Default: `result.usage` when it looks like `Usage`. */
+  usage?(result: T): Usage | undefined;
+}
+
+/** Handed to `execute` for every item. One object shared by all items of a run. */
+export interface ItemContext {
+  /** Aborted when the run is cancelled or stops (early stop, write failure). */
+  readonly signal: AbortSignal;
+  /** Runs one model request with rate limits, retries, back-off and token accounting. */
+  call<T>(fn: (attempt: CallAttempt) => Promise<T>, options?: CallOptions<T>): Promise<T>;
+  /** `client.queryModel` through `call` (max_tokens shrinks after a context-length error). */
+  query(client: LlmClient, messages: ChatMessage[], params?: ModelParams, options?: RequestOptions): Promise<ModelResponse>;
+  /** `client.queryRewardModel` through `call`. */
+  queryReward(client: LlmClient, messages: ChatMessage[], options?: RequestOptions): Promise<RewardScores>;
+}
+
+export interface Job<I, R> {
+  /** Items, pulled lazily (never materialised). */
+  items: AsyncIterable<I> | Iterable<I>;
+  /** Stable unique key of an item (rows written for it must carry the same key). */
+  keyOf(item: I): string;
+  /** Produces the rows of one item. Throwing makes the item fail (`errorRow`). */
+  execute(item: I, ctx: ItemContext): Promise<R[]>;
+  /** The single row recorded for a failed item (must carry the item's key and `error != null`). */
+  errorRow(item: I, error: unknown): R;
+  /** Where rows go; its `doneKeys` are skipped. */
+  sink: ItemSink<R>;
+  /** Maximum items in flight. */
+  concurrency: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Adaptive concurrency (AIMD) below `concurrency`. Default on. */
+  adaptive?: boolean | AdaptiveOptions;
+  /**
+   * Stop the run when the first K completed items all failed with the same setup error
+   * (401, 404, connection refused...). Default 8; `false` disables.
+   */
+  earlyStop?: number | false;
+  /** Input size when known, or a promise of it (e.g. a line count running alongside). */
+  total?: number | null | Promise<number | null>;
+  /** Cancels the run: in-flight requests are aborted, finished items are kept. */
+  signal?: AbortSignal;
+  onProgress?(event: ProgressEvent): void;
+  /** Default 250 ms. */
+  progressIntervalMs?: number;
+  /** Keeps manifest.json up to date (counts, tokens, throughput, final status). */
+  manifest?: ManifestWriter;
+  /** With `manifest`: update this stage's entry instead of the top-level status/counts. */
+  stage?: string;
+  /** Names the endpoint in early-stop messages. */
+  endpoint?: EndpointHint;
+  /** Injectable time and randomness (tests). */
+  clock?: Clock;
+  random?: () => number;
+}
+
+export type RunStatusResult = 'completed' | 'cancelled' | 'failed';
+
+export interface RunResult {
+  status: RunStatusResult;
+  /** One clear message when status is "failed" (early stop, write failure, input error). */
+  error: string | null;
+  /** True when the run stopped because the first requests all failed the same way. */
+  earlyStopped: boolean;
+  /** Items written successfully in this session. */
+  done: number;
+  /** Items written as error rows in this session. */
+  failed: number;
+  /** Items skipped because they were already done. */
+  skipped: number;
+  /** Done before this session (sink.doneKeys.size at start). */
+  resumed: number;
+  requests: number;
+  retries: number;
+  tokens: { prompt: number; completion: number };
+  elapsedMs: number;
+  /** The last progress event. */
+  progress: ProgressEvent;
+}
+
+const EMPTY_KEYS = { has: () => false, size: 0 };
+
+function estimateTokens(messages: ChatMessage[]): number {
+  let chars = 0;
+  for (let i = 0; i < messages.length; i++) chars += messages[i].content.length;
+  return Math.ceil(chars / 4) + 4 * messages.length;
+}
+
+function usageOf(result: unknown): Usage | undefined {
+  const u = (result as { usage?: Usage } | null)?.usage;
+  return u && typeof u.promptTokens === 'number' ? u : undefined;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs a job to the end (or cancellation / stop) and reports how it went. Never throws for item failures. */
+export function runItems<I, R>(job: Job<I, R>): Promise<RunResult> {
+  return new Scheduler(job).run();
+}
+
+class Scheduler<I, R> implements ItemContext {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly policy: RetryPolicy;
+  private readonly limiter: RateLimiter | null;
+  private readonly adaptive: AdaptiveConcurrency;
+  private readonly doneKeys: { has(key: string): boolean; readonly size: number };
+  private readonly errors = new RecentErrors();
+  private readonly rates = new RateWindow(3);
+  private readonly rateOut = [0, 0, 0];
+  private readonly rateIn = [0, 0, 0];
+
+  private inFlight = 0;
+  private requests = 0;
+  private retries = 0;
+  private promptTokens = 0;
+  private completionTokens = 0;
+  private done = 0;
+  private failed = 0;
+  private skipped = 0;
+  private readonly resumed: number;
+  private total: number | null = null;
+  private startedAt = 0;
+  /** No request starts before this (set by Retry-After on a 429). */
+  private holdUntil = 0;
+
+  private stopping = false;
+  private stopStatus: RunStatusResult = 'completed';
+  private stopError: string | null = null;
+  private earlyStopped = false;
+  private wake: (() => void) | null = null;
+  private lastWrite: Promise<void> = Promise.resolve();
+
+  // Early stop: outcomes of the first K completed items; failures are held back (not written)
+  // until we know the run goes on.
+  private readonly earlyK: number;
+  private deciding: boolean;
+  private completedSeen = 0;
+  private held: Array<{ item: I; error: unknown }> = [];
+
+  private progressTimer: NodeJS.Timeout | null = null;
+  private lastProgress: ProgressEvent | null = null;
+
+  constructor(private readonly job: Job<I, R>) {
+    this.signal = this.controller.signal;
+    // Every in-flight request listens on this one signal: hundreds of listeners are expected.
+    setMaxListeners(0, this.signal);
+    this.clock = job.clock ?? systemClock;
+    this.random = job.random ?? Math.random;
+    this.policy = { ...DEFAULT_RETRY, ...job.retry };
+    const max = Math.max(1, Math.floor(job.concurrency || 1));
+    const adaptiveOpts = typeof job.adaptive === 'object' ? job.adaptive : {};
+    this.adaptive = new AdaptiveConcurrency(max, job.adaptive !== false, adaptiveOpts);
+    const limiter = new RateLimiter({ requestsPerMinute: job.requestsPerMinute, tokensPerMinute: job.tokensPerMinute }, this.clock);
+    this.limiter = limiter.enabled ? limiter : null;
+    this.doneKeys = job.sink.doneKeys ?? EMPTY_KEYS;
+    this.resumed = this.doneKeys.size;
+    this.earlyK = job.earlyStop === false ? 0 : Math.max(1, job.earlyStop ?? 8);
+    this.deciding = this.earlyK > 0;
+    // Bound methods once, so `execute` can pass ctx.call around without per-call binds.
+    this.call = this.call.bind(this);
+    this.query = this.query.bind(this);
+    this.queryReward = this.queryReward.bind(this);
+  }
+
+  async run(): Promise<RunResult> {
+    const { job } = this;
+    this.startedAt = this.clock.now();
+    const onCancel = () => this.stop('cancelled', null);
+    if (job.signal?.aborted) this.stop('cancelled', null);
+    else job.signal?.addEventListener('abort', onCancel, { once: true });
+    this.resolveTotal();
+    this.startProgress();
+    if (job.manifest) this.updateManifest(true);
+
+    try {
+      await this.pump();
+    } catch (e) {
+      // The item stream itself failed (unreadable input file, bad line...): stop cleanly.
+      this.stop('failed', errorMessage(e));
+    }
+    // Wait for every in-flight item to settle (aborted ones settle quickly).
+    while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.deciding && !this.stopping) this.decideEarlyStop(true);
+    try {
+      await this.lastWrite;
+    } catch (e) {
+      this.stop('failed', errorMessage(e));
+    }
+    job.signal?.removeEventListener('abort', onCancel);
+    this.stopProgress();
+    const progress = this.emitProgress(true);
+    const result: RunResult = {
+      status: this.stopStatus,
+      error: this.stopError,
+      earlyStopped: this.earlyStopped,
+      done: this.done,
+      failed: this.failed,
+      skipped: this.skipped,
+      resumed: this.resumed,
+      requests: this.requests,
+      retries: this.retries,
+      tokens: { prompt: this.promptTokens, completion: this.completionTokens },
+      elapsedMs: this.clock.now() - this.startedAt,
+      progress,
+    };
+    if (job.manifest) await this.finishManifest(result);
+    return result;
+  }
+
+  /** Pulls items and keeps the window full until the input ends or the run stops. */
+  private async pump(): Promise<void> {
+    const { job } = this;
+    const items = job.items as Partial<Iterable<I> & AsyncIterable<I>>;
+    const syncIt = typeof items[Symbol.iterator] === 'function' ? (items as Iterable<I>)[Symbol.iterator]() : null;
+    const asyncIt = syncIt ? null : (items as AsyncIterable<I>)[Symbol.asyncIterator]();
+    const sink = job.sink;
+    try {
+      for (;;) {
+        while (!this.stopping && this.inFlight < this.adaptive.limit) {
+          if (sink.needsDrain && sink.drain) {
+            await sink.drain();
+            continue;
+          }
+          const next = syncIt ? syncIt.next() : await asyncIt!.next();
+          if (next.done) return;
+          const item = next.value;
+          if (this.doneKeys.has(job.keyOf(item))) {
+            this.skipped++;
+            continue;
+          }
+          this.inFlight++;
+          void this.runOne(item);
+        }
+        if (this.stopping) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      // Let a generator close its file handles.
+      if (this.stopping) {
+        try {
+          if (syncIt?.return) syncIt.return();
+          else if (asyncIt?.return) await asyncIt.return();
+        } catch {
+          /* closing is best effort */
+        }
+      }
+    }
+  }
+
+  private async runOne(item: I): Promise<void> {
+    let rows: R[] | undefined;
+    let error: unknown;
+    let ok = false;
+    try {
+      rows = await this.job.execute(item, this);
+      ok = true;
+    } catch (e) {
+      error = e;
+    }
+    try {
+      if (this.stopping && !ok && this.signal.aborted) {
+        // Cut short by cancel / stop: not a failure of the item, nothing to write.
+      } else if (ok) {
+        this.onItemDone(rows!);
+      } else {
+        this.onItemFailed(item, error);
+      }
+    } catch (e) {
+      // errorRow or keyOf threw: a bug in the job; stop rather than lose track of items.
+      this.stop('failed', `internal error while recording an item: ${errorMessage(e)}`);
+    }
+    this.inFlight--;
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  private onItemDone(rows: R[]): void {
+    this.done++;
+    this.write(rows);
+    if (this.deciding) {
+      // One success is enough to know the setup works: release any held failures.
+      this.deciding = false;
+      this.releaseHeld();
+    }
+  }
+
+  private onItemFailed(item: I, error: unknown): void {
+    if (!this.signal.aborted) this.errors.add(errorMessage(error));
+    if (this.deciding) {
+      this.held.push({ item, error });
+      this.completedSeen++;
+      if (this.held.length >= this.earlyK) this.decideEarlyStop(false);
+      return;
+    }
+    this.writeFailure(item, error);
+  }
+
+  private writeFailure(item: I, error: unknown): void {
+    this.failed++;
+    this.write([this.job.errorRow(item, error)]);
+  }
+
+  /** Decides once the first K items failed (or the input ended before K). */
+  private decideEarlyStop(endOfInput: boolean): void {
+    this.deciding = false;
+    const held = this.held;
+    if (held.length === 0) return;
+    if (held.length >= this.earlyK || endOfInput) {
+      const sig = earlyStopSignature(held[0].error);
+      if (sig !== null && held.every((h) => earlyStopSignature(h.error) === sig)) {
+        this.held = [];
+        this.earlyStopped = true;
+        this.stop('failed', describeEarlyStop(held[0].error, held.length, this.job.endpoint));
+        return;
+      }
+    }
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.writeFailure(h.item, h.error);
+  }
+
+  private write(rows: readonly R[]): void {
+    const p = this.job.sink.writeItem(rows);
+    this.lastWrite = p;
+    p.catch((e: unknown) => this.stop('failed', errorMessage(e)));
+  }
+
+  /** Stops the run: no new items start, in-flight requests are aborted. First reason wins. */
+  private stop(status: RunStatusResult, error: string | null): void {
+    if (this.stopping) {
+      // A write failure after a cancel still makes the run failed.
+      if (status === 'failed' && this.stopStatus !== 'failed') {
+        this.stopStatus = status;
+        this.stopError = error;
+      }
+      return;
+    }
+    this.stopping = true;
+    this.stopStatus = status;
+    this.stopError = error;
+    if (error) this.errors.add(error);
+    this.controller.abort(new LlmError('aborted', status === 'cancelled' ? 'cancelled' : `stopped: ${error ?? status}`));
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  // ---- requests ---------------------------------------------------------------------------
+
+  async call<T>(fn: (attempt: CallAttempt) => Promise<T>, options?: CallOptions<T>): Promise<T> {
+    const signal = this.signal;
+    const clock = this.clock;
+    let maxTokens = options?.maxTokens;
+    let shrunk = false;
+    const promptEstimate = options?.promptTokens ?? 0;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw signal.reason;
+      if (this.holdUntil > 0) {
+        const wait = this.holdUntil - clock.now();
+        if (wait > 0) {
+          await clock.sleep(wait, signal);
+          if (signal.aborted) throw signal.reason;
+        }
+      }
+      const ticket = this.limiter ? await this.limiter.acquire(promptEstimate + (maxTokens ?? 0), signal) : -1;
+      this.requests++;
+      const t0 = clock.now();
+      try {
+        const result = await fn({ signal, attempt, maxTokens });
+        const usage = options?.usage ? options.usage(result) : usageOf(result);
+        if (usage) {
+          this.promptTokens += usage.promptTokens;
+          this.completionTokens += usage.completionTokens;
+          if (this.limiter) this.limiter.settle(ticket, usage.promptTokens + usage.completionTokens);
+        }
+        this.adaptive.onSuccess(clock.now() - t0, clock.now());
+        return result;
+      } catch (e) {
+        if (this.limiter) this.limiter.settle(ticket, promptEstimate);
+        if (signal.aborted) throw signal.reason;
+        if (!isLlmError(e)) throw e;
+        if (e.kind === 'context_length' && !shrunk) {
+          const smaller = shrinkMaxTokens(maxTokens, e);
+          if (smaller !== undefined) {
+            shrunk = true;
+            maxTokens = smaller;
+            this.retries++;
+            continue;
+          }
+        }
+        if (!e.retryable || attempt >= this.policy.maxAttempts) throw e;
+        const now = clock.now();
+        if (e.kind === 'rate_limit' || e.kind === 'timeout' || e.kind === 'request_timeout') this.adaptive.onCongestion(now);
+        if (e.kind === 'rate_limit' && e.retryAfterMs !== undefined) {
+          this.holdUntil = Math.max(this.holdUntil, now + Math.min(e.retryAfterMs, this.policy.maxRetryAfterMs));
+        }
+        this.retries++;
+        this.errors.add(`retrying: ${e.message}`);
+        await clock.sleep(backoffDelay(attempt, e, this.policy, this.random), signal);
+      }
+    }
+  }
+
+  query(client: LlmClient, messages: ChatMessage[], params?: ModelParams, options?: RequestOptions): Promise<ModelResponse> {
+    return this.call(
+      (a) => {
+        const p = a.maxTokens === params?.max_tokens ? params : { ...params, max_tokens: a.maxTokens };
+        return client.queryModel(messages, p, { ...options, signal: a.signal });
+      },
+      { promptTokens: estimateTokens(messages), maxTokens: params?.max_tokens },
+    );
+  }
+
+  queryReward(client: LlmClient, messages: ChatMessage[], options?: RequestOptions): Promise<RewardScores> {
+    return this.call((a) => client.queryRewardModel(messages, { ...options, signal: a.signal }), {
+      promptTokens: estimateTokens(messages),
+      usage: () => undefined,
+    });
+  }
+
+  // ---- progress and manifest -------------------------------------------------------------
+
+  private resolveTotal(): void {
+    const t = this.job.total;
+    if (typeof t === 'number') this.total = t;
+    else if (t && typeof (t as Promise<number | null>).then === 'function') {
+      (t as Promise<number | null>).then(
+        (n) => { if (typeof n === 'number') this.total = n; },
+        () => undefined, // an uncountable input just means "total unknown"
+      );
+    }
+  }
+
+  private startProgress(): void {
+    if (!this.job.onProgress && !this.job.manifest) return;
+    const every = this.job.progressIntervalMs ?? 250;
+    this.progressTimer = setInterval(() => {
+      this.emitProgress(false);
+      if (this.job.manifest) this.updateManifest(false);
+    }, every);
+    this.progressTimer.unref?.();
+  }
+
+  private stopProgress(): void {
+    if (this.progressTimer) clearInterval(this.progressTimer);
+    this.progressTimer = null;
+  }
+
+  private emitProgress(final: boolean): ProgressEvent {
+    const now = this.clock.now();
+    const done = this.resumed + this.done;
+    const rateIn = this.rateIn;
+    rateIn[0] = this.requests;
+    rateIn[1] = this.promptTokens + this.completionTokens;
+    rateIn[2] = this.done + this.failed;
+    this.rates.push(now, rateIn, this.rateOut);
+    const [requestsPerSec, tokensPerSec, itemsPerSec] = this.rateOut;
+    const remaining = this.total === null ? null : Math.max(0, this.total - done - this.failed);
+    const event: ProgressEvent = {
+      elapsedMs: now - this.startedAt,
+      total: this.total,
+      done,
+      failed: this.failed,
+      resumed: this.resumed,
+      inFlight: this.inFlight,
+      concurrency: this.adaptive.limit,
+      maxConcurrency: this.adaptive.max,
+      requests: this.requests,
+      retries: this.retries,
+      rateLimited: this.limiter?.waiting ?? 0,
+      tokens: { prompt: this.promptTokens, completion: this.completionTokens },
+      requestsPerSec,
+      tokensPerSec,
+      itemsPerSec,
+      etaMs: remaining === null ? null : remaining === 0 ? 0 : itemsPerSec > 0 ? (remaining / itemsPerSec) * 1000 : null,
+      lastErrors: this.errors.list(),
+      final,
+    };
+    this.lastProgress = event;
+    try {
+      this.job.onProgress?.(event);
+    } catch {
+      // A broken progress renderer must not break the run.
+    }
+    return event;
+  }
+
+  private counts(): RunCounts {
+    const done = this.resumed + this.done;
+    return {
+      total: this.total,
+      done,
+      failed: this.failed,
+      pending: this.total === null ? null : Math.max(0, this.total - done - this.failed),
+    };
+  }
+
+  private updateManifest(initial: boolean): void {
+    const m = this.job.manifest!;
+    const p = this.lastProgress;
+    if (this.job.stage) {
+      m.updateStage(this.job.stage, { status: 'running', counts: this.counts() });
+      return;
+    }
+    m.update({
+      ...(initial ? { status: 'running' as const, error: null, endedAt: null } : {}),
+      counts: this.counts(),
+      tokens: { prompt: this.promptTokens, completion: this.completionTokens },
+      throughput: { requestsPerSec: round2(p?.requestsPerSec ?? 0), tokensPerSec: round2(p?.tokensPerSec ?? 0) },
+    });
+  }
+
+  private async finishManifest(result: RunResult): Promise<void> {
+    const m = this.job.manifest!;
+    if (this.job.stage) {
+      m.updateStage(this.job.stage, { status: result.status, counts: this.counts() });
+      await m.flush();
+      return;
+    }
+    m.update({
+      counts: this.counts(),
+      tokens: { prompt: this.promptTokens, completion: this.completionTokens },
+      throughput: {
+        requestsPerSec: round2(result.elapsedMs > 0 ? (this.requests * 1000) / result.elapsedMs : 0),
+        tokensPerSec: round2(result.elapsedMs > 0 ? ((this.promptTokens + this.completionTokens) * 1000) / result.elapsedMs : 0),
+      },
+    });
+    await m.finish(result.status, result.error).catch(() => undefined);
+  }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
