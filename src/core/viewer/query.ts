@@ -1,0 +1,381 @@
+/**
+ * Search, filter and group-by over a whole JSONL file in one streaming pass, with progress and
+ * cancel (AbortSignal), resumable when the file grows (live tail).
+ *
+ * Search semantics:
+ *  - all fields, plain text: the line as written in the file contains the text, or (for text
+ *    that JSON would escape: quotes, backslashes, non-ASCII) any decoded string value does;
+ *  - all fields, regex: the regex matches the line as written (JSON syntax included);
+ *  - one field (a path like `a.b`): its value (strings as decoded, others as JSON) contains the
+ *    text / matches the regex.
+ * Speed: plain text is found with Buffer.indexOf over raw bytes (memmem) and regexes run over a
+ * whole decoded chunk at once; only candidate lines are decoded and, when a field, a filter or
+ * a group key needs it, parsed.
+ */
+import { parseFilter, evaluate, FilterSyntaxError, type FilterNode } from './filterExpr';
+import { getPath, groupKeyOf, parseFieldPath, type PathSegment } from './fieldPath';
+import { parseLine, type JsonlFile } from './jsonlFile';
+
+export interface SearchSpec {
+  text: string;
+  regex: boolean;
+  caseSensitive: boolean;
+  /** A field path; empty or absent means all fields. */
+  field?: string;
+}
+
+export interface QuerySpec {
+  search?: SearchSpec;
+  filter?: string;
+  groupBy?: string;
+}
+
+export class QueryError extends Error {
+  constructor(message: string, readonly part: 'search' | 'filter' | 'groupBy', readonly column?: number) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export interface QueryProgress {
+  scannedLines: number;
+  totalLines: number;
+  matches: number;
+  groups: number;
+  done: boolean;
+}
+
+export interface GroupSummary {
+  index: number;
+  key: string;
+  count: number;
+  correct: number;
+  incorrect: number;
+}
+
+/** Growable array of line numbers (4 bytes each). */
+export class LineList {
+  private data = new Uint32Array(256);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  pop(): number | undefined {
+    return this.length > 0 ? this.data[--this.length] : undefined;
+  }
+  at(i: number): number {
+    return this.data[i];
+  }
+  slice(start: number, end: number): number[] {
+    return Array.from(this.data.subarray(Math.max(0, start), Math.min(this.length, end)));
+  }
+  /** Index of the first entry >= v (entries are ascending). */
+  lowerBound(v: number): number {
+    let a = 0;
+    let b = this.length;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (this.data[m] < v) a = m + 1;
+      else b = m;
+    }
+    return a;
+  }
+}
+
+interface Group {
+  key: string;
+  count: number;
+  correct: number;
+  incorrect: number;
+  lines: LineList;
+}
+
+type Prefilter = { kind: 'bytes'; needle: Buffer } | { kind: 'regex'; re: RegExp } | { kind: 'none' };
+
+/** Text JSON writes unescaped, so finding it in raw bytes is exact (ASCII printable, no quote or backslash). */
+function rawSafe(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text) && !/["\\]/.test(text);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+interface CompiledSearch {
+  prefilter: Prefilter;
+  needsParse: boolean;
+  test(text: string, value: unknown, ok: boolean): boolean;
+}
+
+function compileSearch(s: SearchSpec): CompiledSearch {
+  const field = s.field?.trim() ? s.field.trim() : undefined;
+  let segs: PathSegment[] | undefined;
+  if (field) {
+    try {
+      segs = parseFieldPath(field);
+    } catch (e) {
+      throw new QueryError((e as Error).message, 'search');
+    }
+  }
+  let match: (hay: string) => boolean;
+  let rawRe: RegExp | undefined;
+  if (s.regex) {
+    let re1: RegExp;
+    try {
+      re1 = new RegExp(s.text, s.caseSensitive ? 'u' : 'iu');
+      rawRe = new RegExp(s.text, s.caseSensitive ? 'gmu' : 'gimu');
+    } catch {
+      try {
+        // Patterns valid only without the u flag (e.g. "\-" escapes) still work.
+        re1 = new RegExp(s.text, s.caseSensitive ? '' : 'i');
+        rawRe = new RegExp(s.text, s.caseSensitive ? 'gm' : 'gim');
+      } catch (e) {
+        throw new QueryError(`bad regex: ${(e as Error).message}`, 'search');
+      }
+    }
+    match = (hay) => re1.test(hay);
+  } else if (s.caseSensitive) {
+    const t = s.text;
+    match = (hay) => hay.includes(t);
+  } else {
+    const t = s.text.toLowerCase();
+    match = (hay) => hay.toLowerCase().includes(t);
+  }
+  const safe = !s.regex && rawSafe(s.text);
+  const plainPrefilter = (): Prefilter =>
+    s.caseSensitive ? { kind: 'bytes', needle: Buffer.from(s.text, 'utf8') } : { kind: 'regex', re: new RegExp(escapeRegExp(s.text), 'gim') };
+
+  if (segs) {
+    const path = segs;
+    const lastKey = [...path].reverse().find((x): x is string => typeof x === 'string');
+    let prefilter: Prefilter = { kind: 'none' };
+    if (safe) prefilter = plainPrefilter();
+    else if (lastKey && rawSafe(lastKey)) prefilter = { kind: 'bytes', needle: Buffer.from(JSON.stringify(lastKey), 'utf8') };
+    return {
+      prefilter,
+      needsParse: true,
+      test(_text, value, ok) {
+        if (!ok) return false;
+        const v = getPath(value, path);
+        if (v === undefined) return false;
+        return match(typeof v === 'string' ? v : JSON.stringify(v));
+      },
+    };
+  }
+  if (s.regex) return { prefilter: { kind: 'regex', re: rawRe! }, needsParse: false, test: (text) => match(text) };
+  if (safe) return { prefilter: plainPrefilter(), needsParse: false, test: (text) => match(text) };
+  // Non-ASCII or escaped characters: the raw line or any decoded string value.
+  return {
+    prefilter: { kind: 'none' },
+    needsParse: true,
+    test(text, value, ok) {
+      if (match(text)) return true;
+      return ok && anyString(value, match);
+    },
+  };
+}
+
+function anyString(v: unknown, match: (s: string) => boolean): boolean {
+  if (typeof v === 'string') return match(v);
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => anyString(x, match));
+  for (const x of Object.values(v)) if (anyString(x, match)) return true;
+  return false;
+}
+
+/** Validate a query without running it (throws QueryError naming the part and column). */
+export function compileQuery(spec: QuerySpec): { search?: CompiledSearch; filter?: FilterNode; groupBy?: PathSegment[] } {
+  const out: { search?: CompiledSearch; filter?: FilterNode; groupBy?: PathSegment[] } = {};
+  if (spec.search && spec.search.text !== '') out.search = compileSearch(spec.search);
+  if (spec.filter && spec.filter.trim() !== '') {
+    try {
+      out.filter = parseFilter(spec.filter);
+    } catch (e) {
+      if (e instanceof FilterSyntaxError) throw new QueryError(e.message, 'filter', e.column);
+      throw e;
+    }
+  }
+  if (spec.groupBy && spec.groupBy.trim() !== '') {
+    try {
+      out.groupBy = parseFieldPath(spec.groupBy.trim());
+    } catch (e) {
+      throw new QueryError((e as Error).message, 'groupBy');
+    }
+  }
+  return out;
+}
+
+/**
+ * One query over one file. `advance()` scans every line not scanned yet; call it again after the
+ * file grew. Results: the matching line numbers (ascending) and, with groupBy, the groups in
+ * first-seen order, each with its lines and grade counts.
+ */
+export class QueryRun {
+  readonly matches = new LineList();
+  private readonly groups = new Map<string, Group>();
+  private readonly groupOrder: Group[] = [];
+  private readonly compiled: ReturnType<typeof compileQuery>;
+  scannedLines = 0;
+  /** The last scanned line had no newline: its result is redone when the file grows. */
+  private tailUndo: { line: number; matched: boolean; group?: Group; grade?: boolean } | undefined;
+  readonly generation: number;
+
+  constructor(readonly file: JsonlFile, readonly spec: QuerySpec) {
+    this.compiled = compileQuery(spec);
+    this.generation = file.generation;
+  }
+
+  get isGrouped(): boolean {
+    return this.compiled.groupBy !== undefined;
+  }
+
+  get groupCount(): number {
+    return this.groupOrder.length;
+  }
+
+  progress(done: boolean): QueryProgress {
+    return { scannedLines: this.scannedLines, totalLines: this.file.lineCount, matches: this.matches.length, groups: this.groupOrder.length, done };
+  }
+
+  /** Scan the lines not scanned yet (indexing the rest of the file first). */
+  async advance(options: { signal?: AbortSignal; onProgress?: (p: QueryProgress) => void } = {}): Promise<QueryProgress> {
+    const { signal, onProgress } = options;
+    const file = this.file;
+    await file.indexAll((_s, _t) => onProgress?.(this.progress(false)), signal);
+    if (file.generation !== this.generation) throw new Error('the file was rewritten: run the query again');
+    this.undoTail();
+    const end = file.lineCount;
+    const { search, filter, groupBy } = this.compiled;
+    const needsParse = Boolean(filter || groupBy || search?.needsParse);
+    const lastUnterminated = end > 0 && file.index.isUnterminated(end - 1);
+    const prefilter: Prefilter = search ? search.prefilter : { kind: 'none' };
+
+    const consider = (line: number, text: string): void => {
+      let value: unknown;
+      let ok = false;
+      if (needsParse) {
+        const p = parseLine(text, false);
+        ok = p.status === 'ok';
+        value = p.value;
+      }
+      if (search && !search.test(text, value, ok)) return this.noteTail(line, false, lastUnterminated, end);
+      if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return this.noteTail(line, false, lastUnterminated, end);
+      this.matches.push(line);
+      let group: Group | undefined;
+      let grade: boolean | undefined;
+      if (groupBy) {
+        const key = groupKeyOf(ok ? getPath(value, groupBy) : undefined);
+        group = this.groups.get(key);
+        if (!group) {
+          group = { key, count: 0, correct: 0, incorrect: 0, lines: new LineList() };
+          this.groups.set(key, group);
+          this.groupOrder.push(group);
+        }
+        group.count++;
+        group.lines.push(line);
+        const g = ok && value !== null && typeof value === 'object' ? (value as Record<string, unknown>).is_correct : undefined;
+        if (typeof g === 'boolean') {
+          grade = g;
+          if (g) group.correct++;
+          else group.incorrect++;
+        }
+      }
+      this.noteTail(line, true, lastUnterminated, end, group, grade);
+    };
+
+    await file.forEachRawChunk(this.scannedLines, end, (chunk) => {
+      const { buf, first, count, lineEnd, text } = chunk;
+      if (prefilter.kind === 'none') {
+        for (let i = 0; i < count; i++) consider(first + i, text(i));
+      } else if (prefilter.kind === 'bytes') {
+        let pos = buf.indexOf(prefilter.needle, 0);
+        while (pos !== -1) {
+          const i = chunk.lineOf(pos);
+          consider(first + i, text(i));
+          pos = buf.indexOf(prefilter.needle, lineEnd(i));
+        }
+      } else {
+        // One regex pass over the whole decoded chunk; map match positions to lines by counting '\n'.
+        const s = chunk.decoded();
+        const re = prefilter.re;
+        re.lastIndex = 0;
+        let line = 0;
+        let lineStartPos = 0;
+        let m: RegExpExecArray | null;
+        while ((m = re.exec(s)) !== null) {
+          const at = m.index;
+          let nl = s.indexOf('\n', lineStartPos);
+          while (nl !== -1 && nl < at) {
+            line++;
+            lineStartPos = nl + 1;
+            nl = s.indexOf('\n', lineStartPos);
+          }
+          if (line >= count) break;
+          consider(first + line, text(line));
+          // Continue after this line (a line matches at most once).
+          if (nl === -1) break;
+          line++;
+          lineStartPos = nl + 1;
+          re.lastIndex = lineStartPos;
+          if (m[0].length === 0 && re.lastIndex === at) re.lastIndex++;
+        }
+      }
+      this.scannedLines = first + count;
+      onProgress?.(this.progress(false));
+    }, signal);
+    this.scannedLines = Math.max(this.scannedLines, end);
+    const p = this.progress(true);
+    onProgress?.(p);
+    return p;
+  }
+
+  private noteTail(line: number, matched: boolean, lastUnterminated: boolean, end: number, group?: Group, grade?: boolean): void {
+    if (lastUnterminated && line === end - 1) this.tailUndo = { line, matched, group, grade };
+  }
+
+  /** Take back the result of an unterminated last line (it may have grown into something else). */
+  private undoTail(): void {
+    const t = this.tailUndo;
+    if (!t) return;
+    this.tailUndo = undefined;
+    if (t.matched) {
+      this.matches.pop();
+      if (t.group) {
+        t.group.count--;
+        t.group.lines.pop();
+        if (t.grade === true) t.group.correct--;
+        if (t.grade === false) t.group.incorrect--;
+        if (t.group.count === 0) {
+          this.groups.delete(t.group.key);
+          this.groupOrder.splice(this.groupOrder.indexOf(t.group), 1);
+        }
+      }
+    }
+    this.scannedLines = t.line;
+  }
+
+  /** Matching line numbers [start, start+count). */
+  matchSlice(start: number, count: number): number[] {
+    return this.matches.slice(start, start + count);
+  }
+
+  groupSlice(start: number, count: number): GroupSummary[] {
+    return this.groupOrder.slice(start, start + count).map((g, k) => ({ index: start + k, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect }));
+  }
+
+  group(index: number): GroupSummary | undefined {
+    const g = this.groupOrder[index];
+    return g && { index, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
+  }
+
+  /** Lines of group `index`, [start, start+count). */
+  groupLines(index: number, start: number, count: number): number[] {
+    const g = this.groupOrder[index];
+    return g ? g.lines.slice(start, start + count) : [];
+  }
+}
