@@ -159,6 +159,8 @@ export interface MockStats {
   completionTokens: number;
   inFlight: number;
   maxInFlight: number;
+  /** TCP connections accepted (keep-alive clients reuse them). */
+  connections: number;
 }
 
 export interface MockServer {
@@ -310,7 +312,7 @@ const REWARD_CATEGORIES = ['helpfulness', 'correctness', 'coherence', 'complexit
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 function emptyStats(): MockStats {
-  return { total: 0, byPath: {}, byKey: new Map(), faults: {}, completed: 0, promptTokens: 0, completionTokens: 0, inFlight: 0, maxInFlight: 0 };
+  return { total: 0, byPath: {}, byKey: new Map(), faults: {}, completed: 0, promptTokens: 0, completionTokens: 0, inFlight: 0, maxInFlight: 0, connections: 0 };
 }
 
 function latencyMs(spec: LatencySpec | undefined, next: () => number): number {
@@ -665,6 +667,7 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
   server.requestTimeout = 0;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
+    stats.connections++;
     s.setNoDelay(true);
     s.once('close', () => sockets.delete(s));
   });

@@ -28,12 +28,14 @@ export class LlmError extends Error {
     readonly retryAfterMs?: number,
     /** Network error code (ECONNREFUSED, ECONNRESET, ...). */
     readonly code?: string,
+    /** Overrides the kind's default, e.g. a reward request to a model that is not a reward model. */
+    readonly retryableOverride?: boolean,
   ) {
     super(message);
   }
 
   get retryable(): boolean {
-    return RETRYABLE.has(this.kind);
+    return this.retryableOverride ?? RETRYABLE.has(this.kind);
   }
 
   /** A short stable string for grouping identical failures ("401 auth", "ECONNREFUSED"). */

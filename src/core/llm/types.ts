@@ -31,6 +31,9 @@ export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' |
 export interface Choice {
   text: string;
   finishReason: FinishReason | null;
+  /** Chain of thought that reasoning-model servers return apart from the answer
+   *  (`reasoning_content` in vLLM / SGLang / DeepSeek, `reasoning` in some others). */
+  reasoning?: string;
 }
 
 export interface Usage {

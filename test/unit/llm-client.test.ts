@@ -1,0 +1,347 @@
+import { strict as assert } from 'node:assert';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient, type OpenAiCompatibleClient } from '../../src/core/llm/client';
+import { LlmError, type LlmErrorKind } from '../../src/core/llm/errors';
+import type { EndpointProfile } from '../../src/core/llm/types';
+import { startMockServer, type FaultKind, type MockServer, type MockServerOptions } from '../support/mockServer';
+
+const USER = [{ role: 'user' as const, content: 'What is 2 + 2?' }];
+const KEY = 'sk-test-abcdefghijklmnop';
+
+function profile(server: MockServer, over: Partial<EndpointProfile> = {}): EndpointProfile {
+  return { name: 'mock', baseUrl: server.url, model: 'mock-model', apiKind: 'chat', maxConcurrency: 8, ...over };
+}
+
+async function expectLlmError(p: Promise<unknown>, kind: LlmErrorKind): Promise<LlmError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof LlmError, `expected LlmError, got ${e}`);
+    assert.equal(e.kind, kind, `kind of "${e.message}"`);
+    return e;
+  }
+  assert.fail(`expected an LlmError of kind ${kind}, but the call succeeded`);
+}
+
+describe('llm client', () => {
+  let server: MockServer;
+  let client: OpenAiCompatibleClient;
+  async function setup(opts: MockServerOptions = {}, over: Partial<EndpointProfile> = {}, apiKey?: string) {
+    server = await startMockServer(opts);
+    client = createClient(profile(server, over), { apiKey });
+  }
+  afterEach(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  describe('chat', () => {
+    it('returns n choices with finish reasons, usage and model; same seed gives same texts', async () => {
+      await setup({ defaultWords: 12 });
+      const a = await client.queryModel(USER, { n: 4, seed: 3, max_tokens: 5 });
+      assert.equal(a.choices.length, 4);
+      assert.equal(new Set(a.choices.map((c) => c.text)).size, 4);
+      for (const c of a.choices) {
+        assert.equal(c.text.split(' ').length, 5);
+        assert.equal(c.finishReason, 'length');
+      }
+      assert.deepEqual(a.usage, { promptTokens: Math.ceil(USER[0].content.length / 4), completionTokens: 20 });
+      assert.equal(a.model, 'mock-model');
+      const b = await client.queryModel(USER, { n: 4, seed: 3, max_tokens: 5 });
+      assert.deepEqual(b.choices, a.choices);
+      const c = await client.queryModel(USER, { seed: 3 });
+      assert.equal(c.choices[0].finishReason, 'stop');
+      assert.equal(c.choices[0].text.split(' ').length, 12);
+    });
+
+    it('sends sampling params, top_k only when set, extra fields, headers and the key as Bearer', async () => {
+      await setup({}, { headers: { 'X-Team': 'data', 'X-Trace': 't1' } }, KEY);
+      await client.queryModel(USER, { temperature: 0.7, top_p: 0.9, max_tokens: 64, stop: ['END'], extra: { repetition_penalty: 1.1, min_p: 0.05, stream: true } });
+      await client.queryModel(USER, { top_k: 40 });
+      const [first, second] = server.requests;
+      assert.deepEqual(first.body, {
+        repetition_penalty: 1.1, min_p: 0.05, temperature: 0.7, top_p: 0.9, max_tokens: 64, stop: ['END'],
+        model: 'mock-model', messages: USER,
+      });
+      assert.equal('top_k' in first.body, false);
+      assert.equal(second.body.top_k, 40);
+      assert.equal(first.headers.authorization, `Bearer ${KEY}`);
+      assert.equal(first.headers['x-team'], 'data');
+      assert.equal(first.headers['x-trace'], 't1');
+      assert.equal(first.headers['content-type'], 'application/json');
+    });
+
+    it('sends no Authorization header without a key', async () => {
+      await setup();
+      await client.queryModel(USER);
+      assert.equal(server.requests[0].headers.authorization, undefined);
+    });
+
+    it('sends max_completion_tokens to OpenAI', async () => {
+      await setup({}, { preset: 'openai' });
+      await client.queryModel(USER, { max_tokens: 9 });
+      assert.equal(server.requests[0].body.max_completion_tokens, 9);
+      assert.equal('max_tokens' in server.requests[0].body, false);
+    });
+
+    it('returns reasoning_content apart from the answer', async () => {
+      server = await startMockServer();
+      const raw = http.createServer((req, res) => {
+        req.resume();
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ model: 'r1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: '4', reasoning_content: 'two plus two' } }] }));
+      });
+      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+      const c = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'r1', apiKind: 'chat' });
+      try {
+        const r = await c.queryModel(USER);
+        assert.deepEqual(r.choices[0], { text: '4', finishReason: 'stop', reasoning: 'two plus two' });
+        assert.deepEqual(r.usage, { promptTokens: 0, completionTokens: 0 }, 'missing usage counts as zero');
+      } finally {
+        await c.close();
+        raw.close();
+      }
+    });
+
+    it('reuses keep-alive connections (no more sockets than concurrent requests)', async () => {
+      await setup();
+      const before = process.cpuUsage();
+      for (let round = 0; round < 25; round++) {
+        await Promise.all(Array.from({ length: 8 }, (_, i) => client.queryModel([{ role: 'user', content: `q${round}-${i}` }], { seed: i })));
+      }
+      const cpu = process.cpuUsage(before);
+      assert.equal(server.stats.completed, 200);
+      assert.ok(server.stats.connections <= 8, `connections: ${server.stats.connections}`);
+      // Not a speed test: a loose bound that only catches pathological per-request work
+      // (client and server share this process; the target of 0.3 ms is checked by npm run bench).
+      assert.ok((cpu.user + cpu.system) / 200 < 20_000, `CPU per request ${(cpu.user + cpu.system) / 200} us`);
+    });
+  });
+
+  describe('error mapping', () => {
+    const cases: Array<[string, MockServerOptions['faults'], LlmErrorKind, number | undefined]> = [
+      ['429', [{ fault: 'rate_limit' }], 'rate_limit', 429],
+      ['500', [{ fault: 'server_error' }], 'server', 500],
+      ['502', [{ fault: 'server_error', status: 502 }], 'server', 502],
+      ['503', [{ fault: 'server_error', status: 503 }], 'server', 503],
+      ['408', [{ fault: 'request_timeout' }], 'request_timeout', 408],
+      ['403', [{ fault: 'http_error', status: 403 }], 'auth', 403],
+      ['422', [{ fault: 'http_error', status: 422, message: 'temperature must be >= 0' }], 'bad_request', 422],
+      ['200 invalid JSON', [{ fault: 'invalid_json' }], 'bad_response', 200],
+      ['200 without choices', [{ fault: 'no_choices' }], 'bad_response', 200],
+      ['reset before headers', [{ fault: 'reset_before_headers' }], 'network', undefined],
+      ['reset mid-body', [{ fault: 'reset_mid_body' }], 'network', undefined],
+    ];
+    for (const [name, faults, kind, status] of cases) {
+      it(`${name} -> ${kind}`, async () => {
+        await setup({ faults });
+        const e = await expectLlmError(client.queryModel(USER), kind);
+        assert.equal(e.status, status);
+        assert.match(e.message, new RegExp(server.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+        if (status && status >= 400) assert.match(e.message, new RegExp(`HTTP ${status}`));
+      });
+    }
+
+    it('keeps the server message, short, in HTTP errors', async () => {
+      await setup({ faults: [{ fault: 'http_error', status: 400, message: 'top_p must be in (0, 1]' }] });
+      const e = await expectLlmError(client.queryModel(USER), 'bad_request');
+      assert.match(e.message, /top_p must be in \(0, 1\]/);
+      assert.equal(e.retryable, false);
+    });
+
+    it('marks transient kinds retryable', async () => {
+      await setup({ faults: [{ fault: 'server_error', status: 503 }] });
+      const e = await expectLlmError(client.queryModel(USER), 'server');
+      assert.equal(e.retryable, true);
+    });
+
+    it('empty completion is a valid answer with empty text', async () => {
+      await setup({ faults: [{ fault: 'empty_completion' }] });
+      const r = await client.queryModel(USER);
+      assert.equal(r.choices[0].text, '');
+    });
+
+    it('parses Retry-After in seconds and as an HTTP-date, and retry-after-ms', async () => {
+      await setup({ faults: [{ fault: 'rate_limit', retryAfterSeconds: 7, limit: 1 }, { fault: 'rate_limit', retryAfterSeconds: 30, retryAfterFormat: 'http-date', limit: 1 }, { fault: 'rate_limit' }] });
+      const a = await expectLlmError(client.queryModel(USER), 'rate_limit');
+      assert.equal(a.retryAfterMs, 7000);
+      const b = await expectLlmError(client.queryModel(USER), 'rate_limit');
+      assert.ok(b.retryAfterMs! > 28_000 && b.retryAfterMs! <= 30_000, `http-date gave ${b.retryAfterMs}`);
+      const c = await expectLlmError(client.queryModel(USER), 'rate_limit');
+      assert.equal(c.retryAfterMs, undefined, 'no header, no hint');
+
+      const raw = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(429, { 'retry-after-ms': '1500', 'retry-after': '2', 'content-type': 'application/json' });
+        res.end('{"error":{"message":"slow down"}}');
+      });
+      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+      const c2 = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' });
+      try {
+        const e = await expectLlmError(c2.queryModel(USER), 'rate_limit');
+        assert.equal(e.retryAfterMs, 1500);
+        assert.match(e.message, /slow down/);
+      } finally {
+        await c2.close();
+        raw.close();
+      }
+    });
+
+    it('401 for a wrong or missing key, and the key never appears in the message', async () => {
+      server = await startMockServer({ apiKey: 'right-key-123456' });
+      client = createClient(profile(server), { apiKey: KEY });
+      const e = await expectLlmError(client.queryModel(USER), 'auth');
+      assert.equal(e.status, 401);
+      assert.ok(!e.message.includes(KEY) && !e.stack?.includes(KEY));
+      assert.match(e.message, /API key was rejected/);
+      await client.close();
+      client = createClient(profile(server));
+      const e2 = await expectLlmError(client.queryModel(USER), 'auth');
+      assert.match(e2.message, /no API key was sent/);
+      await client.close();
+      client = createClient(profile(server), { apiKey: 'right-key-123456' });
+      assert.equal((await client.queryModel(USER)).choices.length, 1);
+    });
+
+    it('redacts the key when a server echoes it back', async () => {
+      const raw = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `bad header: ${req.headers.authorization}` } }));
+      });
+      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+      const c = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' }, { apiKey: 'plainsecretvalue' });
+      try {
+        const e = await expectLlmError(c.queryModel(USER), 'bad_request');
+        assert.ok(!e.message.includes('plainsecretvalue'), e.message);
+        assert.match(e.message, /Bearer \*\*\*/);
+      } finally {
+        await c.close();
+        raw.close();
+      }
+    });
+
+    it('404 for an unknown model names the model and the base URL', async () => {
+      await setup({ models: ['other-model'] });
+      const e = await expectLlmError(client.queryModel(USER), 'not_found');
+      assert.match(e.message, /mock-model/);
+      assert.match(e.message, /check the base URL/);
+    });
+
+    for (const style of ['openai', 'vllm', 'sglang', 'tensorrt-llm', 'llamacpp'] as const) {
+      it(`context-length error in ${style} style -> context_length`, async () => {
+        await setup({ contextLength: 100, contextErrorStyle: style });
+        const e = await expectLlmError(client.queryModel(USER, { max_tokens: 500 }), 'context_length');
+        assert.equal(e.status, 400);
+        assert.equal(e.retryable, false);
+        assert.equal((await client.queryModel(USER, { max_tokens: 50 })).choices.length, 1);
+      });
+    }
+
+    it('connection refused -> network with the code', async () => {
+      await setup();
+      await server.close();
+      const e = await expectLlmError(client.queryModel(USER), 'network');
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.match(e.message, /ECONNREFUSED/);
+      assert.equal(e.retryable, true);
+    });
+
+    it('a hung request times out with kind timeout; the client keeps working', async () => {
+      await setup({ faults: [{ fault: 'hang', limit: 1 }] });
+      const started = Date.now();
+      const e = await expectLlmError(client.queryModel(USER, {}, { timeoutMs: 300 }), 'timeout');
+      assert.ok(Date.now() - started >= 290);
+      assert.match(e.message, /300 ms/);
+      assert.equal((await client.queryModel(USER)).choices.length, 1);
+    });
+
+    it('abort via AbortSignal -> aborted, before and during the request', async () => {
+      await setup({ faults: [{ fault: 'hang' }] });
+      const ac = new AbortController();
+      const p = client.queryModel(USER, {}, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      const e = await expectLlmError(p, 'aborted');
+      assert.equal(e.retryable, false);
+      await expectLlmError(client.queryModel(USER, {}, { signal: AbortSignal.abort() }), 'aborted');
+    });
+
+    it('survives the server going away and coming back on the same port', async () => {
+      await setup();
+      await client.queryModel(USER);
+      await server.pause();
+      const e = await expectLlmError(client.queryModel(USER), 'network');
+      assert.ok(e.code, 'has a network code');
+      await server.resume();
+      assert.equal((await client.queryModel(USER)).choices.length, 1);
+    });
+
+    it('every injected fault kind maps to an LlmError', async () => {
+      const kinds: Record<FaultKind, LlmErrorKind | 'ok'> = {
+        rate_limit: 'rate_limit', server_error: 'server', request_timeout: 'request_timeout', http_error: 'bad_request',
+        unauthorized: 'auth', context_length: 'context_length', reset_before_headers: 'network', reset_mid_body: 'network',
+        hang: 'timeout', invalid_json: 'bad_response', no_choices: 'bad_response', empty_completion: 'ok',
+      };
+      await setup({ fault: (r) => r.messages?.[0].content as FaultKind });
+      for (const [fault, kind] of Object.entries(kinds)) {
+        const p = client.queryModel([{ role: 'user', content: fault }], {}, { timeoutMs: 200 });
+        if (kind === 'ok') await p;
+        else await expectLlmError(p, kind);
+      }
+    });
+  });
+
+  describe('completions with a formatter', () => {
+    it('renders the prompt, adds the stop words and strips them from outputs', async () => {
+      await setup({ respond: () => ' The answer is 4.<|im_end|>\nleftover' }, { apiKind: 'completions', formatter: 'chatml' });
+      const r = await client.queryModel([{ role: 'system', content: 'Be brief.' }, ...USER], { stop: ['###'], n: 2 });
+      const sent = server.requests[0];
+      assert.equal(sent.path, '/v1/completions');
+      assert.equal(sent.body.prompt, '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n');
+      assert.deepEqual(sent.body.stop, ['<|im_end|>', '<|endoftext|>', '###']);
+      assert.equal(sent.body.messages, undefined);
+      assert.deepEqual(r.choices.map((c) => c.text), ['The answer is 4.', 'The answer is 4.']);
+    });
+
+    it('rejects a conversation that does not alternate, without sending it', async () => {
+      await setup({}, { apiKind: 'completions', formatter: 'llama3' });
+      const e = await expectLlmError(client.queryModel([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]), 'bad_request');
+      assert.match(e.message, /message 1 has role "user" but "assistant" was expected/);
+      assert.equal(e.retryable, false);
+      assert.equal(server.stats.total, 0);
+    });
+  });
+
+  describe('reward model', () => {
+    it('parses per-category scores from logprobs', async () => {
+      const scores = { helpfulness: 1.6171875, correctness: 1.6484375, coherence: 3.3125, complexity: 0.546875, verbosity: 0.515625 };
+      await setup({ reward: () => scores }, { model: 'nvidia/nemotron-4-340b-reward' });
+      const r = await client.queryRewardModel([...USER, { role: 'assistant', content: '4' }]);
+      assert.deepEqual(r, scores);
+      assert.deepEqual(server.requests[0].body, { model: 'nvidia/nemotron-4-340b-reward', messages: [...USER, { role: 'assistant', content: '4' }] });
+    });
+
+    it('a model without reward scores is a clear, non-retryable error', async () => {
+      await setup();
+      const e = await expectLlmError(client.queryRewardModel([...USER, { role: 'assistant', content: '4' }]), 'bad_response');
+      assert.match(e.message, /model mock-model .*returned no reward scores \(is it a reward model\?\)/);
+      assert.equal(e.retryable, false);
+    });
+  });
+
+  describe('models', () => {
+    it('lists models, directly and through the openai SDK on the same pool', async () => {
+      await setup({ models: ['a', 'b'], rewardModels: ['rm'] }, {}, KEY);
+      assert.deepEqual(await client.listModels(), ['a', 'b', 'rm']);
+      const page = await client.openaiSdk().models.list();
+      assert.deepEqual(page.data.map((m) => m.id), ['a', 'b', 'rm']);
+      assert.equal(server.requests.at(-1)!.headers.authorization, `Bearer ${KEY}`);
+    });
+
+    it('listModels maps 401', async () => {
+      await setup({ apiKey: 'x-key-1234' });
+      await expectLlmError(client.listModels(), 'auth');
+    });
+  });
+});
