@@ -12,6 +12,8 @@ export const SUITES = [
   { name: 'typecheck', cmd: 'npx', args: ['tsc', '--noEmit', '-p', '.'], plain: true },
   { name: 'build', cmd: 'node', args: ['esbuild.mjs'], plain: true },
   { name: 'unit', cmd: 'npx', args: ['mocha', '--config', '.mocharc.json'] },
+  // Real parts (docs/testing.md): the setup step builds or finds them in the cache first.
+  { name: 'real-llm', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh llama >/dev/null && npx mocha --config test/real/.mocharc.json'] },
 ];
 
 const only = (() => {

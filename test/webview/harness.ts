@@ -13,6 +13,15 @@ import type { Page } from 'playwright-core';
 import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage } from '../../src/shared/ipc';
 import { launchBrowser, type Browser } from '../real/harness/browser';
 import { REPO_ROOT } from '../real/harness/setup';
+import { webviewHtml } from '../../src/extension/studio/html';
+
+/** Which bundle, and the root custom element the extension's HTML puts in <body>. */
+export interface WebviewSpec {
+  name: string;
+  rootElement: string;
+  /** Stylesheets under dist/webview the extension links (e.g. codicons). */
+  styles?: string[];
+}
 
 export const WEBVIEW_DIST = join(REPO_ROOT, 'dist', 'webview');
 
@@ -68,29 +77,33 @@ const THEME_VARS: Record<string, string> = {
   '--vscode-scrollbarSlider-background': '#79797966',
 };
 
-function testPage(name: string, nonce: string, origin: string): string {
-  const style = Object.entries(THEME_VARS).map(([k, v]) => `${k}: ${v};`).join(' ');
-  // The same CSP shape the extension uses: scripts only with the nonce, no eval.
-  const csp = [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src ${origin} 'unsafe-inline'`,
-    `font-src ${origin}`,
-    `img-src ${origin} data:`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en" style="${style}">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${name} (test host)</title>
-</head>
-<body class="vscode-dark" data-vscode-theme-kind="vscode-dark" style="margin:0;padding:0 20px;background:var(--vscode-editor-background);color:var(--vscode-foreground);font-family:var(--vscode-font-family);font-size:var(--vscode-font-size)">
-<div id="app"></div>
+/**
+ * The page is the extension's own webview HTML (src/extension/studio/html.ts: CSP, nonce, root
+ * element, module script) with two things VS Code adds around it: the theme (CSS variables and
+ * a body class, set through the CSSOM as VS Code does, so the CSP allows it) and
+ * `acquireVsCodeApi`, here a stand-in that hands posted messages to this Node process.
+ */
+function testPage(view: WebviewSpec, nonce: string, origin: string): string {
+  const html = webviewHtml({
+    cspSource: origin,
+    nonce,
+    scriptUri: `${origin}/webview/${view.name}.js`,
+    styleUris: view.styles?.map((s) => `${origin}/webview/${s}`),
+    title: `${view.name} (test host)`,
+    rootElement: view.rootElement,
+  });
+  const standIn = `<style nonce="${nonce}">
+  body { margin: 0; padding: 0 20px; background: var(--vscode-editor-background); color: var(--vscode-foreground);
+         font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }
+</style>
 <script nonce="${nonce}">
   window.__sdgCsp = [];
   document.addEventListener('securitypolicyviolation', (e) => window.__sdgCsp.push(e.violatedDirective + ' ' + e.blockedURI));
+  for (const [k, v] of Object.entries(${JSON.stringify(THEME_VARS)})) document.documentElement.style.setProperty(k, v);
+  document.addEventListener('DOMContentLoaded', () => {
+    document.body.classList.add('vscode-dark');
+    document.body.dataset.vscodeThemeKind = 'vscode-dark';
+  });
   (() => {
     let acquired = false;
     let state;
@@ -106,9 +119,10 @@ function testPage(name: string, nonce: string, origin: string): string {
     };
   })();
 </script>
-<script type="module" nonce="${nonce}" src="${origin}/webview/${name}.js"></script>
-</body>
-</html>`;
+`;
+  const at = html.indexOf('<script type="module"');
+  if (at < 0) throw new Error('webviewHtml() no longer emits a module script tag; update the test host');
+  return html.slice(0, at) + standIn + html.slice(at);
 }
 
 async function serveStatic(): Promise<{ server: Server; origin: string; pages: Map<string, string> }> {
@@ -169,16 +183,16 @@ export class WebviewTestHost {
   }
 
   /**
-   * Opens dist/webview/<name>.js. `setup` registers host handlers before the page loads, so
+   * Opens dist/webview/<view.name>.js. `setup` registers host handlers before the page loads, so
    * requests the webview sends on start are answered.
    */
   async open<HostReq extends RequestMap, WebReq extends RequestMap, ToWeb extends NotificationMap, ToHost extends NotificationMap>(
-    name: string,
+    view: WebviewSpec,
     setup: (host: MessageChannel<WebReq, HostReq, ToHost, ToWeb>) => void = () => undefined,
   ): Promise<HostedWebview<HostReq, WebReq, ToWeb, ToHost>> {
-    const nonce = randomBytes(16).toString('base64');
-    const path = `/${name}-${randomBytes(4).toString('hex')}.html`;
-    this.pages.set(path, testPage(name, nonce, this.origin));
+    const nonce = randomBytes(16).toString('hex');
+    const path = `/${view.name}-${randomBytes(4).toString('hex')}.html`;
+    this.pages.set(path, testPage(view, nonce, this.origin));
     const page = await this.browser.context.newPage();
     const errors: string[] = [];
     page.on('console', (m) => {
