@@ -1,0 +1,184 @@
+/**
+ * One viewer panel's conversation with its webview, on top of a shared LiveJsonlFile. No
+ * `vscode` import: the provider wires it to a webview, the unit tests to a fake one.
+ * Every request is validated (src/shared/protocol/viewer.ts) before it touches the file.
+ */
+import { MessageChannel, type WireMessage } from '../../shared/ipc';
+import {
+  validateGroupsParams,
+  validateLineParams,
+  validateQueryIdParams,
+  validateQueryParams,
+  validateRowsParams,
+  type FileInfo,
+  type QueryResult,
+  type ViewerHostNotifications,
+  type ViewerRequests,
+  type ViewerWebviewNotifications,
+} from '../../shared/protocol/viewer';
+import type { LiveJsonlFile } from '../../core/viewer/liveFile';
+import { QueryError, QueryRun } from '../../core/viewer/query';
+import type { RowData } from '../../core/viewer/jsonlFile';
+
+type HostChannel = MessageChannel<ViewerRequests, Record<string, never>, ViewerWebviewNotifications, ViewerHostNotifications>;
+
+interface ActiveQuery {
+  run: QueryRun;
+  abort: AbortController;
+  running: boolean;
+  again: boolean;
+}
+
+/** How many queries a panel keeps (the current one and the one it replaces while results arrive). */
+const KEEP_QUERIES = 2;
+
+export interface SessionHooks {
+  openInEditor?(line: number): void | Promise<void>;
+  log?(message: string): void;
+}
+
+export class ViewerSession {
+  readonly channel: HostChannel;
+  private readonly queries = new Map<number, ActiveQuery>();
+  private nextQueryId = 1;
+  private readonly unsubscribe: Array<() => void> = [];
+  private disposed = false;
+
+  constructor(private readonly live: LiveJsonlFile, private readonly fileName: string, post: (msg: WireMessage) => void, private readonly hooks: SessionHooks = {}) {
+    this.channel = new MessageChannel(post, { waitForReady: true });
+    const c = this.channel;
+    c.handle('rows', (p) => this.rows(validateRowsParams(p)));
+    c.handle('record', (p) => live.file.record(validateLineParams(p).line));
+    c.handle('query', (p) => this.startQuery(validateQueryParams(p)));
+    c.handle('cancelQuery', (p) => this.cancelQuery(validateQueryIdParams(p).queryId, false));
+    c.handle('groups', (p) => {
+      const v = validateGroupsParams(p);
+      const q = this.query(v.queryId);
+      return { groups: q.run.groupSlice(v.start, v.count), total: q.run.groupCount };
+    });
+    c.handle('openInEditor', async (p) => {
+      const { line } = validateLineParams(p);
+      await hooks.openInEditor?.(line);
+    });
+    this.unsubscribe.push(live.onChanged(() => this.sendFile()));
+    this.unsubscribe.push(
+      live.onReset(() => {
+        for (const [id, q] of this.queries) {
+          q.abort.abort();
+          this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), error: 'The file was truncated or rewritten: the query runs again.' });
+        }
+        this.queries.clear();
+        this.sendFile();
+      }),
+    );
+    this.unsubscribe.push(live.onGrown(() => this.advanceQueries()));
+    c.onReady(() => this.sendFile());
+  }
+
+  /** Feed every message from the webview here. */
+  receive(data: unknown): Promise<void> {
+    return this.channel.receive(data);
+  }
+
+  fileInfo(): FileInfo {
+    return { fileName: this.fileName, stats: this.live.file.stats(), generation: this.live.file.generation };
+  }
+
+  private sendFile(): void {
+    if (!this.disposed) this.channel.notify('file', this.fileInfo());
+  }
+
+  private query(id: number): ActiveQuery {
+    const q = this.queries.get(id);
+    if (!q) throw new Error(`query ${id} is gone (replaced by a newer one or the file was rewritten)`);
+    return q;
+  }
+
+  private async rows(p: ReturnType<typeof validateRowsParams>): Promise<{ rows: RowData[]; total: number; generation: number }> {
+    const file = this.live.file;
+    const generation = file.generation;
+    if (p.view.kind === 'all') {
+      await file.ensureLines(p.start + p.count);
+      return { rows: await file.rows(p.start, p.count, p.columns), total: file.lineCount, generation };
+    }
+    const q = this.query(p.view.queryId);
+    if (p.view.kind === 'query') {
+      return { rows: await file.rowsFor(q.run.matchSlice(p.start, p.count), p.columns), total: q.run.matches.length, generation };
+    }
+    const g = q.run.group(p.view.group);
+    if (!g) throw new Error(`group ${p.view.group} does not exist`);
+    return { rows: await file.rowsFor(q.run.groupLines(p.view.group, p.start, p.count), p.columns), total: g.count, generation };
+  }
+
+  private startQuery(spec: ReturnType<typeof validateQueryParams>): QueryResult {
+    let run: QueryRun;
+    try {
+      run = new QueryRun(this.live.file, spec);
+    } catch (e) {
+      if (e instanceof QueryError) return { ok: false, part: e.part, message: e.message, ...(e.column !== undefined ? { column: e.column } : {}) };
+      throw e;
+    }
+    const id = this.nextQueryId++;
+    const active: ActiveQuery = { run, abort: new AbortController(), running: false, again: false };
+    this.queries.set(id, active);
+    // Keep only the newest few; older ones are cancelled.
+    const ids = [...this.queries.keys()];
+    for (const old of ids.slice(0, Math.max(0, ids.length - KEEP_QUERIES))) this.cancelQuery(old, true);
+    void this.advance(id, active);
+    return { ok: true, queryId: id };
+  }
+
+  private async advance(id: number, q: ActiveQuery): Promise<void> {
+    if (q.running) {
+      q.again = true;
+      return;
+    }
+    q.running = true;
+    let last = 0;
+    try {
+      do {
+        q.again = false;
+        await q.run.advance({
+          signal: q.abort.signal,
+          onProgress: (p) => {
+            const now = Date.now();
+            if (now - last < 100) return;
+            last = now;
+            this.channel.notify('queryProgress', { queryId: id, ...p });
+          },
+        });
+        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true) });
+      } while (q.again && !q.abort.signal.aborted);
+    } catch (e) {
+      const err = e as Error;
+      if (err.name !== 'AbortError') {
+        this.hooks.log?.(`viewer query ${id} failed: ${err.message}`);
+        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), error: err.message });
+      }
+    } finally {
+      q.running = false;
+    }
+  }
+
+  private advanceQueries(): void {
+    for (const [id, q] of this.queries) if (!q.abort.signal.aborted) void this.advance(id, q);
+  }
+
+  /** Stop scanning; the matches found so far stay readable unless `drop`. */
+  private cancelQuery(id: number, drop: boolean): void {
+    const q = this.queries.get(id);
+    if (!q) return;
+    if (!q.abort.signal.aborted) {
+      q.abort.abort();
+      if (!drop) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), cancelled: true });
+    }
+    if (drop) this.queries.delete(id);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const id of [...this.queries.keys()]) this.cancelQuery(id, true);
+    for (const u of this.unsubscribe) u();
+    this.channel.dispose();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Messages between the JSONL viewer webview and the extension host (see src/shared/ipc.ts).
+ * The webview never holds the file: it asks for pages of rows of a "view" (all lines, the
+ * matches of a query, or one group of a grouped query) and for one record's detail.
+ * Everything the webview sends is checked by the `validate*` functions below before use.
+ */
+import type { FileStats, RecordDetail, RowData } from '../../core/viewer/jsonlFile';
+import type { GroupSummary, QueryProgress, SearchSpec } from '../../core/viewer/query';
+
+export type { FileStats, RecordDetail, RowData, GroupSummary, QueryProgress, SearchSpec };
+
+export type ViewRef = { kind: 'all' } | { kind: 'query'; queryId: number } | { kind: 'group'; queryId: number; group: number };
+
+export interface RowsParams {
+  view: ViewRef;
+  start: number;
+  count: number;
+  columns: string[];
+}
+
+export interface QueryParams {
+  search?: SearchSpec;
+  filter?: string;
+  groupBy?: string;
+}
+
+export type QueryResult = { ok: true; queryId: number } | { ok: false; part: 'search' | 'filter' | 'groupBy'; message: string; column?: number };
+
+export type ViewerRequests = {
+  rows: { params: RowsParams; result: { rows: RowData[]; total: number; generation: number } };
+  record: { params: { line: number }; result: RecordDetail };
+  query: { params: QueryParams; result: QueryResult };
+  cancelQuery: { params: { queryId: number }; result: void };
+  groups: { params: { queryId: number; start: number; count: number }; result: { groups: GroupSummary[]; total: number } };
+  openInEditor: { params: { line: number }; result: void };
+};
+
+export interface FileInfo {
+  fileName: string;
+  stats: FileStats;
+  /** Changes when the file was truncated or rewritten: drop every cached row. */
+  generation: number;
+}
+
+export type ViewerHostNotifications = {
+  file: FileInfo;
+  queryProgress: QueryProgress & { queryId: number; error?: string; cancelled?: boolean };
+  /** The file could not be opened at all. */
+  fatal: { message: string };
+};
+
+// The webview sends no notifications; the map exists for the MessageChannel type parameters.
+export type ViewerWebviewNotifications = Record<string, never>;
+
+/** Limits on what a webview may ask for in one message. */
+export const VIEWER_LIMITS = {
+  maxPage: 500,
+  maxColumns: 64,
+  maxColumnChars: 200,
+  maxSearchChars: 2000,
+  maxFilterChars: 4000,
+} as const;
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function int(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new ProtocolError(`${what} must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+function str(v: unknown, what: string, maxLen: number): string {
+  if (typeof v !== 'string') throw new ProtocolError(`${what} must be a string`);
+  if (v.length > maxLen) throw new ProtocolError(`${what} is longer than ${maxLen} characters`);
+  return v;
+}
+
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') throw new ProtocolError(`${what} must be true or false`);
+  return v;
+}
+
+export function validateViewRef(v: unknown): ViewRef {
+  const o = obj(v, 'view');
+  switch (o.kind) {
+    case 'all':
+      return { kind: 'all' };
+    case 'query':
+      return { kind: 'query', queryId: int(o.queryId, 'view.queryId', 1) };
+    case 'group':
+      return { kind: 'group', queryId: int(o.queryId, 'view.queryId', 1), group: int(o.group, 'view.group', 0) };
+    default:
+      throw new ProtocolError('view.kind must be "all", "query" or "group"');
+  }
+}
+
+export function validateRowsParams(v: unknown): RowsParams {
+  const o = obj(v, 'rows params');
+  if (!Array.isArray(o.columns)) throw new ProtocolError('columns must be an array of strings');
+  if (o.columns.length > VIEWER_LIMITS.maxColumns) throw new ProtocolError(`at most ${VIEWER_LIMITS.maxColumns} columns`);
+  return {
+    view: validateViewRef(o.view),
+    start: int(o.start, 'start', 0),
+    count: int(o.count, 'count', 0, VIEWER_LIMITS.maxPage),
+    columns: o.columns.map((c, i) => str(c, `columns[${i}]`, VIEWER_LIMITS.maxColumnChars)),
+  };
+}
+
+export function validateLineParams(v: unknown): { line: number } {
+  return { line: int(obj(v, 'params').line, 'line', 0) };
+}
+
+export function validateQueryIdParams(v: unknown): { queryId: number } {
+  return { queryId: int(obj(v, 'params').queryId, 'queryId', 1) };
+}
+
+export function validateGroupsParams(v: unknown): { queryId: number; start: number; count: number } {
+  const o = obj(v, 'groups params');
+  return { queryId: int(o.queryId, 'queryId', 1), start: int(o.start, 'start', 0), count: int(o.count, 'count', 0, VIEWER_LIMITS.maxPage) };
+}
+
+export function validateQueryParams(v: unknown): QueryParams {
+  const o = obj(v, 'query params');
+  const out: QueryParams = {};
+  if (o.search !== undefined && o.search !== null) {
+    const s = obj(o.search, 'search');
+    out.search = {
+      text: str(s.text, 'search.text', VIEWER_LIMITS.maxSearchChars),
+      regex: bool(s.regex, 'search.regex'),
+      caseSensitive: bool(s.caseSensitive, 'search.caseSensitive'),
+    };
+    if (s.field !== undefined && s.field !== null && s.field !== '') out.search.field = str(s.field, 'search.field', VIEWER_LIMITS.maxColumnChars);
+  }
+  if (o.filter !== undefined && o.filter !== null) out.filter = str(o.filter, 'filter', VIEWER_LIMITS.maxFilterChars);
+  if (o.groupBy !== undefined && o.groupBy !== null) out.groupBy = str(o.groupBy, 'groupBy', VIEWER_LIMITS.maxColumnChars);
+  return out;
+}
