@@ -1,4 +1,11 @@
 import type { Command } from 'commander';
+import { register as grade } from './grade';
+import { register as metrics } from './metrics';
+import { register as vote } from './vote';
 
 /** Every `sdg` sub-command. Add a line when you add src/cli/commands/<name>.ts. */
-export const COMMANDS: Array<(program: Command) => void> = [];
+export const COMMANDS: Array<(program: Command) => void> = [
+  grade,
+  metrics,
+  vote,
+];

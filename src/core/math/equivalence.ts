@@ -1,0 +1,559 @@
+/**
+ * Are two final answers the same mathematical object? (MATH / GSM8K style answers.)
+ *
+ * Cheap first: string clean-up (spacing, `\left`, `\dfrac`, units, `\$`, degrees, thousands
+ * separators) and exact comparison; then plain numbers compared with a relative tolerance; only
+ * then structure (tuples, intervals, sets, matrices, `\pm`, equations) and, per element, mathjs:
+ * the LaTeX is converted to a mathjs expression (./latex.ts) and both sides are evaluated,
+ * at random points when they have free variables (polynomial identity testing: exact for the
+ * rational/algebraic expressions answers are made of, with a vanishing false-positive rate).
+ * Results are cached by (prediction, reference).
+ */
+import type { MathJsInstance, EvalFunction } from 'mathjs' with { 'resolution-mode': 'require' };
+import { convert, KNOWN_NAMES } from './latex';
+
+/** Relative tolerance when comparing numbers (`0.3333` vs `\frac13` is NOT equal, `1.25` vs `\frac54` is). */
+export const NUMERIC_REL_TOL = 1e-4;
+
+let mathInstance: MathJsInstance | null = null;
+function math(): MathJsInstance {
+  // Loaded on first use: a command that never compares expressions does not pay for it.
+  // `require` because mathjs declares its types as ESM while this project compiles to CommonJS.
+  if (!mathInstance) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { create, all } = require('mathjs') as typeof import('mathjs', { with: { 'resolution-mode': 'require' } });
+    mathInstance = create(all, {});
+  }
+  return mathInstance;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clean-up
+
+const TEXT_WRAPPER = /\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal)\s*\{/g;
+
+/** Replaces `\cmd{x}` wrappers by their content (balanced braces). */
+function unwrapCommands(s: string, re: RegExp, keep: (inner: string) => string): string {
+  let out = '';
+  let last = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    let depth = 1;
+    let j = m.index + m[0].length;
+    for (; j < s.length && depth > 0; j++) {
+      if (s[j] === '\\') { j++; continue; }
+      if (s[j] === '{') depth++;
+      else if (s[j] === '}') depth--;
+    }
+    if (depth !== 0) break;
+    out += s.slice(last, m.index) + keep(s.slice(m.index + m[0].length, j - 1));
+    last = j;
+    re.lastIndex = j;
+  }
+  return out + s.slice(last);
+}
+
+const UNIT_WORD = /^\s*(?:[A-Za-z]+\.?\s*)+$/;
+
+export interface Cleaned {
+  text: string;
+  percent: boolean;
+}
+
+/** String-level normalisation shared by every comparison (and the cache/vote key). */
+export function cleanAnswer(raw: string): Cleaned {
+  let s = raw.trim();
+  // Surrounding math delimiters and a final period.
+  for (;;) {
+    const before = s;
+    s = s.replace(/^\$+|\$+$/g, '').replace(/^\\\(|\\\)$/g, '').replace(/^\\\[|\\\]$/g, '').trim();
+    s = s.replace(/\.$/, '').trim();
+    if (s === before) break;
+  }
+  // Thousands separators written the MATH way: `10,\!080`.
+  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1');
+  // Protect matrix row breaks `\\` from the spacing rules below.
+  s = s.replace(/\\\\/g, '\u0001');
+  s = s
+    .replace(/\\left(?![A-Za-z])\s*\.?/g, '')
+    .replace(/\\right(?![A-Za-z])\s*\.?/g, '')
+    .replace(/\\(?:big|Big|bigg|Bigg)[lr]?(?![A-Za-z])/g, '')
+    .replace(/\\[,;:! ]/g, ' ')
+    .replace(/\\q?quad(?![A-Za-z])/g, ' ')
+    .replace(/~/g, ' ')
+    .replace(/\\displaystyle(?![A-Za-z])/g, '')
+    .replace(/\\[dtc]frac(?![A-Za-z])/g, '\\frac')
+    .replace(/\\dbinom|\\tbinom/g, '\\binom')
+    .replace(/−/g, '-');
+  // Degrees.
+  s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree(?![A-Za-z])/g, '');
+  // Percent.
+  let percent = false;
+  if (/\\?%\s*$/.test(s)) { percent = true; s = s.replace(/\\?%\s*$/, ''); }
+  // Currency.
+  s = s.replace(/\\\$|\$/g, '').replace(/^(?:USD|US\$)\s*/i, '');
+  // Units in \text{}/\mbox{} after a quantity (`5.4 \text{ cents}`, `864 \mbox{ inches}^2`).
+  if (/\\(?:text|mbox|mathrm|textrm)\s*\{/.test(s)) {
+    const onlyText = /^\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal)\s*\{(.*)\}$/s.exec(s);
+    if (!onlyText || /[{}]/.test(onlyText[1])) {
+      s = s.replace(/\\(?:text|mbox|mathrm|textrm)\s*\{\s*((?:[A-Za-z]+\.?\s*)+)\}(?:\s*\^\s*\{?[23]\}?)?/g, (whole, inner: string, off: number) => {
+        // Keep words that ARE the answer (`x \text{ or } y` is rare; a leading word is not a unit).
+        return off > 0 && UNIT_WORD.test(inner) ? '' : whole;
+      });
+    }
+    s = unwrapCommands(s, TEXT_WRAPPER, (inner) => inner);
+  } else if (/\\(?:textbf|textit|mathbf)\s*\{/.test(s)) {
+    s = unwrapCommands(s, TEXT_WRAPPER, (inner) => inner);
+  }
+  // Short fraction/root forms: `\frac43`, `\frac{270}7`, `\frac 59`, `\sqrt2`.
+  s = s
+    .replace(/\\frac\s*(\d)\s*(\d)/g, '\\frac{$1}{$2}')
+    .replace(/\\frac\s*(\{[^{}]*\})\s*(\d)/g, '\\frac$1{$2}')
+    .replace(/\\frac\s*(\d)\s*\{/g, '\\frac{$1}{')
+    .replace(/\\sqrt\s*(\d)/g, '\\sqrt{$1}');
+  // Trailing plain unit words after a number: `18 dollars`, `5 cm^2`.
+  const unit = /^([-+]?(?:\d[\d,]*\.?\d*|\.\d+))\s+[A-Za-z]{2,}(?:\s+[A-Za-z]+)*\.?(?:\s*\^\s*\{?[23]\}?)?$/.exec(s);
+  if (unit) s = unit[1];
+  s = s.replace(/\s+/g, ' ').replace(/\u0001/g, '\\\\').trim();
+  return { text: s, percent };
+}
+
+/** A key that equal-looking answers share: cleaned, whitespace removed. */
+export function answerKey(raw: string): string {
+  return cleanAnswer(raw).text.replace(/\s+/g, '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure
+
+export type Answer =
+  | { kind: 'text'; value: string }
+  | { kind: 'expr'; latex: string; percent: boolean; base?: string }
+  | { kind: 'equation'; lhs: string; rhs: string; simpleLhs: boolean }
+  | { kind: 'seq'; open: string; close: string; items: Answer[] }
+  | { kind: 'set'; items: Answer[] }
+  | { kind: 'union'; parts: Answer[] }
+  | { kind: 'matrix'; rows: Answer[][] };
+
+const OPEN = '([{';
+const CLOSE = ')]}';
+
+/** Splits at `sep` (a string) outside brackets; `\{`/`\}` count as brackets. */
+function splitTop(s: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') {
+      if (s[i + 1] === '{') depth++;
+      else if (s[i + 1] === '}') depth--;
+      if (depth === 0 && s.startsWith(sep, i) && sep.startsWith('\\') && !/[A-Za-z]/.test(s[i + sep.length] ?? '')) {
+        parts.push(s.slice(start, i));
+        i += sep.length - 1;
+        start = i + 1;
+        continue;
+      }
+      i++;
+      continue;
+    }
+    if (OPEN.includes(c)) depth++;
+    else if (CLOSE.includes(c)) depth--;
+    else if (depth === 0 && s.startsWith(sep, i)) {
+      parts.push(s.slice(start, i));
+      i += sep.length - 1;
+      start = i + 1;
+    }
+  }
+  parts.push(s.slice(start));
+  return parts;
+}
+
+/** True when the bracket opened at 0 closes exactly at the last character. */
+function wrapsWhole(s: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') { i++; continue; }
+    if (OPEN.includes(c)) depth++;
+    else if (CLOSE.includes(c)) {
+      depth--;
+      if (depth === 0) return i === s.length - 1;
+    }
+  }
+  return false;
+}
+
+const CHOICE = /^\(?\s*([A-Ea-e])\s*\)$|^\(\s*([A-Ea-e])\s*\)?$/;
+const WORDS_ONLY = /^[A-Za-z][A-Za-z\s'.-]*$/;
+const SIMPLE_LHS = /^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+|[A-Za-z]\s*\([A-Za-z]\))$/;
+const THOUSANDS = /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+
+/** Parses a cleaned answer into its structure. */
+export function parseAnswer(raw: string): Answer {
+  const { text, percent } = cleanAnswer(raw);
+  return parseCleaned(text, percent, 0);
+}
+
+function parseCleaned(s: string, percent: boolean, depth: number): Answer {
+  s = s.trim();
+  if (depth > 8) return { kind: 'text', value: s };
+  if (!s) return { kind: 'text', value: '' };
+  const choice = CHOICE.exec(s);
+  if (choice) return { kind: 'text', value: `(${(choice[1] ?? choice[2]).toUpperCase()})` };
+  if (THOUSANDS.test(s)) return { kind: 'expr', latex: s.replace(/,/g, ''), percent };
+  if (/^\\emptyset$|^\\varnothing$|^\\\{\s*\\\}$/.test(s)) return { kind: 'set', items: [] };
+  // `x \in [-2, 7]`
+  const inSet = /^[A-Za-z]\s*\\in\s*(.+)$/s.exec(s);
+  if (inSet) return parseCleaned(inSet[1], percent, depth + 1);
+  // Matrices / vectors.
+  const matrix = /^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$/s.exec(s);
+  if (matrix) {
+    const rows = matrix[2].split(/\\\\/).map((r) => r.trim()).filter((r) => r.length > 0);
+    return { kind: 'matrix', rows: rows.map((r) => r.split('&').map((cell) => parseCleaned(cell, false, depth + 1))) };
+  }
+  // Unions of intervals.
+  const unionParts = splitTop(s, '\\cup');
+  if (unionParts.length > 1) return { kind: 'union', parts: unionParts.map((p) => parseCleaned(p, false, depth + 1)) };
+  // Sets in braces.
+  if (s.startsWith('\\{') && s.endsWith('\\}')) {
+    const inner = s.slice(2, -2);
+    if (!inner.trim()) return { kind: 'set', items: [] };
+    return { kind: 'set', items: expandSet(splitTop(inner, ',').map((p) => parseCleaned(p, false, depth + 1))) };
+  }
+  // Tuples and intervals: a bracket pair around the whole answer with top-level commas.
+  if ('(['.includes(s[0]) && ')]'.includes(s[s.length - 1]) && wrapsWhole(s)) {
+    const inner = s.slice(1, -1);
+    const items = splitTop(inner, ',');
+    if (items.length > 1) return { kind: 'seq', open: s[0], close: s[s.length - 1], items: items.map((p) => parseCleaned(p, false, depth + 1)) };
+    if (s[0] === '(' && s[s.length - 1] === ')') return parseCleaned(inner, percent, depth + 1);
+  }
+  // Bare comma lists: "enter all solutions separated by commas" -> unordered.
+  const commaParts = splitTop(s, ',');
+  if (commaParts.length > 1) return { kind: 'set', items: expandSet(commaParts.map((p) => parseCleaned(p, false, depth + 1))) };
+  // `a \pm b` -> both values.
+  const pm = splitTop(s, '\\pm');
+  if (pm.length === 2) {
+    const [a, b] = [pm[0].trim(), pm[1].trim()];
+    return { kind: 'set', items: [parseCleaned(a ? `${a}+(${b})` : b, false, depth + 1), parseCleaned(`${a}-(${b})`, false, depth + 1)] };
+  }
+  const mp = splitTop(s, '\\mp');
+  if (mp.length === 2) {
+    const [a, b] = [mp[0].trim(), mp[1].trim()];
+    return { kind: 'set', items: [parseCleaned(`${a}-(${b})`, false, depth + 1), parseCleaned(a ? `${a}+(${b})` : b, false, depth + 1)] };
+  }
+  // Equations.
+  const eq = splitTop(s, '=');
+  if (eq.length === 2) {
+    const lhs = eq[0].trim();
+    const rhs = eq[1].trim();
+    return { kind: 'equation', lhs, rhs, simpleLhs: SIMPLE_LHS.test(lhs) };
+  }
+  if (eq.length > 2) return { kind: 'text', value: s };
+  // Number in a base: `52_8`, `4210_{5}`.
+  const base = /^(\w+)_\{?(\d+)\}?$/.exec(s);
+  if (base && /^[0-9A-Fa-f]+$/.test(base[1])) return { kind: 'expr', latex: base[1], percent: false, base: base[2] };
+  if (WORDS_ONLY.test(s) && /[A-Za-z]{3,}/.test(s) && !/^(?:sqrt|pi|sin|cos|tan|cot|sec|csc|log|ln|exp|inf|infty|infinity)\b/i.test(s)) {
+    return { kind: 'text', value: s.toLowerCase().replace(/\s+/g, ' ').replace(/\.$/, '') };
+  }
+  return { kind: 'expr', latex: s, percent };
+}
+
+/** A `\pm` element inside a set contributes both of its values. */
+function expandSet(items: Answer[]): Answer[] {
+  const out: Answer[] = [];
+  for (const it of items) {
+    if (it.kind === 'set') out.push(...it.items);
+    else if (it.kind === 'equation' && it.simpleLhs) {
+      // `x = 1, x = -2`: the values.
+      const v = parseCleaned(it.rhs, false, 1);
+      if (v.kind === 'set') out.push(...v.items); else out.push(v);
+    } else out.push(it);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers and expressions
+
+/** Plain numbers without mathjs: integers, decimals, `a/b`, `\frac{a}{b}`, mixed numbers. */
+export function quickNumber(s: string): number | null {
+  let m = /^([-+]?)(\d+\.?\d*|\.\d+)(?:e([-+]?\d+))?$/.exec(s);
+  if (m) return Number(s);
+  m = /^([-+]?)\s*(\d+)\s*\/\s*(\d+)$/.exec(s);
+  if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
+  m = /^([-+]?)\s*\\frac\{\s*(\d+\.?\d*)\s*\}\{\s*(\d+\.?\d*)\s*\}$/.exec(s);
+  if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
+  m = /^([-+]?)\s*\\frac\{\s*-\s*(\d+\.?\d*)\s*\}\{\s*(\d+\.?\d*)\s*\}$/.exec(s);
+  if (m) return (m[1] === '-' ? 1 : -1) * Number(m[2]) / Number(m[3]);
+  // Mixed numbers: `1\frac{4}{5}`, `137 \frac{1}{2}`.
+  m = /^([-+]?)\s*(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s);
+  if (m && Number(m[3]) < Number(m[4])) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) + Number(m[3]) / Number(m[4]));
+  return null;
+}
+
+interface Compiled {
+  fn: EvalFunction;
+  vars: string[];
+}
+
+const compiledCache = new Map<string, Compiled | null>();
+const COMPILED_CACHE_MAX = 50_000;
+
+function compileLatex(latex: string): Compiled | null {
+  const hit = compiledCache.get(latex);
+  if (hit !== undefined) return hit;
+  let result: Compiled | null = null;
+  try {
+    const node = math().parse(convert(latex));
+    const vars = new Set<string>();
+    node.traverse((n, path, parent) => {
+      if ((n as { isSymbolNode?: boolean }).isSymbolNode) {
+        const isCallee = parent && (parent as { isFunctionNode?: boolean }).isFunctionNode && path === 'fn';
+        const name = (n as unknown as { name: string }).name;
+        if (!isCallee && !KNOWN_NAMES.has(name)) vars.add(name);
+      }
+    });
+    result = { fn: node.compile(), vars: [...vars].sort() };
+  } catch {
+    result = null;
+  }
+  if (compiledCache.size >= COMPILED_CACHE_MAX) compiledCache.clear();
+  compiledCache.set(latex, result);
+  return result;
+}
+
+type Value = { re: number; im: number };
+
+function toValue(v: unknown): Value | null {
+  if (typeof v === 'number') return { re: v, im: 0 };
+  if (typeof v === 'boolean') return null;
+  if (v && typeof v === 'object') {
+    const o = v as { re?: unknown; im?: unknown; valueOf?: () => unknown };
+    if (typeof o.re === 'number' && typeof o.im === 'number') return { re: o.re, im: o.im };
+    // BigNumber / Fraction.
+    const n = Number(o.valueOf?.());
+    if (Number.isFinite(n)) return { re: n, im: 0 };
+  }
+  return null;
+}
+
+function close(a: number, b: number, tol: number): boolean {
+  if (a === b) return true; // includes matching infinities
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
+  return Math.abs(a - b) <= Math.max(tol * Math.max(Math.abs(a), Math.abs(b)), 1e-12);
+}
+
+function valuesClose(a: Value, b: Value, tol: number): boolean {
+  const scale = Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im));
+  if (!Number.isFinite(scale)) return close(a.re, b.re, tol) && close(a.im, b.im, tol);
+  const d = Math.hypot(a.re - b.re, a.im - b.im);
+  return d <= Math.max(tol * scale, 1e-12);
+}
+
+/** Points at which free variables are sampled: fixed, so grading is deterministic. */
+const SAMPLE_POINTS = [0.6180339, 1.4142135, 2.7182818, -0.8366600, 1.7320508, 3.1415926, -1.3, 0.45];
+
+function evaluateAt(c: Compiled, vars: string[], trial: number): Value | null {
+  const scope: Record<string, number> = {};
+  vars.forEach((v, k) => (scope[v] = SAMPLE_POINTS[(trial * 3 + k * 5) % SAMPLE_POINTS.length] + trial * 0.173 + k * 0.0917));
+  try {
+    return toValue(c.fn.evaluate(scope));
+  } catch {
+    return null;
+  }
+}
+
+const TRIALS = 5;
+
+/** Compares two expressions by value (numbers) or at sample points (free variables). */
+function exprEqual(a: string, b: string, tol: number): boolean {
+  const ca = compileLatex(a);
+  const cb = compileLatex(b);
+  if (!ca || !cb) return false;
+  const vars = [...new Set([...ca.vars, ...cb.vars])].sort();
+  let agreed = 0;
+  for (let trial = 0; trial < (vars.length ? TRIALS : 1); trial++) {
+    const va = evaluateAt(ca, vars, trial);
+    const vb = evaluateAt(cb, vars, trial);
+    if (!va || !vb) {
+      if (!vars.length) return false;
+      continue; // a pole or a domain error at this point: try others
+    }
+    if (Number.isNaN(va.re) || Number.isNaN(vb.re)) continue;
+    if (!valuesClose(va, vb, tol)) return false;
+    agreed++;
+  }
+  return vars.length ? agreed >= 2 : agreed === 1;
+}
+
+/** `lhs1 = rhs1` and `lhs2 = rhs2` describe the same set: lhs-rhs proportional by a constant. */
+function equationsEqual(a: { lhs: string; rhs: string }, b: { lhs: string; rhs: string }): boolean {
+  const fa = compileLatex(`(${a.lhs})-(${a.rhs})`);
+  const fb = compileLatex(`(${b.lhs})-(${b.rhs})`);
+  if (!fa || !fb) return false;
+  const vars = [...new Set([...fa.vars, ...fb.vars])].sort();
+  let ratio: Value | null = null;
+  let agreed = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const va = evaluateAt(fa, vars, trial);
+    const vb = evaluateAt(fb, vars, trial);
+    if (!va || !vb || va.im !== 0 || vb.im !== 0 || !Number.isFinite(va.re) || !Number.isFinite(vb.re)) continue;
+    if (Math.abs(vb.re) < 1e-12 || Math.abs(va.re) < 1e-12) {
+      if (Math.abs(vb.re) < 1e-12 && Math.abs(va.re) < 1e-12) { agreed++; continue; }
+      return false;
+    }
+    const r: Value = { re: va.re / vb.re, im: 0 };
+    if (ratio && !valuesClose(ratio, r, 1e-6)) return false;
+    ratio = r;
+    agreed++;
+  }
+  return agreed >= 2;
+}
+
+function stripSpaces(s: string): string {
+  return s.replace(/\s+/g, '');
+}
+
+function exprAnswersEqual(p: Extract<Answer, { kind: 'expr' }>, r: Extract<Answer, { kind: 'expr' }>): boolean {
+  if (p.base && r.base && p.base !== r.base) return false;
+  if (stripSpaces(p.latex) === stripSpaces(r.latex) && p.percent === r.percent) return true;
+  const qp = quickNumber(p.latex);
+  const qr = quickNumber(r.latex);
+  if (p.base || r.base) return stripSpaces(p.latex).toLowerCase() === stripSpaces(r.latex).toLowerCase() || (qp !== null && qp === qr);
+  const candidates = (x: number, percent: boolean): number[] => (percent ? [x, x / 100] : [x]);
+  if (qp !== null && qr !== null) {
+    for (const a of candidates(qp, p.percent)) for (const b of candidates(qr, r.percent)) if (close(a, b, NUMERIC_REL_TOL)) return true;
+    return false;
+  }
+  if (exprEqual(p.latex, r.latex, NUMERIC_REL_TOL)) return true;
+  if (p.percent !== r.percent) {
+    const [pct, other] = p.percent ? [p.latex, r.latex] : [r.latex, p.latex];
+    return exprEqual(`(${pct})/100`, other, NUMERIC_REL_TOL);
+  }
+  return false;
+}
+
+/** Lower-cased text of a word or choice answer; `(C)` and `C` both give `c`. */
+function textOf(a: Answer): string | null {
+  let t: string;
+  if (a.kind === 'text') t = a.value;
+  else if (a.kind === 'expr') t = a.latex;
+  else return null;
+  t = t.toLowerCase().replace(/\s+/g, ' ').trim();
+  const choice = /^\(([a-e])\)$/.exec(t);
+  return choice ? choice[1] : t;
+}
+
+function unordered(ps: Answer[], rs: Answer[]): boolean {
+  if (ps.length !== rs.length) return false;
+  const used = new Array<boolean>(rs.length).fill(false);
+  outer: for (const p of ps) {
+    for (let j = 0; j < rs.length; j++) {
+      if (!used[j] && answersEqual(p, rs[j])) { used[j] = true; continue outer; }
+    }
+    return false;
+  }
+  return true;
+}
+
+function ordered(ps: Answer[], rs: Answer[]): boolean {
+  return ps.length === rs.length && ps.every((p, k) => answersEqual(p, rs[k]));
+}
+
+/** Structural equality of parsed answers. */
+export function answersEqual(p: Answer, r: Answer): boolean {
+  switch (r.kind) {
+    case 'text': {
+      const pt = textOf(p);
+      return pt !== null && pt === textOf(r);
+    }
+    case 'expr':
+      if (p.kind === 'expr') return exprAnswersEqual(p, r);
+      if (p.kind === 'equation' && p.simpleLhs) return answersEqual(parseCleaned(p.rhs, false, 1), r);
+      if (p.kind === 'set' && p.items.length === 1) return answersEqual(p.items[0], r);
+      if (p.kind === 'text') return textOf(r) === textOf(p);
+      return false;
+    case 'equation':
+      if (p.kind === 'equation') {
+        if (r.simpleLhs && p.simpleLhs && stripSpaces(p.lhs) === stripSpaces(r.lhs)) {
+          return answersEqual(parseCleaned(p.rhs, false, 1), parseCleaned(r.rhs, false, 1));
+        }
+        return equationsEqual(p, r);
+      }
+      if (r.simpleLhs) return answersEqual(p, parseCleaned(r.rhs, false, 1));
+      return false;
+    case 'seq':
+      if (p.kind === 'seq') return p.open === r.open && p.close === r.close && ordered(p.items, r.items);
+      if (p.kind === 'matrix') return matrixAsVector(p) !== null && ordered(matrixAsVector(p)!, r.items);
+      if (p.kind === 'equation' && p.simpleLhs) return answersEqual(parseCleaned(p.rhs, false, 1), r);
+      return false;
+    case 'set':
+      if (p.kind === 'set') return unordered(p.items, r.items);
+      if (p.kind === 'equation' && p.simpleLhs) return answersEqual(parseCleaned(p.rhs, false, 1), r);
+      if (r.items.length === 1) return answersEqual(p, r.items[0]);
+      return false;
+    case 'union':
+      return p.kind === 'union' && ordered(p.parts, r.parts);
+    case 'matrix': {
+      if (p.kind === 'matrix') {
+        return p.rows.length === r.rows.length && p.rows.every((row, k) => ordered(row, r.rows[k]));
+      }
+      const vec = matrixAsVector(r);
+      if (vec && p.kind === 'seq' && p.open === '(' ) return ordered(p.items, vec);
+      return false;
+    }
+  }
+}
+
+/** A one-column or one-row matrix as a list of elements; null otherwise. */
+function matrixAsVector(m: Extract<Answer, { kind: 'matrix' }>): Answer[] | null {
+  if (m.rows.every((r) => r.length === 1)) return m.rows.map((r) => r[0]);
+  if (m.rows.length === 1) return m.rows[0];
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public entry point with cache
+
+const CACHE_MAX = 200_000;
+const cache = new Map<string, boolean>();
+
+/**
+ * Is `predicted` equivalent to `reference`? Never throws: unparseable input compares as text.
+ * Cached by (predicted, reference); the cache is cleared wholesale when full (cheap, and the
+ * hit rate of grading comes from the many repeats of few distinct answers per problem).
+ */
+export function isEquivalent(predicted: string | null | undefined, reference: string | null | undefined): boolean {
+  if (predicted === null || predicted === undefined || reference === null || reference === undefined) return false;
+  const p = String(predicted);
+  const r = String(reference);
+  if (p === r) return p.trim().length > 0;
+  const key = p + '\u0000' + r;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  let result: boolean;
+  try {
+    const cp = cleanAnswer(p);
+    const cr = cleanAnswer(r);
+    if (!cp.text || !cr.text) result = false;
+    else if (cp.text === cr.text && cp.percent === cr.percent) result = true;
+    else {
+      const qp = cp.percent || cr.percent ? null : quickNumber(cp.text);
+      const qr = qp === null ? null : quickNumber(cr.text);
+      if (qp !== null && qr !== null) result = close(qp, qr, NUMERIC_REL_TOL);
+      else result = answersEqual(parseCleaned(cp.text, cp.percent, 0), parseCleaned(cr.text, cr.percent, 0));
+    }
+  } catch {
+    result = false;
+  }
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(key, result);
+  return result;
+}
+
+/** For tests and benchmarks. */
+export function clearEquivalenceCache(): void {
+  cache.clear();
+  compiledCache.clear();
+}

@@ -1,0 +1,139 @@
+/**
+ * Streaming JSONL reading and writing for the grading / voting / export commands.
+ *
+ * Files here can hold millions of rows, so nothing reads a whole file: lines come one at a time
+ * from fixed-size chunks. A bad line is an error naming file and line, except a torn last line
+ * (a writer killed mid-line, no trailing newline) which is reported through `onTornLine` and
+ * skipped, because `sdg generate` repairs such lines on resume and the data before it is good.
+ */
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+
+export class JsonlError extends Error {
+  override readonly name = 'JsonlError';
+  constructor(readonly file: string, readonly line: number | undefined, detail: string) {
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${detail}`);
+  }
+}
+
+export interface JsonlRow<T = Record<string, unknown>> {
+  row: T;
+  /** 1-based line number in the file. */
+  line: number;
+  /** 0-based ordinal among the non-blank lines. */
+  ordinal: number;
+}
+
+export interface ReadJsonlOptions {
+  /** Called instead of throwing when the final line has no newline and does not parse. */
+  onTornLine?: (file: string, line: number) => void;
+}
+
+/** Raw lines with their 1-based numbers; the last element tells whether a newline ended it. */
+async function* readLines(file: string): AsyncGenerator<{ text: string; line: number; terminated: boolean }> {
+  if (!existsSync(file)) throw new JsonlError(file, undefined, 'file not found');
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  let rest = '';
+  let line = 0;
+  // Decoding per chunk is safe: the stream's string decoder keeps split UTF-8 sequences intact.
+  stream.setEncoding('utf8');
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const data = rest + chunk;
+    let start = 0;
+    for (;;) {
+      const nl = data.indexOf('\n', start);
+      if (nl < 0) break;
+      line++;
+      yield { text: data.slice(start, nl), line, terminated: true };
+      start = nl + 1;
+    }
+    rest = data.slice(start);
+  }
+  if (rest.length > 0) yield { text: rest, line: line + 1, terminated: false };
+}
+
+/** Parsed JSON objects of a JSONL file, streamed. Blank lines are skipped. */
+export async function* readJsonl<T = Record<string, unknown>>(file: string, options: ReadJsonlOptions = {}): AsyncGenerator<JsonlRow<T>> {
+  let ordinal = 0;
+  for await (const { text, line, terminated } of readLines(file)) {
+    const trimmed = text.trim();
+    if (!trimmed) continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(trimmed);
+    } catch (e) {
+      if (!terminated && options.onTornLine) {
+        options.onTornLine(file, line);
+        return;
+      }
+      throw new JsonlError(file, line, `not valid JSON (${(e as Error).message})`);
+    }
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new JsonlError(file, line, 'each line must be a JSON object');
+    yield { row: row as T, line, ordinal: ordinal++ };
+  }
+}
+
+/**
+ * Writes JSONL to `<file>.partial` and renames it over `file` on `close()`, so an interrupted
+ * command never leaves a half-written output that looks complete. Honours back-pressure.
+ */
+export class JsonlWriter {
+  private readonly stream: WriteStream;
+  private readonly partial: string;
+  private failed: Error | null = null;
+  rows = 0;
+
+  constructor(readonly file: string) {
+    this.partial = `${file}.partial`;
+    this.stream = createWriteStream(this.partial, { encoding: 'utf8' });
+    this.stream.on('error', (e) => (this.failed = e));
+  }
+
+  async write(row: unknown): Promise<void> {
+    if (this.failed) throw this.failed;
+    this.rows++;
+    if (!this.stream.write(JSON.stringify(row) + '\n')) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => { this.stream.off('error', onError); resolve(); };
+        const onError = (e: Error) => { this.stream.off('drain', onDrain); reject(e); };
+        this.stream.once('drain', onDrain);
+        this.stream.once('error', onError);
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.stream.end((e?: Error | null) => (e ? reject(e) : resolve()));
+    });
+    if (this.failed) throw this.failed;
+    renameSync(this.partial, this.file);
+  }
+
+  /** Drops the partial file (on error). */
+  abort(): void {
+    this.stream.destroy();
+    try { rmSync(this.partial, { force: true }); } catch { /* best effort */ }
+  }
+}
+
+/** Runs `body` with a writer, renaming into place on success and removing the partial on error. */
+export async function withJsonlWriter<T>(file: string, body: (w: JsonlWriter) => Promise<T>): Promise<T> {
+  const writer = new JsonlWriter(file);
+  try {
+    const result = await body(writer);
+    await writer.close();
+    return result;
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+}
+
+/** Problem identity used to group samples: `input_index` when present, else the problem text. */
+export function problemKey(row: Record<string, unknown>, problemField = 'problem'): string {
+  const idx = row.input_index;
+  if (typeof idx === 'number' || (typeof idx === 'string' && idx !== '')) return `#${idx}`;
+  const p = row[problemField];
+  if (typeof p === 'string') return `p:${p}`;
+  return 'p:' + JSON.stringify(p ?? null);
+}

@@ -1,0 +1,105 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isEquivalent, answerKey, cleanAnswer, quickNumber, clearEquivalenceCache } from '../../src/core/math/equivalence';
+
+interface Case { unique_id: string; reference: string; equivalent: string; not_equivalent: string }
+
+const fixture = join(__dirname, '..', 'fixtures', 'math', 'equivalence.jsonl');
+const cases: Case[] = readFileSync(fixture, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+describe('math equivalence: MATH-500 table', () => {
+  it('has at least 150 cases built from real MATH-500 answers', () => {
+    assert.ok(cases.length >= 150, `only ${cases.length} cases`);
+    const datasets = join(__dirname, '..', '..', '..', 'shared', 'datasets', 'math500', 'test.jsonl');
+    let real: Map<string, string>;
+    try {
+      real = new Map(readFileSync(datasets, 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
+        const r = JSON.parse(l) as { unique_id: string; answer: string };
+        return [r.unique_id, r.answer];
+      }));
+    } catch {
+      throw new Error(`MATH-500 not found at ${datasets} (expected ../shared/datasets beside the repo)`);
+    }
+    for (const c of cases) assert.equal(real.get(c.unique_id), c.reference, `${c.unique_id}: reference differs from MATH-500`);
+  });
+
+  for (const c of cases) {
+    it(`${c.unique_id}: ${c.reference}`, () => {
+      assert.equal(isEquivalent(c.reference, c.reference), true, 'reference vs itself');
+      assert.equal(isEquivalent(c.equivalent, c.reference), true, `expected ${JSON.stringify(c.equivalent)} == ${JSON.stringify(c.reference)}`);
+      assert.equal(isEquivalent(c.not_equivalent, c.reference), false, `expected ${JSON.stringify(c.not_equivalent)} != ${JSON.stringify(c.reference)}`);
+    });
+  }
+});
+
+describe('math equivalence: rules', () => {
+  const yes: Array<[string, string]> = [
+    ['\\dfrac{1}{2}', '\\frac12'],
+    ['1/2', '0.5'],
+    ['x = 5', '5'],
+    ['016', '16'],
+    ['1,000', '1000'],
+    ['50\\%', '50'],
+    ['25\\%', '0.25'],
+    ['\\$18.90', '18.9'],
+    ['18 dollars', '18'],
+    ['\\pi', '3.14159'],
+    ['2\\frac{1}{2}', '\\frac{5}{2}'],
+    ['\\frac{\\sqrt{3}}{2}', '\\sin 60^\\circ'.replace('60^\\circ', '(\\pi/3)')],
+    ['\\left\\{ 1, 2 \\right\\}', '\\{2,1\\}'],
+    ['x=1, x=-2', '1,-2'],
+    ['\\emptyset', '\\varnothing'],
+    ['\\binom{5}{2}', '10'],
+    ['\\sqrt[3]{27}', '3'],
+    ['(x+1)^2', 'x^2+2x+1'],
+    ['\\frac{x^2-1}{x-1}', 'x+1'],
+    ['\\ln(e^2)', '2'],
+    ['|{-3}|', '3'],
+    ['\\text{(B)}', 'B'],
+  ];
+  for (const [a, b] of yes) it(`${a} == ${b}`, () => assert.equal(isEquivalent(a, b), true));
+
+  const no: Array<[string, string]> = [
+    ['0.333', '\\frac13'],
+    ['1', '2'],
+    ['x', 'y'],
+    ['(1,2)', '[1,2]'],
+    ['(1,2)', '1,2'],
+    ['x^2+1', 'x^2-1'],
+    ['5', ''],
+    ['', ''],
+    ['2\\sqrt{2}', '\\sqrt{2}'],
+    ['\\{1,2\\}', '\\{1,2,3\\}'],
+    ['\\frac{\\pi}{2}', '90^\\circ'],
+  ];
+  for (const [a, b] of no) it(`${a} != ${b}`, () => assert.equal(isEquivalent(a, b), false));
+
+  it('null or missing answers are never correct', () => {
+    assert.equal(isEquivalent(null, '5'), false);
+    assert.equal(isEquivalent('5', null), false);
+    assert.equal(isEquivalent(undefined, undefined), false);
+  });
+
+  it('never throws on junk, unbalanced braces or unsupported LaTeX', () => {
+    for (const junk of ['\\frac{', '}}{{', '\\unknowncommand{3}', '((((', '\\begin{pmatrix}', 'a=b=c', '\\\\\\', '$', '\u0000']) {
+      assert.equal(typeof isEquivalent(junk, '3'), 'boolean');
+      assert.equal(typeof isEquivalent('3', junk), 'boolean');
+    }
+  });
+
+  it('is deterministic and cached results agree with fresh ones', () => {
+    const a = isEquivalent('x^2+2x+1', '(x+1)^2');
+    clearEquivalenceCache();
+    assert.equal(isEquivalent('x^2+2x+1', '(x+1)^2'), a);
+  });
+
+  it('cleans spacing, delimiters and thousands separators into one key', () => {
+    assert.equal(answerKey('$10,\\!080$'), answerKey('10080'));
+    assert.equal(answerKey('\\left( 1, 2 \\right)'), answerKey('(1,2)'));
+    assert.equal(cleanAnswer('45\\%').percent, true);
+    assert.equal(quickNumber('-\\frac{3}{4}'), -0.75);
+    assert.equal(quickNumber('1\\frac{1}{4}'), 1.25);
+    assert.equal(quickNumber('x'), null);
+  });
+});
