@@ -274,11 +274,13 @@ function contextErrorBody(style: ContextErrorStyle, limit: number, promptTokens:
           `(${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
         'invalid_request_error', 'context_length_exceeded', 'messages');
     case 'vllm':
+      // Recent vLLM (older releases said "However, you requested N tokens (...)").
       return {
-        object: 'error',
-        message: `This model's maximum context length is ${limit} tokens. However, you requested ${total} tokens ` +
-          `(${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
-        type: 'BadRequestError', param: null, code: 400,
+        error: {
+          message: `'max_tokens' or 'max_completion_tokens' is too large: ${maxTokens}. This model's maximum context length is ${limit} tokens ` +
+            `and your request has ${promptTokens} input tokens (${maxTokens} > ${limit} - ${promptTokens}).`,
+          type: 'BadRequestError', param: null, code: 400,
+        },
       };
     case 'sglang':
       return {

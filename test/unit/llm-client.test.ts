@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient, type OpenAiCompatibleClient } from '../../src/core/llm/client';
+import { createClient, kindForStatus, serverMessage, type OpenAiCompatibleClient } from '../../src/core/llm/client';
+import { checkEndpoint } from '../../src/core/llm/check';
 import { LlmError, type LlmErrorKind } from '../../src/core/llm/errors';
 import type { EndpointProfile } from '../../src/core/llm/types';
 import { startMockServer, type FaultKind, type MockServer, type MockServerOptions } from '../support/mockServer';
@@ -343,5 +344,98 @@ describe('llm client', () => {
       await setup({ apiKey: 'x-key-1234' });
       await expectLlmError(client.listModels(), 'auth');
     });
+  });
+});
+
+describe('llm error classification', () => {
+  // Messages as real servers word them (some paraphrased from their source).
+  const contextMessages: Array<[number, string]> = [
+    [400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (1000 in the messages, 4000 in the completion)."],
+    [400, "'max_tokens' or 'max_completion_tokens' is too large: 8000. This model's maximum context length is 4096 tokens and your request has 2778 input tokens (8000 > 4096 - 2778)."],
+    [400, "The input (5000 tokens) is longer than the model's context length (4096 tokens)."],
+    [400, 'Input length (5000 tokens) exceeds the maximum allowed length (4096 tokens).'],
+    [400, 'the request exceeds the available context size, try increasing it'],
+    [400, 'The sum of prompt length (3000) and max_tokens (2000) should not exceed max_seq_len (4096)'],
+    [422, 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 3000 `inputs` tokens and 2000 `max_new_tokens`'],
+    [500, 'prompt length 5000 exceeds max_input_len 4096'],
+  ];
+  for (const [status, message] of contextMessages) {
+    it(`context_length: ${message.slice(0, 60)}`, () => {
+      assert.equal(kindForStatus(status, message), 'context_length');
+    });
+  }
+  it('other statuses', () => {
+    assert.equal(kindForStatus(400, 'temperature must be non-negative'), 'bad_request');
+    assert.equal(kindForStatus(422, 'field required'), 'bad_request');
+    assert.equal(kindForStatus(429, 'Rate limit reached for requests'), 'rate_limit');
+    assert.equal(kindForStatus(401, ''), 'auth');
+    assert.equal(kindForStatus(403, ''), 'auth');
+    assert.equal(kindForStatus(404, ''), 'not_found');
+    assert.equal(kindForStatus(408, ''), 'request_timeout');
+    assert.equal(kindForStatus(503, 'overloaded'), 'server');
+  });
+  it('serverMessage reads the usual error shapes', () => {
+    assert.equal(serverMessage('{"error":{"message":"bad top_p","type":"invalid_request_error"}}'), 'bad top_p');
+    assert.equal(serverMessage('{"object":"error","message":"vllm says no","code":400}'), 'vllm says no');
+    assert.equal(serverMessage('{"detail":[{"loc":["body","n"],"msg":"must be positive","input":-1}]}'), 'must be positive');
+    assert.equal(serverMessage('{"error":"plain string"}'), 'plain string');
+    assert.equal(serverMessage('<html><body><h1>502 Bad Gateway</h1></body></html>'), '502 Bad Gateway');
+    assert.ok(serverMessage('x'.repeat(1000)).length <= 300);
+  });
+});
+
+describe('checkEndpoint', () => {
+  let server: MockServer;
+  let client: OpenAiCompatibleClient;
+  afterEach(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  it('passes against a healthy server and reports latency and a sample', async () => {
+    server = await startMockServer({ models: ['mock-model'], respond: () => 'OK' });
+    client = createClient(profile(server));
+    const r = await checkEndpoint(client);
+    assert.equal(r.ok, true);
+    assert.equal(r.modelListed, true);
+    assert.equal(r.sample, 'OK');
+    assert.deepEqual(r.problems, []);
+    assert.equal(server.requests.at(-1)!.body.max_tokens, 8);
+  });
+
+  it('explains a wrong model, a wrong key and a dead server', async () => {
+    server = await startMockServer({ models: ['other'] });
+    client = createClient(profile(server));
+    let r = await checkEndpoint(client);
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.kind, 'not_found');
+    assert.match(r.problems.join('\n'), /model "mock-model" is not in the server's model list \(other/);
+    await client.close();
+    await server.close();
+
+    server = await startMockServer({ apiKey: 'k-123456' });
+    client = createClient(profile(server), { apiKey: 'wrong-key' });
+    r = await checkEndpoint(client);
+    assert.equal(r.error?.kind, 'auth');
+    assert.match(r.problems[0], /refused the API key/);
+    assert.ok(!r.problems[0].includes('wrong-key'));
+    await server.close();
+    r = await checkEndpoint(client);
+    assert.match(r.problems[0], /cannot reach the server/);
+  });
+
+  it('probes a reward model with a reward query', async () => {
+    server = await startMockServer();
+    client = createClient(profile(server, { model: 'nvidia/nemotron-4-340b-reward' }));
+    const r = await checkEndpoint(client, { reward: true });
+    assert.equal(r.ok, true);
+    assert.match(r.sample!, /helpfulness/);
+    const bad = createClient(profile(server));
+    try {
+      const r2 = await checkEndpoint(bad, { reward: true });
+      assert.match(r2.problems[0], /no reward scores/);
+    } finally {
+      await bad.close();
+    }
   });
 });

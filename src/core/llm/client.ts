@@ -45,8 +45,12 @@ const CONTEXT_LENGTH = new RegExp([
   'max_num_tokens',                    // TensorRT-LLM
   'prompt is too long',                // Anthropic-style proxies
   'too many tokens',
+  'context window',
+  'exceeds token limit',
   'input is too long',
-  'exceeds? (the )?(model\'?s? )?(maximum|max) (input|sequence|context)',
+  'max_input_len',                     // TensorRT-LLM
+  '`inputs` tokens \\+ `max_new_tokens`', // TGI
+  'exceeds? (the )?(model\'?s? )?(maximum|max)\\b[^.]{0,30}(length|tokens|context)',
 ].join('|'), 'i');
 
 const NETWORK_MESSAGES: Record<string, string> = {
@@ -83,10 +87,19 @@ function header(headers: RawResponse['headers'], name: string): string | undefin
 
 /** The server's own error message, from the shapes OpenAI, vLLM, SGLang, TGI, FastAPI and llama.cpp use. */
 export function serverMessage(text: string): string {
+  return parseErrorBody(text).message;
+}
+
+/** Message plus the machine-readable `code` / `type` some servers add (e.g. "context_length_exceeded"). */
+function parseErrorBody(text: string): { message: string; full: string; tags: string } {
   let msg: unknown;
+  let tags = '';
   try {
     const j = JSON.parse(text);
-    msg = j?.error?.message ?? j?.message ?? j?.detail ?? j?.error ?? j;
+    const err = typeof j?.error === 'object' && j.error ? j.error : j;
+    tags = [err?.code, err?.type].filter((t) => typeof t === 'string').join(' ');
+    msg = err?.message ?? j?.message ?? j?.detail ?? j?.error ?? j;
+    // FastAPI validation errors: a list of {loc, msg, input}; keep only the messages.
     if (Array.isArray(msg)) msg = msg.map((d) => (typeof d === 'object' && d ? d.msg ?? JSON.stringify(d) : String(d))).join('; ');
     if (typeof msg !== 'string') msg = JSON.stringify(msg);
   } catch {
@@ -94,7 +107,7 @@ export function serverMessage(text: string): string {
     msg = text.replace(/<[^>]*>/g, ' ');
   }
   const clean = String(msg).replace(/\s+/g, ' ').trim();
-  return clean.length > 300 ? clean.slice(0, 297) + '...' : clean;
+  return { message: clean.length > 300 ? clean.slice(0, 297) + '...' : clean, full: clean, tags };
 }
 
 /** Maps an HTTP error status (and body) to an error kind. */
@@ -352,8 +365,9 @@ export class OpenAiCompatibleClient implements LlmClient {
   }
 
   private httpError(method: string, url: string, status: number, headers: RawResponse['headers'], text: string): LlmError {
-    const message = this.redact(serverMessage(text));
-    const kind = kindForStatus(status, message);
+    const parsed = parseErrorBody(text);
+    const message = this.redact(parsed.message);
+    const kind = kindForStatus(status, `${parsed.full} ${parsed.tags}`);
     const retryAfterMsHeader = Number(header(headers, 'retry-after-ms'));
     const retryAfterMs = Number.isFinite(retryAfterMsHeader) && retryAfterMsHeader >= 0 && header(headers, 'retry-after-ms') !== undefined
       ? retryAfterMsHeader

@@ -4,3 +4,4 @@ export * from './errors';
 export * from './client';
 export * from './formatters';
 export * from './presets';
+export * from './check';
