@@ -1,0 +1,117 @@
+/**
+ * The item and row model of the labeling job.
+ *
+ * One item per (input row, seed), seeds start_seed .. start_seed + num_seeds - 1, keyed
+ * `${input_index}:${seed}`. One request per item with `n = num_samples`, and one output row per
+ * choice. A failed item gives a single error row (generation null) that a resume retries.
+ */
+import type { DatasetRow } from '../datasets';
+import type { ContextType } from '../prompts/promptConfig';
+import type { ChatMessage, ModelResponse } from '../llm/types';
+
+export interface GenerateItem {
+  key: string;
+  row: DatasetRow;
+  seed: number;
+}
+
+/** One line of the output JSONL. Input fields come first; these fields override same-named ones. */
+export interface GenerationRow {
+  [inputField: string]: unknown;
+  input_index: number;
+  problem: string;
+  expected_answer: string | null;
+  /** The model's text for this sample; null in an error row. */
+  generation: string | null;
+  seed: number;
+  /** 0-based choice index within the item's request. */
+  sample_index: number;
+  /** Rows a complete item has (the requested `n`); lets a resume spot a half-written item. */
+  num_samples: number;
+  finish_reason: string | null;
+  /** Tokens of the whole request (shared by its samples); null in an error row. */
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  /** Null when the sample was generated; the reason otherwise. */
+  error: string | null;
+  prompt_name: string;
+  context_type: ContextType;
+  /** The model as the server reported it (the requested model in an error row). */
+  model: string;
+}
+
+export function itemKey(inputIndex: number, seed: number): string {
+  return `${inputIndex}:${seed}`;
+}
+
+/** Key of the item a row belongs to (same as `itemKey` of that item). */
+export function rowKey(row: Pick<GenerationRow, 'input_index' | 'seed'>): string {
+  if (typeof row.input_index !== 'number' || typeof row.seed !== 'number') throw new Error('row has no numeric input_index and seed');
+  return itemKey(row.input_index, row.seed);
+}
+
+/** Seeds of the job, in order. */
+export function seedsOf(startSeed: number, numSeeds: number): number[] {
+  return Array.from({ length: numSeeds }, (_, i) => startSeed + i);
+}
+
+/**
+ * Items for a stream of rows: for each row, one item per seed (so all seeds of a problem are
+ * requested close together, which keeps a server's prefix cache warm).
+ */
+export async function* itemsOf(rows: AsyncIterable<DatasetRow>, seeds: readonly number[]): AsyncGenerator<GenerateItem> {
+  for await (const row of rows) {
+    for (const seed of seeds) yield { key: itemKey(row.input_index, seed), row, seed };
+  }
+}
+
+export interface RowContext {
+  promptName: string;
+  contextType: ContextType;
+  /** The requested model (used in error rows). */
+  model: string;
+  numSamples: number;
+}
+
+// Input fields first, so the job's own fields win over same-named input keys.
+function baseRow(item: GenerateItem, ctx: RowContext): Record<string, unknown> {
+  return {
+    ...item.row.fields,
+    input_index: item.row.input_index,
+    problem: item.row.problem,
+    expected_answer: item.row.expected_answer,
+    seed: item.seed,
+    num_samples: ctx.numSamples,
+    prompt_name: ctx.promptName,
+    context_type: ctx.contextType,
+  };
+}
+
+/** One row per choice of a successful response. */
+export function successRows(item: GenerateItem, response: ModelResponse, ctx: RowContext): GenerationRow[] {
+  const usage = { prompt_tokens: response.usage.promptTokens, completion_tokens: response.usage.completionTokens };
+  return response.choices.map((choice, i): GenerationRow => ({
+    ...(baseRow(item, ctx) as GenerationRow),
+    generation: choice.text,
+    sample_index: i,
+    finish_reason: choice.finishReason,
+    usage,
+    error: null,
+    model: response.model || ctx.model,
+  }));
+}
+
+/** The single row recording a failed item. */
+export function errorRow(item: GenerateItem, message: string, ctx: RowContext): GenerationRow {
+  return {
+    ...(baseRow(item, ctx) as GenerationRow),
+    generation: null,
+    sample_index: 0,
+    finish_reason: null,
+    usage: null,
+    error: message,
+    model: ctx.model,
+  };
+}
+
+/** Chat messages are built per row; the same for every seed of that row. */
+export type PromptFor = (row: DatasetRow) => ChatMessage[];
