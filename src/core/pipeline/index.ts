@@ -1,0 +1,13 @@
+/** Pipelines: YAML-defined multi-stage generation (see docs/pipelines.md). */
+export * from './definition';
+export * from './listParse';
+export * from './expression';
+export * from './dedup';
+export * from './templates';
+export * from './builtins';
+export * from './rows';
+export * from './steps';
+export * from './loader';
+export * from './runner';
+export { runLocalStage, stripBullets, stripPreamble, parseQaPairs, selectQaPairs, renderValue } from './localStages';
+export { executeModelItem, itemParams } from './modelStages';

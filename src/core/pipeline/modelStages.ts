@@ -1,0 +1,161 @@
+/**
+ * Stages that call a model, one engine item per input row: generate, parse_list, filter
+ * (classify), reward, dialogue. `executeModelItem` returns the rows the item produces (possibly
+ * none, which the runner records as an `_empty` marker).
+ */
+import type { LlmClient, ModelParams } from '../llm/types';
+import { renderTemplate } from '../prompts/template';
+import type { ParamValue, PipelineDef, StageDef } from './definition';
+import { isListConversionError } from './listParse';
+import { renderValue } from './localStages';
+import { childRow, type Row } from './rows';
+import { convertResponseToList, generateDialogue, parseYesNo, type ModelCaller, type Persona } from './steps';
+import { renderMessages, type TemplateStore } from './templates';
+
+export interface ModelStageContext {
+  def: PipelineDef;
+  stage: StageDef;
+  opts: Record<string, unknown>;
+  params: Record<string, ParamValue>;
+  templates: TemplateStore;
+  client(role: string): LlmClient;
+  /** True for the pipeline's first parse_list: its failures always stop the run. */
+  firstParseList: boolean;
+}
+
+export interface ItemResult {
+  rows: Row[];
+  /** Why no row was produced (filtered, ignored conversion failure). */
+  emptyReason?: string;
+}
+
+/** Model params of a stage with a per-item seed (seed + input position), so reruns are reproducible. */
+export function itemParams(raw: unknown, ordinal: number): ModelParams {
+  const p = { ...((raw as Record<string, unknown>) ?? {}) } as Record<string, unknown>;
+  const known = ['n', 'seed', 'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'extra'];
+  const extra: Record<string, unknown> = { ...((p.extra as Record<string, unknown>) ?? {}) };
+  for (const k of Object.keys(p)) if (!known.includes(k)) { extra[k] = p[k]; delete p[k]; }
+  if (Object.keys(extra).length) p.extra = extra;
+  if (typeof p.seed === 'number') p.seed = p.seed + ordinal;
+  if (typeof p.stop === 'string') p.stop = [p.stop];
+  return p as ModelParams;
+}
+
+/** Template values of a row: parameters, then row fields, then the stage's `vars`. */
+export function templateValues(c: Pick<ModelStageContext, 'params' | 'opts' | 'stage'>, row: Row): Record<string, unknown> {
+  const base = { ...c.params, ...row };
+  const vars: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries((c.opts.vars as Record<string, unknown>) ?? {})) vars[k] = renderValue(v, base, `stage ${c.stage.name} vars.${k}`);
+  return { ...base, ...vars };
+}
+
+/** A template option with row placeholders filled ("coding/problems_{{level}}"). */
+export function templateName(raw: unknown, values: Record<string, unknown>, stage: StageDef): string {
+  const s = String(raw);
+  return s.includes('{{') ? renderTemplate(s, values, `stage ${stage.name} template name`) : s;
+}
+
+export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: number, caller: ModelCaller, signal: AbortSignal): Promise<ItemResult> {
+  const { def, stage, opts } = c;
+  const request = { signal };
+  const child = (id: string, fields: Record<string, unknown>, extraProv: Record<string, unknown> = {}) => {
+    const r = childRow(row, id, def.name, stage.name, fields);
+    Object.assign(r.provenance, extraProv);
+    return r;
+  };
+  switch (stage.kind) {
+    case 'generate': {
+      const values = templateValues(c, row);
+      const tname = templateName(opts.template, values, stage);
+      const template = c.templates.get(tname);
+      const params = itemParams(opts.params, ordinal);
+      const res = await caller.query(c.client(String(opts.endpoint)), renderMessages(template, values), params, request);
+      const output = String(opts.output);
+      const prov = { template: tname, ...(params.seed !== undefined ? { seed: params.seed } : {}) };
+      if (params.n === undefined && res.choices.length === 1) return { rows: [child(row.id, { [output]: res.choices[0]!.text }, prov)] };
+      return { rows: res.choices.map((ch, i) => child(`${row.id}.c${i}`, { [output]: ch.text, choice_index: i }, prov)) };
+    }
+    case 'parse_list': {
+      const field = String(opts.field);
+      const text = String(row[field] ?? '');
+      const count = typeof opts.count === 'number' ? opts.count : undefined;
+      try {
+        const conv = await convertResponseToList(c.client(String(opts.endpoint)), text, {
+          expectedCount: count,
+          trim: opts.trim === true,
+          checkHallucination: opts.hallucination_check !== false,
+          template: c.templates.get(String(opts.template)),
+          params: itemParams(opts.params, ordinal),
+          caller,
+          request,
+        });
+        // The raw response is not carried further: the list replaces it.
+        const { [field]: _raw, ...rest } = row;
+        void _raw;
+        const out = childRow(rest as Row, row.id, def.name, stage.name, { [String(opts.output)]: conv.items });
+        out.provenance.list_method = conv.method;
+        return { rows: [out] };
+      } catch (e) {
+        if (isListConversionError(e) && opts.on_failure === 'ignore' && !c.firstParseList) {
+          return { rows: [], emptyReason: `ListConversionError (${e.reason}): ${e.message}` };
+        }
+        throw e;
+      }
+    }
+    case 'filter': {
+      const values = templateValues(c, row);
+      const tname = templateName(opts.classify, values, stage);
+      const params = { temperature: 0, max_tokens: 16, ...itemParams(opts.params, ordinal), n: 1 };
+      const res = await caller.query(c.client(String(opts.endpoint)), renderMessages(c.templates.get(tname), values), params, request);
+      const answer = parseYesNo(res.choices[0]?.text ?? '');
+      const labelField = typeof opts.label_field === 'string' ? opts.label_field : undefined;
+      if (answer !== opts.keep) return { rows: [], emptyReason: answer ? `classified ${answer}` : `unclear classification answer: ${JSON.stringify((res.choices[0]?.text ?? '').slice(0, 80))}` };
+      return { rows: [child(row.id, labelField ? { [labelField]: answer } : {}, { template: tname })] };
+    }
+    case 'reward': {
+      let messages;
+      if (typeof opts.conversation_field === 'string') {
+        const conv = row[opts.conversation_field];
+        if (!Array.isArray(conv)) throw new Error(`row ${row.id}: ${opts.conversation_field} is not a conversation (list of {role, content})`);
+        messages = conv as Array<{ role: 'user' | 'assistant' | 'system'; content: string }>;
+      } else {
+        messages = [
+          { role: 'user' as const, content: String(row[String(opts.prompt_field)] ?? '') },
+          { role: 'assistant' as const, content: String(row[String(opts.response_field)] ?? '') },
+        ];
+      }
+      const scores = await caller.queryReward(c.client(String(opts.endpoint)), messages, request);
+      const fields: Record<string, unknown> = { [String(opts.output)]: scores };
+      for (const [k, v] of Object.entries(scores)) fields[`${opts.prefix ?? 'reward_'}${k}`] = v;
+      const values = Object.values(scores);
+      const score = opts.score === 'sum' ? values.reduce((a, b) => a + b, 0)
+        : opts.score === 'mean' ? (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0)
+          : scores[String(opts.score)];
+      if (typeof score !== 'number') throw new Error(`reward model returned no "${opts.score}" score (categories: ${Object.keys(scores).join(', ') || 'none'})`);
+      fields.reward = score;
+      return { rows: [child(row.id, fields)] };
+    }
+    case 'dialogue': {
+      const values = templateValues(c, row);
+      const persona = String(opts.persona ?? 'normal') as Persona;
+      const userT = c.templates.get(templateName(opts.user_template ?? `dialogue/user_${persona}`, values, stage));
+      const assistantT = opts.assistant_template !== undefined ? c.templates.get(templateName(opts.assistant_template, values, stage)) : undefined;
+      const conversation = await generateDialogue(c.client(String(opts.user_endpoint)), c.client(String(opts.assistant_endpoint)), {
+        opening: String(row[String(opts.opening_field)] ?? ''),
+        turns: Number(opts.turns),
+        endWith: opts.end_with === 'user' ? 'user' : 'assistant',
+        persona,
+        userTemplate: userT,
+        assistantTemplate: assistantT,
+        values,
+        userParams: itemParams(opts.user_params, ordinal),
+        assistantParams: itemParams(opts.assistant_params, ordinal),
+        request,
+        caller,
+      });
+      return { rows: [child(row.id, { [String(opts.output)]: conversation }, { template: userT.name })] };
+    }
+    default:
+      throw new Error(`stage kind ${stage.kind} does not call a model`);
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Runs a pipeline into a run folder:
+ *
+ *   <dir>/config.json            frozen pipeline, parameters and endpoint roles (no keys)
+ *   <dir>/manifest.json          kind "pipeline", one entry per stage
+ *   <dir>/stages/<stage>.jsonl   every stage's rows
+ *   <dir>/output.jsonl           the output stage's rows without bookkeeping fields
+ *
+ * A model stage is one `runItems` over the previous stage's rows (streamed from its file), keyed by
+ * row id, so a killed run resumes inside the stage. A local stage writes a temp file renamed into
+ * place when complete, so it is either done or redone. Running the same command again resumes.
+ * A stage that ends with failed items stops the pipeline (running again retries them), so later
+ * stages never start from an incomplete input.
+ */
+import { promises as fsp } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { runItems, type ProgressEvent, type RetryPolicy } from '../engine';
+import type { LlmClient } from '../llm/types';
+import { freezeOrCheckConfig, isPidAlive, ManifestWriter, openRunOutput, readManifest, RunInUseError, emptyCounts } from '../run';
+import { JsonlWriter } from '../io/jsonl';
+import { LLM_KINDS, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
+import { isListConversionError, ListConversionError } from './listParse';
+import { runLocalStage } from './localStages';
+import { executeModelItem, templateName, templateValues } from './modelStages';
+import { countStageRows, fileExists, readStageRows, type Row, type StoredRow } from './rows';
+import type { TemplateStore } from './templates';
+
+export interface RunPipelineOptions {
+  def: PipelineDef;
+  params: Record<string, ParamValue>;
+  templates: TemplateStore;
+  outputDir: string;
+  /** The client of an endpoint role (`default` and the pipeline's declared roles). */
+  client(role: string): LlmClient;
+  /** Endpoint profiles by role, frozen in config.json (must hold no key). */
+  endpointConfig?: Record<string, unknown>;
+  concurrency?: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  retry?: Partial<RetryPolicy>;
+  earlyStop?: number | false;
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  onProgress?(stage: string, event: ProgressEvent): void;
+  onStage?(stage: string, status: 'skipped' | 'running' | 'completed' | 'reused' | 'disabled', detail?: string): void;
+}
+
+export interface PipelineResult {
+  status: 'completed' | 'failed' | 'cancelled';
+  error: string | null;
+  /** Path of output.jsonl. */
+  output: string;
+  stages: Array<{ name: string; rows: number; status: string }>;
+  /** The typed error that stopped the run, when it was a list conversion failure. */
+  listError?: ListConversionError;
+}
+
+export function stageFile(outputDir: string, stage: string): string {
+  return join(outputDir, 'stages', `${stage}.jsonl`);
+}
+
+const SEED_ROW = (def: PipelineDef): Row => ({ id: '0', provenance: { pipeline: def.name, stage: '', parents: {} } });
+
+export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult> {
+  const { def, params } = o;
+  const dir = resolve(o.outputDir);
+  await fsp.mkdir(join(dir, 'stages'), { recursive: true });
+  const previous = await readManifest(dir).catch(() => null);
+  if (previous && previous.status === 'running' && previous.pid !== process.pid && isPidAlive(previous.pid)) throw new RunInUseError(dir, previous.pid);
+
+  const config = {
+    kind: 'pipeline',
+    pipeline: def.name,
+    file: def.file,
+    parameters: params,
+    stages: def.stages.map((s) => ({ name: s.name, kind: s.kind, from: s.from, when: s.when, options: s.options })),
+    output: def.output,
+    endpoints: o.endpointConfig ?? {},
+    concurrency: o.concurrency,
+  };
+  const { resumed } = await freezeOrCheckConfig(dir, config, { ignore: ['concurrency', 'file', 'endpoints'] }, o.overwrite);
+  if (o.overwrite) {
+    await fsp.rm(join(dir, 'stages'), { recursive: true, force: true });
+    await fsp.rm(join(dir, 'output.jsonl'), { force: true });
+    await fsp.mkdir(join(dir, 'stages'), { recursive: true });
+  }
+  const manifest = new ManifestWriter(dir, {
+    kind: 'pipeline',
+    name: def.name,
+    output: 'output.jsonl',
+    stages: def.stages.map((s) => ({ name: s.name, file: `stages/${s.name}.jsonl`, status: 'pending' as const, counts: emptyCounts() })),
+    ...(resumed && previous ? { createdAt: previous.createdAt } : {}),
+  });
+  await manifest.flush();
+
+  const results: PipelineResult['stages'] = [];
+  const outputPath = join(dir, 'output.jsonl');
+  const finish = async (status: PipelineResult['status'], error: string | null, listError?: ListConversionError): Promise<PipelineResult> => {
+    await manifest.finish(status === 'completed' ? 'completed' : status === 'cancelled' ? 'cancelled' : 'failed', error).catch(() => undefined);
+    return { status, error, output: outputPath, stages: results, listError };
+  };
+  const firstParseList = def.stages.find((s) => s.kind === 'parse_list')?.name;
+
+  for (const stage of def.stages) {
+    if (o.signal?.aborted) return finish('cancelled', 'cancelled');
+    const file = stageFile(dir, stage.name);
+    const inputs = stage.from.map((f) => stageFile(dir, f));
+    const opts = stageOptions(stage, params);
+    try {
+      if (!stageEnabled(stage, params)) {
+        // `when` is false: the first input passes through unchanged.
+        if (!(await fileExists(file))) await writeLocal(file, async (emit) => { for await (const r of readStageRows(inputs[0]!, o.signal)) await emit(r); });
+        o.onStage?.(stage.name, 'disabled');
+      } else if (!LLM_KINDS.has(stage.kind)) {
+        if (await fileExists(file)) o.onStage?.(stage.name, 'reused');
+        else {
+          o.onStage?.(stage.name, 'running');
+          manifest.updateStage(stage.name, { status: 'running' });
+          await writeLocal(file, (emit) => runLocalStage({ def, stage, opts, params, inputs, stageFile: (n) => stageFile(dir, n), emit, signal: o.signal }));
+        }
+      } else {
+        o.onStage?.(stage.name, 'running');
+        const r = await runModelStage(o, stage, opts, inputs[0], file, manifest, stage.name === firstParseList);
+        if (r.status !== 'completed') {
+          results.push({ name: stage.name, rows: 0, status: r.status });
+          manifest.updateStage(stage.name, { status: r.status === 'cancelled' ? 'cancelled' : 'failed' });
+          return finish(r.status, r.error, r.listError);
+        }
+      }
+    } catch (e) {
+      const msg = `stage ${stage.name}: ${e instanceof Error ? e.message : String(e)}`;
+      manifest.updateStage(stage.name, { status: 'failed' });
+      return finish(o.signal?.aborted ? 'cancelled' : 'failed', msg, isListConversionError(e) ? e : undefined);
+    }
+    const rows = await countStageRows(file);
+    results.push({ name: stage.name, rows, status: 'completed' });
+    manifest.updateStage(stage.name, { status: 'completed', counts: { total: rows, done: rows, failed: 0, pending: 0 } });
+    o.onStage?.(stage.name, 'completed', `${rows} rows`);
+  }
+
+  // output.jsonl: the output stage without bookkeeping, via a temp file so it is never half written.
+  let total = 0;
+  await writeLocal(outputPath, async (emit) => {
+    for await (const r of readStageRows(stageFile(dir, def.output), o.signal)) { await emit(r); total++; }
+  });
+  manifest.update({ counts: { total, done: total, failed: 0, pending: 0 } });
+  return finish('completed', null);
+}
+
+/** Streams rows into `<file>.tmp`, then renames it to `file`. */
+async function writeLocal(file: string, produce: (emit: (row: Row) => Promise<void>) => Promise<void>): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const w = await JsonlWriter.open(tmp, { truncate: true });
+  try {
+    await produce(async (row) => {
+      await w.writeItem([row]);
+    });
+    await w.close();
+  } catch (e) {
+    await w.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  await fsp.rename(tmp, file);
+}
+
+interface ModelStageOutcome {
+  status: 'completed' | 'failed' | 'cancelled';
+  error: string | null;
+  listError?: ListConversionError;
+}
+
+async function runModelStage(
+  o: RunPipelineOptions, stage: StageDef, opts: Record<string, unknown>, input: string | undefined, file: string,
+  manifest: ManifestWriter, firstParseList: boolean,
+): Promise<ModelStageOutcome> {
+  const { def, params, templates } = o;
+  const ctx = { def, stage, opts, params, templates, client: o.client, firstParseList };
+  // Template names that depend on row fields are checked over the whole input before any request.
+  const rowTemplates = ['template', 'classify', 'user_template', 'assistant_template'].filter((k) => typeof opts[k] === 'string' && (opts[k] as string).includes('{{'));
+  if (rowTemplates.length && input) {
+    const seen = new Set<string>();
+    for await (const row of readStageRows(input, o.signal)) {
+      for (const k of rowTemplates) {
+        const name = templateName(opts[k], templateValues(ctx, row), stage);
+        if (seen.has(name)) continue;
+        seen.add(name);
+        if (!templates.has(name)) throw new Error(`${k} resolves to ${JSON.stringify(name)} for row ${row.id}, and there is no such template`);
+      }
+    }
+  }
+
+  const out = await openRunOutput<StoredRow>({
+    path: file,
+    keyOf: (r) => String(r._key),
+    rowsPerItem: (r) => Number(r._n ?? 1),
+    isFailed: (r) => r._error != null,
+  });
+  // A list conversion failure that must stop the run aborts the stage at once.
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onOuterAbort);
+  let listError: ListConversionError | undefined;
+  async function* items(): AsyncGenerator<{ row: Row; ordinal: number }> {
+    if (!input) { yield { row: SEED_ROW(def), ordinal: 0 }; return; }
+    let ordinal = 0;
+    for await (const row of readStageRows(input)) yield { row, ordinal: ordinal++ };
+  }
+  try {
+    const result = await runItems<{ row: Row; ordinal: number }, StoredRow>({
+      items: items(),
+      keyOf: (it) => it.row.id,
+      async execute(it, ictx) {
+        try {
+          const r = await executeModelItem(ctx, it.row, it.ordinal, ictx, ictx.signal);
+          if (r.rows.length === 0) return [{ _key: it.row.id, _n: 1, _empty: true, _reason: r.emptyReason ?? 'no rows', id: it.row.id, provenance: it.row.provenance }];
+          return r.rows.map((row) => ({ ...row, _key: it.row.id, _n: r.rows.length }));
+        } catch (e) {
+          if (isListConversionError(e)) {
+            listError ??= e;
+            stop.abort(e);
+          }
+          throw e;
+        }
+      },
+      errorRow: (it, err) => ({ _key: it.row.id, _n: 1, _error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), id: it.row.id, provenance: it.row.provenance }),
+      sink: out,
+      concurrency: o.concurrency ?? 16,
+      requestsPerMinute: o.requestsPerMinute,
+      tokensPerMinute: o.tokensPerMinute,
+      retry: o.retry,
+      earlyStop: o.earlyStop,
+      total: input ? countStageRows(input) : 1,
+      signal: stop.signal,
+      manifest,
+      stage: stage.name,
+      endpoint: o.client(String(opts.endpoint ?? opts.assistant_endpoint ?? 'default')).endpoint,
+      onProgress: (ev) => o.onProgress?.(stage.name, ev),
+    });
+    if (listError) {
+      return { status: 'failed', error: `stage ${stage.name}: ListConversionError (${listError.reason}): ${listError.message}${firstParseList ? ' (the first list conversion of a pipeline always stops the run)' : ''}`, listError };
+    }
+    if (result.status === 'cancelled') return { status: 'cancelled', error: 'cancelled' };
+    if (result.status === 'failed') return { status: 'failed', error: `stage ${stage.name}: ${result.error}` };
+    if (result.failed > 0) {
+      const last = result.progress.lastErrors.at(-1);
+      return { status: 'failed', error: `stage ${stage.name}: ${result.failed} item(s) failed${last ? ` (last error: ${last})` : ''}; run the same command again to retry them` };
+    }
+    return { status: 'completed', error: null };
+  } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort);
+    await out.close();
+  }
+}
