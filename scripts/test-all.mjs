@@ -14,6 +14,7 @@ export const SUITES = [
   { name: 'unit', cmd: 'npx', args: ['mocha', '--config', '.mocharc.json'] },
   // Real parts (docs/testing.md): the setup step builds or finds them in the cache first.
   { name: 'real-llm', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh llama >/dev/null && npx mocha --config test/real/.mocharc.json'] },
+  { name: 'webview', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium >/dev/null && npx mocha --config test/webview/.mocharc.json'] },
 ];
 
 const only = (() => {

@@ -130,6 +130,11 @@ async function serveStatic(): Promise<{ server: Server; origin: string; pages: M
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const page = pages.get(url.pathname);
+    // Chromium asks every page for one; VS Code's webview frames never show one.
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (page) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(page);
@@ -196,9 +201,12 @@ export class WebviewTestHost {
     const page = await this.browser.context.newPage();
     const errors: string[] = [];
     page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+      if (m.type() === 'error') errors.push(`console.error: ${m.text()}${m.location().url ? ` (${m.location().url})` : ''}`);
     });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
     const posted: WireMessage[] = [];
     // The host posts into the page like VS Code does: a window 'message' event.
     const host = new MessageChannel<WebReq, HostReq, ToHost, ToWeb>(
