@@ -235,6 +235,22 @@ export function defaultText(h: number, words = 24): string {
   return out.join(' ');
 }
 
+/** The text a scripted `respond` usually keys on: the last user message (chat) or the prompt. */
+export function lastUserText(req: MockRequest): string {
+  if (req.prompt !== undefined) return req.prompt;
+  const msgs = req.messages ?? [];
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].role === 'user') return String(msgs[i].content);
+  return '';
+}
+
+/**
+ * A number in [0, 1) fixed by the request's key (prompt + seed) and choice index: lets a script
+ * answer e.g. "right for 70% of samples" reproducibly, whatever order requests arrive in.
+ */
+export function choiceUnit(req: MockRequest): number {
+  return unit(hashString(req.key), req.choiceIndex, 0x5eed);
+}
+
 /** Cut `text` after `max` whitespace-separated words; returns null if it has at most `max`. */
 function cutWords(text: string, max: number): string | null {
   const re = /\S+/g;

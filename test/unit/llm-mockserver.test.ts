@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startMockServer, type MockServer } from '../support/mockServer';
+import { choiceUnit, lastUserText, startMockServer, type MockServer } from '../support/mockServer';
 
 // The mock server is what every other suite tests against: its own behaviour must be right.
 
@@ -53,6 +53,17 @@ describe('mock server', () => {
     assert.deepEqual(a.json.choices.map((c: any) => [c.message.content, c.finish_reason]), [['a', 'stop'], ['b', 'length'], ['a', 'stop']]);
     const b = await post(server, '/chat/completions', chat('x', { seed: 5 }));
     assert.equal(b.json.choices[0].message.content, 'seed 5');
+  });
+
+  it('scripts right/wrong answers per sample reproducibly with choiceUnit and lastUserText', async () => {
+    const respond = (r: Parameters<typeof choiceUnit>[0]) => (choiceUnit(r) < 0.7 ? `\\boxed{${lastUserText(r).length}}` : '\\boxed{-1}');
+    server = await startMockServer({ respond });
+    const texts = async () => (await post(server, '/chat/completions', chat('12345', { n: 64, seed: 9 }))).json.choices.map((c: any) => c.message.content);
+    const a = await texts();
+    const right = a.filter((t: string) => t === '\\boxed{5}').length;
+    assert.ok(right > 30 && right < 60, `about 70% right, got ${right}/64`);
+    assert.equal(right + a.filter((t: string) => t === '\\boxed{-1}').length, 64);
+    assert.deepEqual(await texts(), a);
   });
 
   it('injects 429 to a deterministic share of first attempts only, with Retry-After', async () => {
