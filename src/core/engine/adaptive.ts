@@ -36,9 +36,12 @@ export class AdaptiveConcurrency {
   private signalsSince = 0;
   /** Number of decreases so far (for progress / tests). */
   decreases = 0;
+  /** Lowest limit reached so far. */
+  minReached: number;
 
   constructor(readonly max: number, private readonly enabled: boolean, options: AdaptiveOptions = {}) {
     this.current = max;
+    this.minReached = max;
     this.min = Math.max(1, Math.min(max, options.min ?? 1));
     this.burst = options.burst ?? 3;
     this.burstMs = options.burstMs ?? 2000;
@@ -100,6 +103,7 @@ export class AdaptiveConcurrency {
     this.current = Math.max(this.min, Math.floor(this.current / 2));
     this.lastDecrease = now;
     this.decreases++;
+    this.minReached = Math.min(this.minReached, this.current);
     // Latency measured at the old limit says nothing about the new one.
     this.winCount = 0;
     this.winLatency = 0;

@@ -52,6 +52,8 @@ export class RateLimiter {
   private readonly queue: Waiter[] = [];
   private queueHead = 0;
   private pumping = false;
+  /** Aborts the pump's sleep when `settle` frees tokens earlier than it planned for. */
+  private wakeSleep: AbortController | null = null;
 
   constructor(limits: RateLimits, private readonly clock: Clock) {
     this.windowMs = limits.windowMs ?? 60_000;
@@ -101,8 +103,13 @@ export class RateLimiter {
   settle(ticket: number, actualTokens: number): void {
     if (this.tpm <= 0 || ticket < this.tokHeadSeq || ticket >= this.tokTailSeq) return;
     const i = ticket & (this.tokAmounts.length - 1);
-    this.tokSum += actualTokens - this.tokAmounts[i];
+    const delta = actualTokens - this.tokAmounts[i];
+    this.tokSum += delta;
     this.tokAmounts[i] = actualTokens;
+    if (delta < 0 && this.wakeSleep) {
+      this.wakeSleep.abort();
+      this.wakeSleep = null;
+    }
   }
 
   private async pump(): Promise<void> {
@@ -116,7 +123,10 @@ export class RateLimiter {
         }
         const wait = this.delayFor(w.tokens);
         if (wait > 0) {
-          await this.clock.sleep(wait);
+          // Token waits can end early (a finished request reports fewer tokens than reserved).
+          const wake = this.tpm > 0 ? (this.wakeSleep = new AbortController()) : null;
+          await this.clock.sleep(wait, wake?.signal);
+          this.wakeSleep = null;
           continue;
         }
         this.dequeue();

@@ -36,11 +36,30 @@ export function backoffDelay(attempt: number, err: unknown, policy: RetryPolicy,
 export function shrinkMaxTokens(maxTokens: number | undefined, err: LlmError): number | undefined {
   if (maxTokens === undefined || maxTokens <= 1) return undefined;
   const msg = err.message;
-  const limit = /maximum context length is (\d+)/i.exec(msg)?.[1] ?? /context (?:length|window)[^\d]{0,20}(\d+)/i.exec(msg)?.[1];
-  const prompt = /(\d+) (?:tokens )?in the messages/i.exec(msg)?.[1] ?? /prompt[^\d]{0,20}(\d+)/i.exec(msg)?.[1];
-  let next: number;
-  if (limit && prompt) next = Number(limit) - Number(prompt) - 8; // small margin: chat templates add tokens
-  else next = Math.floor(maxTokens / 2);
-  if (!(next >= 1) || next >= maxTokens) next = Math.floor(maxTokens / 2);
+  const limit = firstNumber(msg, [
+    /maximum context length (?:is|of) (\d+)/i, // OpenAI, vLLM, SGLang
+    /max_seq_len \((\d+)\)/i,                 // TensorRT-LLM
+    /context (?:size|window|length)[^\d]{0,20}(\d+)/i,
+  ]);
+  const prompt = firstNumber(msg, [
+    /(\d+) (?:tokens )?(?:in|from) the (?:input )?messages/i,
+    /prompt length \((\d+)\)/i,
+    /prompt[^\d]{0,20}(\d+)/i,
+  ]);
+  let next = Math.floor(maxTokens / 2);
+  if (limit !== undefined && prompt !== undefined) {
+    // The prompt alone fills the context: no max_tokens can help.
+    if (limit - prompt < 1) return undefined;
+    // A small margin when there is room: chat templates add a few tokens the count may miss.
+    next = Math.min(maxTokens - 1, limit - prompt > 64 ? limit - prompt - 8 : limit - prompt);
+  }
   return next >= 1 ? next : undefined;
+}
+
+function firstNumber(text: string, patterns: RegExp[]): number | undefined {
+  for (const re of patterns) {
+    const m = re.exec(text);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
 }

@@ -113,6 +113,8 @@ export interface RunResult {
   retries: number;
   tokens: { prompt: number; completion: number };
   elapsedMs: number;
+  /** Lowest adaptive concurrency limit reached (== max when it never had to back off). */
+  minConcurrency: number;
   /** The last progress event. */
   progress: ProgressEvent;
 }
@@ -245,6 +247,7 @@ class Scheduler<I, R> implements ItemContext {
       retries: this.retries,
       tokens: { prompt: this.promptTokens, completion: this.completionTokens },
       elapsedMs: this.clock.now() - this.startedAt,
+      minConcurrency: this.adaptive.minReached,
       progress,
     };
     if (job.manifest) await this.finishManifest(result);

@@ -1,0 +1,199 @@
+import { strict as assert } from 'node:assert';
+import { runItems } from '../../src/core/engine';
+import { RateLimiter } from '../../src/core/engine/rateLimiter';
+import { AdaptiveConcurrency } from '../../src/core/engine/adaptive';
+import { backoffDelay, DEFAULT_RETRY, shrinkMaxTokens } from '../../src/core/engine/retry';
+import { LlmError } from '../../src/core/llm/errors';
+import { FakeClock, FakeLlmClient, MemorySink, range, settle } from '../support/engineFakes';
+
+/** Max number of events inside any half-open window [t, t + windowMs). */
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi] - sorted[lo] >= windowMs) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+interface Row { id: string; error?: string | null }
+
+describe('engine: rate limits', () => {
+  it('never starts more than requestsPerMinute requests in any 60 s window', async () => {
+    const clock = new FakeClock();
+    const starts: number[] = [];
+    const client = new FakeLlmClient(() => {
+      starts.push(clock.now());
+      return 'ok';
+    });
+    const result = await runItems<number, Row>({
+      items: range(500),
+      keyOf: (i) => String(i),
+      execute: async (i, ctx) => {
+        await ctx.query(client, [{ role: 'user', content: String(i) }]);
+        return [{ id: String(i) }];
+      },
+      errorRow: (i) => ({ id: String(i), error: 'x' }),
+      sink: new MemorySink<Row>(),
+      concurrency: 32,
+      requestsPerMinute: 120,
+      clock,
+    });
+    assert.equal(result.done, 500);
+    assert.equal(starts.length, 500);
+    assert.ok(maxInWindow(starts, 60_000) <= 120, `max ${maxInWindow(starts, 60_000)} in a minute`);
+    // Spread out, not 120 in the first instant: a few seconds' worth of burst at most.
+    assert.ok(maxInWindow(starts, 1000) <= 8, `max ${maxInWindow(starts, 1000)} in a second`);
+    // And not needlessly slow: 500 requests at 120/min take a bit over 4 minutes of (fake) time.
+    assert.ok(clock.now() < 5 * 60_000, `took ${clock.now()} ms`);
+  });
+
+  it('limits tokens per minute using the reported usage, not just the estimate', async () => {
+    const clock = new FakeClock();
+    const starts: number[] = [];
+    // Each request: estimate = prompt estimate + max_tokens (~ 300), real usage 10 + 5 = 15.
+    const client = new FakeLlmClient(() => {
+      starts.push(clock.now());
+      return 'ok';
+    });
+    await runItems<number, Row>({
+      items: range(300),
+      keyOf: (i) => String(i),
+      execute: async (i, ctx) => {
+        await ctx.query(client, [{ role: 'user', content: String(i) }], { max_tokens: 290 });
+        return [{ id: String(i) }];
+      },
+      errorRow: (i) => ({ id: String(i), error: 'x' }),
+      sink: new MemorySink<Row>(),
+      concurrency: 16,
+      tokensPerMinute: 1500,
+      clock,
+    });
+    // Settled usage: 15 tokens each -> at most 100 per minute by usage (1500 / 15).
+    assert.ok(maxInWindow(starts, 60_000) <= 100, `max ${maxInWindow(starts, 60_000)}`);
+    // The estimate alone (~300) would only allow ~5 per minute; correction lets far more through.
+    assert.ok(maxInWindow(starts, 60_000) > 20, `max ${maxInWindow(starts, 60_000)}`);
+  });
+
+  it('RateLimiter: a request bigger than the whole budget still runs when the window is empty', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ tokensPerMinute: 100 }, clock);
+    const t1 = await limiter.acquire(500);
+    limiter.settle(t1, 500);
+    const before = clock.now();
+    await limiter.acquire(500);
+    assert.ok(clock.now() - before >= 60_000, 'waited for the big one to leave the window');
+  });
+
+  it('RateLimiter: waiters are served in order and an aborted waiter is skipped', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ requestsPerMinute: 1, burstSeconds: 1 }, clock);
+    await limiter.acquire(0);
+    const order: string[] = [];
+    const ac = new AbortController();
+    const a = limiter.acquire(0).then(() => order.push('a'));
+    const b = limiter.acquire(0, ac.signal).then(() => order.push('b'), () => order.push('b aborted'));
+    const c = limiter.acquire(0).then(() => order.push('c'));
+    ac.abort();
+    await Promise.all([a, b, c]);
+    assert.deepEqual(order, ['b aborted', 'a', 'c']);
+    assert.equal(limiter.waiting, 0);
+  });
+});
+
+describe('engine: back-off and context shrink', () => {
+  it('backoffDelay: full jitter under an exponential ceiling, at least Retry-After', () => {
+    const p = { ...DEFAULT_RETRY, baseDelayMs: 1000, maxDelayMs: 8000 };
+    const err = new LlmError('server', '503', 503);
+    assert.equal(backoffDelay(1, err, p, () => 0.5), 500);
+    assert.equal(backoffDelay(3, err, p, () => 0.5), 2000);
+    assert.equal(backoffDelay(10, err, p, () => 0.5), 4000); // capped at 8000 * 0.5
+    assert.equal(backoffDelay(1, err, p, () => 0), 0);
+    const limited = new LlmError('rate_limit', '429', 429, 30_000);
+    assert.equal(backoffDelay(1, limited, p, () => 0.5), 30_000);
+    assert.equal(backoffDelay(1, new LlmError('rate_limit', '429', 429, 10 * 3600_000), p, () => 0), DEFAULT_RETRY.maxRetryAfterMs);
+  });
+
+  it('shrinkMaxTokens reads OpenAI/vLLM, SGLang and TensorRT-LLM messages and halves otherwise', () => {
+    const e = (m: string) => new LlmError('context_length', m, 400);
+    assert.equal(shrinkMaxTokens(4000, e("This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (1000 in the messages, 4000 in the completion).")), 4096 - 1000 - 8);
+    assert.equal(shrinkMaxTokens(4000, e("Requested token count exceeds the model's maximum context length of 4096 tokens. You requested a total of 5000 tokens: 1000 tokens from the input messages and 4000 tokens for the completion.")), 4096 - 1000 - 8);
+    assert.equal(shrinkMaxTokens(4000, e('The sum of prompt length (1000) and max_tokens (4000) should not exceed max_seq_len (4096)')), 4096 - 1000 - 8);
+    assert.equal(shrinkMaxTokens(4000, e('the request exceeds the available context size, try increasing it')), 2000);
+    assert.equal(shrinkMaxTokens(undefined, e('x')), undefined);
+    assert.equal(shrinkMaxTokens(1, e('x')), undefined);
+    // The prompt alone is over the limit: shrinking cannot help.
+    assert.equal(shrinkMaxTokens(100, e("maximum context length is 4096 tokens. However, you requested 5000 tokens (4990 in the messages, 10 in the completion)")), undefined);
+  });
+});
+
+describe('engine: adaptive concurrency', () => {
+  it('halves on a burst of 429s, not on a single one, and never goes above max', () => {
+    const a = new AdaptiveConcurrency(64, true);
+    a.onCongestion(0);
+    assert.equal(a.limit, 64);
+    a.onCongestion(10);
+    a.onCongestion(20);
+    assert.equal(a.limit, 32);
+    // Within the cooldown another burst does not halve again.
+    a.onCongestion(30); a.onCongestion(40); a.onCongestion(50);
+    assert.equal(a.limit, 32);
+    a.onCongestion(5000); a.onCongestion(5001); a.onCongestion(5002);
+    assert.equal(a.limit, 16);
+    // Steady good latency grows it back additively, up to max and no further.
+    for (let i = 0; i < 100_000; i++) a.onSuccess(100, 10_000 + i);
+    assert.equal(a.limit, 64);
+  });
+
+  it('halves when latency climbs well above the baseline (a server that queues instead of 429)', () => {
+    const a = new AdaptiveConcurrency(32, true);
+    let now = 0;
+    for (let i = 0; i < 64; i++) a.onSuccess(100, (now += 10));
+    assert.equal(a.limit, 32);
+    for (let i = 0; i < 32; i++) a.onSuccess(500, (now += 10));
+    assert.equal(a.limit, 16);
+    assert.equal(a.decreases, 1);
+  });
+
+  it('disabled: the limit stays at max', () => {
+    const a = new AdaptiveConcurrency(8, false);
+    for (let i = 0; i < 10; i++) a.onCongestion(i);
+    assert.equal(a.limit, 8);
+  });
+
+  it('the scheduler lowers its window under 429 bursts', async () => {
+    const clock = new FakeClock();
+    const gates: Array<() => void> = [];
+    const client = new FakeLlmClient((c) => {
+      const i = Number(c.messages[0].content);
+      if (c.attempt === 1 && i < 40) throw new LlmError('rate_limit', '429', 429);
+      if (i < 40) return 'ok';
+      return new Promise<string>((resolve) => gates.push(() => resolve('ok')));
+    });
+    const done = runItems<number, Row>({
+      items: range(200),
+      keyOf: (i) => String(i),
+      execute: async (i, ctx) => {
+        await ctx.query(client, [{ role: 'user', content: String(i) }]);
+        return [{ id: String(i) }];
+      },
+      errorRow: (i) => ({ id: String(i), error: 'x' }),
+      sink: new MemorySink<Row>(),
+      concurrency: 16,
+      clock,
+      random: () => 0,
+    });
+    await settle(20);
+    // Items 0-39 are done; the later ones hang: as many are in flight as the adaptive limit allows.
+    assert.ok(client.inFlight >= 8 && client.inFlight < 16, `in flight ${client.inFlight}`);
+    while (gates.length > 0 || client.inFlight > 0) {
+      gates.splice(0).forEach((g) => g());
+      await settle(1);
+    }
+    const result = await done;
+    assert.equal(result.done, 200);
+    assert.equal(result.minConcurrency, 8);
+  });
+});

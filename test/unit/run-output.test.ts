@@ -1,0 +1,185 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runItems } from '../../src/core/engine';
+import { CorruptOutputError, openRunOutput } from '../../src/core/run/output';
+import { KeySet } from '../../src/core/run/keySet';
+import { FakeClock, FakeLlmClient, range } from '../support/engineFakes';
+
+interface Row { id: string; n?: number; c?: number; text?: string; error?: string | null }
+
+const line = (r: Row) => JSON.stringify(r) + '\n';
+const item = (id: string, n: number) => range(n).map((c) => line({ id, n, c, text: `t${c}` })).join('');
+
+function open(path: string, extra: { overwrite?: boolean } = {}) {
+  return openRunOutput<Row>({ path, keyOf: (r) => r.id, rowsPerItem: (r) => r.n ?? 1, ...extra });
+}
+
+function rowsOf(path: string): Row[] {
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+}
+
+describe('run output: resume and repair', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sdg-run-'));
+    file = join(dir, 'out.jsonl');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a missing file starts fresh', async () => {
+    const out = await open(file);
+    assert.equal(out.recovery.fresh, true);
+    assert.equal(out.doneKeys.size, 0);
+    await out.writeItem([{ id: 'a' }]);
+    await out.close();
+    assert.deepEqual(rowsOf(file), [{ id: 'a' }]);
+  });
+
+  it('collects done keys of complete items and leaves a clean file untouched', async () => {
+    const text = item('a', 2) + item('b', 3) + item('c', 1);
+    writeFileSync(file, text);
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.doneKeys.size, 3);
+    assert.ok(out.doneKeys.has('a') && out.doneKeys.has('b') && out.doneKeys.has('c'));
+    assert.equal(out.recovery.rows, 6);
+    assert.equal(out.recovery.compacted, false);
+    assert.equal(out.recovery.truncatedBytes, 0);
+    assert.equal(readFileSync(file, 'utf8'), text);
+  });
+
+  it('repairs a torn last line', async () => {
+    const good = item('a', 1) + item('b', 1);
+    writeFileSync(file, good + '{"id":"c","n":1,"te');
+    const out = await open(file);
+    await out.writeItem([{ id: 'c', n: 1, text: 'again' }]);
+    await out.close();
+    assert.equal(out.recovery.truncatedBytes, '{"id":"c","n":1,"te'.length);
+    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'b', 'c']);
+    assert.equal(out.doneKeys.has('c'), false);
+  });
+
+  it('removes an incomplete last item (2 of 3 rows) and a torn row inside it', async () => {
+    const good = item('a', 3);
+    const partial = item('b', 3).split('\n').slice(0, 2).join('\n') + '\n{"id":"b","n":3,"c"';
+    writeFileSync(file, good + partial);
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.recovery.incompleteRemoved, 1);
+    assert.equal(readFileSync(file, 'utf8'), good);
+    assert.equal(out.doneKeys.has('b'), false);
+  });
+
+  it('keeps a whole last line that only lacks its newline, and adds the newline', async () => {
+    writeFileSync(file, item('a', 1) + JSON.stringify({ id: 'b', n: 1 }));
+    const out = await open(file);
+    await out.writeItem([{ id: 'c' }]);
+    await out.close();
+    assert.ok(out.doneKeys.has('b'));
+    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'b', 'c']);
+  });
+
+  it('compacts failed rows away (atomically) so they are retried without duplicates', async () => {
+    writeFileSync(file, item('a', 2) + line({ id: 'b', error: '500 boom' }) + item('c', 2) + line({ id: 'd', error: 'x' }) + line({ id: 'e', error: 'y' }) + item('f', 1));
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.recovery.failedRemoved, 3);
+    assert.equal(out.recovery.compacted, true);
+    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'a', 'c', 'c', 'f']);
+    assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => out.doneKeys.has(k)), [true, false, true, false, false, true]);
+    assert.deepEqual(readdirSync(dir), ['out.jsonl']); // no temp file left behind
+  });
+
+  it('drops a failed last item by truncating (no rewrite needed)', async () => {
+    writeFileSync(file, item('a', 1) + line({ id: 'b', error: 'x' }));
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.recovery.compacted, false);
+    assert.equal(readFileSync(file, 'utf8'), item('a', 1));
+  });
+
+  it('drops incomplete items in the middle and later duplicates of a done item', async () => {
+    const bPartial = item('b', 3).split('\n').slice(0, 1).join('\n') + '\n';
+    writeFileSync(file, item('a', 2) + bPartial + item('c', 1) + item('a', 2) + item('d', 1));
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.recovery.incompleteRemoved, 1);
+    assert.equal(out.recovery.duplicatesRemoved, 1);
+    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'a', 'c', 'd']);
+  });
+
+  it('refuses a malformed line in the middle, naming file and line', async () => {
+    writeFileSync(file, item('a', 1) + 'garbage\n' + item('b', 1));
+    await assert.rejects(open(file), (e: unknown) => e instanceof CorruptOutputError && e.line === 2 && /out\.jsonl line 2: invalid JSON/.test(e.message) && /--overwrite/.test(e.message));
+  });
+
+  it('tolerates BOM, CRLF and blank lines written by other tools', async () => {
+    writeFileSync(file, '\uFEFF{"id":"a"}\r\n\r\n{"id":"b"}\r\n');
+    const out = await open(file);
+    await out.close();
+    assert.equal(out.doneKeys.size, 2);
+  });
+
+  it('overwrite starts from an empty file', async () => {
+    writeFileSync(file, item('a', 1));
+    const out = await open(file, { overwrite: true });
+    await out.close();
+    assert.equal(out.doneKeys.size, 0);
+    assert.equal(readFileSync(file, 'utf8'), '');
+  });
+
+  it('end to end: a resumed job requests only missing and failed items and leaves each key once', async () => {
+    // Session 1 left: 0-9 done, 10 failed, 11 torn.
+    let text = '';
+    for (const i of range(10)) text += item(`k${i}`, 2);
+    text += line({ id: 'k10', error: '503' }) + '{"id":"k11","n":2,"c":0';
+    writeFileSync(file, text);
+    const out = await open(file);
+    const client = new FakeLlmClient();
+    const result = await runItems<number, Row>({
+      items: range(15),
+      keyOf: (i) => `k${i}`,
+      async execute(i, ctx) {
+        const res = await ctx.query(client, [{ role: 'user', content: `k${i}` }], { n: 2 });
+        return res.choices.map((c, j) => ({ id: `k${i}`, n: 2, c: j, text: c.text }));
+      },
+      errorRow: (i, e) => ({ id: `k${i}`, error: String(e) }),
+      sink: out,
+      concurrency: 3,
+      clock: new FakeClock(),
+    });
+    await out.close();
+    assert.equal(result.skipped, 10);
+    assert.deepEqual(client.log.map((c) => c.messages[0].content).sort(), ['k10', 'k11', 'k12', 'k13', 'k14']);
+    const counts = new Map<string, number>();
+    for (const r of rowsOf(file)) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
+    assert.equal(counts.size, 15);
+    for (const [k, n] of counts) assert.equal(n, 2, k);
+  });
+});
+
+describe('run output: KeySet', () => {
+  it('has exactly the keys added, across growth', () => {
+    const s = new KeySet();
+    for (let i = 0; i < 50_000; i++) assert.equal(s.add(`item-${i}#${i % 7}`), true);
+    assert.equal(s.add('item-5#5'), false);
+    assert.equal(s.size, 50_000);
+    for (let i = 0; i < 50_000; i++) assert.ok(s.has(`item-${i}#${i % 7}`));
+    let falsePositives = 0;
+    for (let i = 0; i < 50_000; i++) if (s.has(`other-${i}`)) falsePositives++;
+    assert.equal(falsePositives, 0);
+    assert.equal(s.has(''), false);
+    s.add('');
+    assert.equal(s.has(''), true);
+  });
+
+  it('stays compact: 1M keys in a table of at most 32 MB and far less heap than a Set<string>', () => {
+    const s = new KeySet();
+    for (let i = 0; i < 1_000_000; i++) s.add(`gsm8k-train-${i}#sample-${i & 63}`);
+    assert.equal(s.size, 1_000_000);
+    assert.ok(s.byteLength <= 32 * 1024 * 1024, `table is ${s.byteLength} bytes`);
+  });
+});
