@@ -14,6 +14,19 @@ function profile(server: MockServer, over: Partial<EndpointProfile> = {}): Endpo
   return { name: 'mock', baseUrl: server.url, model: 'mock-model', apiKind: 'chat', maxConcurrency: 8, ...over };
 }
 
+/** A one-off server answering every request with `handler`, and a client on it. */
+async function withRawServer(handler: http.RequestListener, apiKey: string | undefined, body: (c: OpenAiCompatibleClient) => Promise<void>): Promise<void> {
+  const raw = http.createServer((req, res) => { req.resume(); handler(req, res); });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const c = createClient({ name: 'raw', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' }, { apiKey });
+  try {
+    await body(c);
+  } finally {
+    await c.close();
+    await new Promise((r) => raw.close(r));
+  }
+}
+
 async function expectLlmError(p: Promise<unknown>, kind: LlmErrorKind): Promise<LlmError> {
   try {
     await p;
@@ -87,22 +100,14 @@ describe('llm client', () => {
     });
 
     it('returns reasoning_content apart from the answer', async () => {
-      server = await startMockServer();
-      const raw = http.createServer((req, res) => {
-        req.resume();
+      await withRawServer((_req, res) => {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ model: 'r1', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: '4', reasoning_content: 'two plus two' } }] }));
-      });
-      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-      const c = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'r1', apiKind: 'chat' });
-      try {
+      }, undefined, async (c) => {
         const r = await c.queryModel(USER);
         assert.deepEqual(r.choices[0], { text: '4', finishReason: 'stop', reasoning: 'two plus two' });
         assert.deepEqual(r.usage, { promptTokens: 0, completionTokens: 0 }, 'missing usage counts as zero');
-      } finally {
-        await c.close();
-        raw.close();
-      }
+      });
     });
 
     it('reuses keep-alive connections (no more sockets than concurrent requests)', async () => {
@@ -172,21 +177,14 @@ describe('llm client', () => {
       const c = await expectLlmError(client.queryModel(USER), 'rate_limit');
       assert.equal(c.retryAfterMs, undefined, 'no header, no hint');
 
-      const raw = http.createServer((req, res) => {
-        req.resume();
+      await withRawServer((_req, res) => {
         res.writeHead(429, { 'retry-after-ms': '1500', 'retry-after': '2', 'content-type': 'application/json' });
         res.end('{"error":{"message":"slow down"}}');
-      });
-      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-      const c2 = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' });
-      try {
-        const e = await expectLlmError(c2.queryModel(USER), 'rate_limit');
+      }, undefined, async (c) => {
+        const e = await expectLlmError(c.queryModel(USER), 'rate_limit');
         assert.equal(e.retryAfterMs, 1500);
         assert.match(e.message, /slow down/);
-      } finally {
-        await c2.close();
-        raw.close();
-      }
+      });
     });
 
     it('401 for a wrong or missing key, and the key never appears in the message', async () => {
@@ -206,21 +204,14 @@ describe('llm client', () => {
     });
 
     it('redacts the key when a server echoes it back', async () => {
-      const raw = http.createServer((req, res) => {
-        req.resume();
+      await withRawServer((req, res) => {
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: `bad header: ${req.headers.authorization}` } }));
-      });
-      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-      const c = createClient({ name: 'r', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' }, { apiKey: 'plainsecretvalue' });
-      try {
+      }, 'plainsecretvalue', async (c) => {
         const e = await expectLlmError(c.queryModel(USER), 'bad_request');
         assert.ok(!e.message.includes('plainsecretvalue'), e.message);
         assert.match(e.message, /Bearer \*\*\*/);
-      } finally {
-        await c.close();
-        raw.close();
-      }
+      });
     });
 
     it('404 for an unknown model names the model and the base URL', async () => {
