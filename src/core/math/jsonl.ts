@@ -6,7 +6,7 @@
  * (a writer killed mid-line, no trailing newline) which is reported through `onTornLine` and
  * skipped, because `sdg generate` repairs such lines on resume and the data before it is good.
  */
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 
 export class JsonlError extends Error {
   override readonly name = 'JsonlError';
@@ -21,6 +21,9 @@ export interface JsonlRow<T = Record<string, unknown>> {
   line: number;
   /** 0-based ordinal among the non-blank lines. */
   ordinal: number;
+  /** Byte position of the line (for `readJsonlAt`). */
+  offset: number;
+  bytes: number;
 }
 
 export interface ReadJsonlOptions {
@@ -28,34 +31,46 @@ export interface ReadJsonlOptions {
   onTornLine?: (file: string, line: number) => void;
 }
 
-/** Raw lines with their 1-based numbers; the last element tells whether a newline ended it. */
-async function* readLines(file: string): AsyncGenerator<{ text: string; line: number; terminated: boolean }> {
+interface RawLine {
+  text: string;
+  /** 1-based line number. */
+  line: number;
+  /** Byte offset of the line's first byte, and its length in bytes (without the newline). */
+  offset: number;
+  bytes: number;
+  /** False for a last line without a newline. */
+  terminated: boolean;
+}
+
+/** Raw lines with their numbers and byte positions, from 1 MiB chunks. */
+async function* readLines(file: string): AsyncGenerator<RawLine> {
   if (!existsSync(file)) throw new JsonlError(file, undefined, 'file not found');
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  let rest = '';
+  let rest: Buffer = Buffer.alloc(0);
+  let restOffset = 0;
   let line = 0;
-  // Decoding per chunk is safe: the stream's string decoder keeps split UTF-8 sequences intact.
-  stream.setEncoding('utf8');
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const data = rest + chunk;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    // Splitting on the 0x0A byte is safe in UTF-8: it never occurs inside a multi-byte sequence.
+    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (;;) {
-      const nl = data.indexOf('\n', start);
+      const nl = data.indexOf(10, start);
       if (nl < 0) break;
       line++;
-      yield { text: data.slice(start, nl), line, terminated: true };
+      yield { text: data.toString('utf8', start, nl), line, offset: restOffset + start, bytes: nl - start, terminated: true };
       start = nl + 1;
     }
-    rest = data.slice(start);
+    restOffset += start;
+    rest = data.subarray(start);
   }
-  if (rest.length > 0) yield { text: rest, line: line + 1, terminated: false };
+  if (rest.length > 0) yield { text: rest.toString('utf8'), line: line + 1, offset: restOffset, bytes: rest.length, terminated: false };
 }
 
 /** Parsed JSON objects of a JSONL file, streamed. Blank lines are skipped. */
 export async function* readJsonl<T = Record<string, unknown>>(file: string, options: ReadJsonlOptions = {}): AsyncGenerator<JsonlRow<T>> {
   let ordinal = 0;
-  for await (const { text, line, terminated } of readLines(file)) {
-    const trimmed = text.trim();
+  for await (const { text, line, terminated, offset, bytes } of readLines(file)) {
+    const trimmed = (line === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
     if (!trimmed) continue;
     let row: unknown;
     try {
@@ -68,7 +83,33 @@ export async function* readJsonl<T = Record<string, unknown>>(file: string, opti
       throw new JsonlError(file, line, `not valid JSON (${(e as Error).message})`);
     }
     if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new JsonlError(file, line, 'each line must be a JSON object');
-    yield { row: row as T, line, ordinal: ordinal++ };
+    yield { row: row as T, line, ordinal: ordinal++, offset, bytes };
+  }
+}
+
+/**
+ * Random access to rows remembered by position (`offset`, `bytes` from `readJsonl`), so a
+ * selection pass can keep positions instead of row texts. Open once, read many, close.
+ */
+export class JsonlRandomAccess {
+  private fd: number | null = null;
+  constructor(readonly file: string) {}
+
+  read(offset: number, bytes: number): Record<string, unknown> {
+    if (this.fd === null) this.fd = openSync(this.file, 'r');
+    const buf = Buffer.alloc(bytes);
+    let got = 0;
+    while (got < bytes) {
+      const n = readSync(this.fd, buf, got, bytes - got, offset + got);
+      if (n === 0) throw new JsonlError(this.file, undefined, `file changed while reading (offset ${offset})`);
+      got += n;
+    }
+    return JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }
 
