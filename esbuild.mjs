@@ -28,6 +28,9 @@ const webviewTargets = ['studio', 'viewer'].map((name) => ({
   platform: 'browser',
   format: 'esm',
   target: 'es2022',
+  // KaTeX's CSS (viewer): ship only the woff2 fonts (every current browser picks woff2 first).
+  loader: { '.woff2': 'file' },
+  external: ['*.woff', '*.ttf'],
 }));
 
 const targets = [...nodeTargets, ...webviewTargets].filter((t) => existsSync(t.entryPoints[0]));
