@@ -259,6 +259,21 @@ describe('llm client', () => {
       await expectLlmError(client.queryModel(USER, {}, { signal: AbortSignal.abort() }), 'aborted');
     });
 
+    it('one signal shared by many requests in flight raises no listener-leak warning', async () => {
+      await setup({ latency: 30 });
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.name);
+      process.on('warning', onWarning);
+      try {
+        const ac = new AbortController();
+        await Promise.all(Array.from({ length: 30 }, (_, i) => client.queryModel([{ role: 'user', content: `q${i}` }], {}, { signal: ac.signal })));
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+    });
+
     it('survives the server going away and coming back on the same port', async () => {
       await setup();
       await client.queryModel(USER);

@@ -7,6 +7,7 @@
  * matters at thousands of requests per second. Request and response shapes are the SDK's types.
  * `openaiSdk()` gives an SDK instance on the same pool for anything else.
  */
+import { setMaxListeners } from 'node:events';
 import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Completion, CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
@@ -70,6 +71,9 @@ const NETWORK_MESSAGES: Record<string, string> = {
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'response shorter than announced',
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 'request body length mismatch',
 };
+
+/** Signals whose listener limit was lifted (a WeakSet: no hold on finished runs). */
+const widenedSignals = new WeakSet<AbortSignal>();
 
 interface RawResponse {
   status: number;
@@ -329,6 +333,11 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (this.closed) throw new LlmError('aborted', `client for ${url} is closed`);
     const signal = options.signal;
     if (signal?.aborted) throw new LlmError('aborted', `request to ${url} cancelled`);
+    if (signal && !widenedSignals.has(signal)) {
+      // One run-wide signal is typically shared by every request in flight: one listener each.
+      setMaxListeners(0, signal);
+      widenedSignals.add(signal);
+    }
     const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     let timedOut = false;
