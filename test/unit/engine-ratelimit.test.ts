@@ -121,6 +121,7 @@ describe('engine: back-off and context shrink', () => {
     assert.equal(shrinkMaxTokens(4000, e("This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (1000 in the messages, 4000 in the completion).")), 4096 - 1000 - 8);
     assert.equal(shrinkMaxTokens(4000, e("Requested token count exceeds the model's maximum context length of 4096 tokens. You requested a total of 5000 tokens: 1000 tokens from the input messages and 4000 tokens for the completion.")), 4096 - 1000 - 8);
     assert.equal(shrinkMaxTokens(4000, e('The sum of prompt length (1000) and max_tokens (4000) should not exceed max_seq_len (4096)')), 4096 - 1000 - 8);
+    assert.equal(shrinkMaxTokens(4000, e("'max_tokens' or 'max_completion_tokens' is too large: 4000. This model's maximum context length is 4096 tokens and your request has 1000 input tokens (4000 > 4096 - 1000).")), 4096 - 1000 - 8);
     assert.equal(shrinkMaxTokens(4000, e('the request exceeds the available context size, try increasing it')), 2000);
     assert.equal(shrinkMaxTokens(undefined, e('x')), undefined);
     assert.equal(shrinkMaxTokens(1, e('x')), undefined);

@@ -42,7 +42,8 @@ export function shrinkMaxTokens(maxTokens: number | undefined, err: LlmError): n
     /context (?:size|window|length)[^\d]{0,20}(\d+)/i,
   ]);
   const prompt = firstNumber(msg, [
-    /(\d+) (?:tokens )?(?:in|from) the (?:input )?messages/i,
+    /(\d+) (?:tokens )?(?:in|from) the (?:input )?messages/i, // OpenAI, older vLLM, SGLang
+    /request has (\d+) input tokens/i,                      // newer vLLM
     /prompt length \((\d+)\)/i,
     /prompt[^\d]{0,20}(\d+)/i,
   ]);
