@@ -32,6 +32,11 @@ export interface RunPipelineOptions {
   outputDir: string;
   /** The client of an endpoint role (`default` and the pipeline's declared roles). */
   client(role: string): LlmClient;
+  /**
+   * Per-stage endpoint roles: `{ stage: role }` sets a stage's `endpoint`, `{ "stage.user": role }`
+   * and `{ "stage.assistant": role }` a dialogue stage's two endpoints.
+   */
+  stageEndpoints?: Record<string, string>;
   /** Endpoint profiles by role, frozen in config.json (must hold no key). */
   endpointConfig?: Record<string, unknown>;
   concurrency?: number;
@@ -76,6 +81,9 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
     stages: def.stages.map((s) => ({ name: s.name, kind: s.kind, from: s.from, when: s.when, options: s.options })),
     output: def.output,
     endpoints: o.endpointConfig ?? {},
+    stageEndpoints: o.stageEndpoints ?? {},
+    // The models decide what is generated, so a resume with another model is refused.
+    models: Object.fromEntries(Object.entries(o.endpointConfig ?? {}).map(([k, v]) => [k, (v as { model?: string })?.model ?? null])),
     concurrency: o.concurrency,
   };
   const { resumed } = await freezeOrCheckConfig(dir, config, { ignore: ['concurrency', 'file', 'endpoints'] }, o.overwrite);
@@ -105,7 +113,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
     if (o.signal?.aborted) return finish('cancelled', 'cancelled');
     const file = stageFile(dir, stage.name);
     const inputs = stage.from.map((f) => stageFile(dir, f));
-    const opts = stageOptions(stage, params);
+    const opts = applyStageEndpoints(stage, stageOptions(stage, params), o.stageEndpoints);
     try {
       if (!stageEnabled(stage, params)) {
         // `when` is false: the first input passes through unchanged.
@@ -145,6 +153,18 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
   });
   manifest.update({ counts: { total, done: total, failed: 0, pending: 0 } });
   return finish('completed', null);
+}
+
+export function applyStageEndpoints(stage: StageDef, opts: Record<string, unknown>, map: Record<string, string> | undefined): Record<string, unknown> {
+  if (!map) return opts;
+  const out = { ...opts };
+  if (map[stage.name] !== undefined) {
+    if (stage.kind === 'dialogue') { out.user_endpoint = map[stage.name]; out.assistant_endpoint = map[stage.name]; }
+    else out.endpoint = map[stage.name];
+  }
+  if (map[`${stage.name}.user`] !== undefined) out.user_endpoint = map[`${stage.name}.user`];
+  if (map[`${stage.name}.assistant`] !== undefined) out.assistant_endpoint = map[`${stage.name}.assistant`];
+  return out;
 }
 
 /** Streams rows into `<file>.tmp`, then renames it to `file`. */
