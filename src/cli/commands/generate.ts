@@ -1,0 +1,228 @@
+/**
+ * `sdg generate`: label a problem set with many solutions per problem from a teacher model.
+ * A thin shell over `generateSolutions` (src/core/generate); see docs/generate.md.
+ *
+ * Exit codes: 0 every item done; 1 fatal error (one line on stderr); 2 finished, but some items
+ * failed (their error rows are in the output; the same command retries them); 130 cancelled.
+ */
+import type { Command } from 'commander';
+import { DATASET_FORMATS, parseFieldMapping, type DatasetFormat } from '../../core/datasets';
+import { generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
+import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
+import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
+import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
+import { CONTEXT_TYPES, type ContextType, type PromptParams } from '../../core/prompts/promptConfig';
+import { createProgressRenderer } from '../progress';
+
+interface GenerateFlags {
+  input: string;
+  output?: string;
+  prompt: string;
+  baseUrl?: string;
+  model?: string;
+  apiKeyEnv?: string;
+  apiKind?: string;
+  formatter?: string;
+  preset?: string;
+  numSeeds?: string;
+  startSeed?: string;
+  numSamples?: string;
+  temperature?: string;
+  topP?: string;
+  topK?: string;
+  maxTokens?: string;
+  stop?: string[];
+  concurrency?: string;
+  rpm?: string;
+  tpm?: string;
+  timeout?: string;
+  limit?: string;
+  datasetFormat?: string;
+  field: string[];
+  contextType?: string;
+  fewShotCount?: string;
+  dryRun?: boolean;
+  overwrite?: boolean;
+  progress?: boolean;
+}
+
+function num(flag: string, value: string | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${flag} must be a number, got ${JSON.stringify(value)}`);
+  if (opts.integer && !Number.isInteger(n)) throw new Error(`${flag} must be a whole number, got ${value}`);
+  if (opts.min !== undefined && n < opts.min) throw new Error(`${flag} must be >= ${opts.min}, got ${value}`);
+  return n;
+}
+
+/** `\n`, `\t` and `\\` in --stop values, so a newline stop can be typed on any shell. */
+export function unescapeStop(s: string): string {
+  return s.replace(/\\(n|t|r|\\)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r', '\\': '\\' })[c]!);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The endpoint profile from flags (a preset fills what is not given). */
+export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
+  if (f.preset !== undefined && !isPresetName(f.preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(f.preset)}`);
+  if (f.apiKind !== undefined && f.apiKind !== 'chat' && f.apiKind !== 'completions') throw new Error(`--api-kind must be chat or completions, got ${JSON.stringify(f.apiKind)}`);
+  if (f.formatter !== undefined && !isFormatterName(f.formatter)) throw new Error(`--formatter must be one of ${FORMATTER_NAMES.join(', ')}, got ${JSON.stringify(f.formatter)}`);
+  const profile = resolveEndpoint({
+    name: f.preset ?? 'cli',
+    preset: f.preset as PresetName | undefined,
+    baseUrl: f.baseUrl,
+    model: f.model,
+    apiKind: f.apiKind as ApiKind | undefined,
+    formatter: f.formatter as FormatterName | undefined,
+    apiKeyEnv: f.apiKeyEnv,
+    maxConcurrency: num('--concurrency', f.concurrency, { integer: true, min: 1 }),
+    requestsPerMinute: num('--rpm', f.rpm, { min: 1 }),
+    tokensPerMinute: num('--tpm', f.tpm, { min: 1 }),
+    timeoutMs: f.timeout === undefined ? undefined : num('--timeout', f.timeout, { min: 1 })! * 1000,
+  });
+  if (f.apiKind === 'completions' && f.formatter === undefined && profile.formatter === undefined) {
+    throw new Error(`--api-kind completions needs --formatter (${FORMATTER_NAMES.join(', ')})`);
+  }
+  return profile;
+}
+
+/** GenerateOptions from flags (without the API key). */
+export function optionsFromFlags(f: GenerateFlags): Omit<GenerateOptions, 'output'> & { output: string } {
+  if (f.datasetFormat !== undefined && !(DATASET_FORMATS as readonly string[]).includes(f.datasetFormat)) {
+    throw new Error(`--dataset-format must be one of ${DATASET_FORMATS.join(', ')}, got ${JSON.stringify(f.datasetFormat)}`);
+  }
+  if (f.contextType !== undefined && !(CONTEXT_TYPES as readonly string[]).includes(f.contextType)) {
+    throw new Error(`--context-type must be one of ${CONTEXT_TYPES.join(', ')}, got ${JSON.stringify(f.contextType)}`);
+  }
+  const params: PromptParams = {};
+  const t = num('--temperature', f.temperature, { min: 0 });
+  if (t !== undefined) params.temperature = t;
+  const p = num('--top-p', f.topP, { min: 0 });
+  if (p !== undefined) {
+    if (p <= 0 || p > 1) throw new Error(`--top-p must be in (0, 1], got ${f.topP}`);
+    params.top_p = p;
+  }
+  const k = num('--top-k', f.topK, { integer: true, min: -1 });
+  if (k !== undefined) params.top_k = k;
+  const m = num('--max-tokens', f.maxTokens, { integer: true, min: 1 });
+  if (m !== undefined) params.max_tokens = m;
+  if (f.stop?.length) params.stop = f.stop.map(unescapeStop);
+  const endpoint = endpointFromFlags(f);
+  return {
+    input: f.input,
+    output: f.output ?? '',
+    prompt: f.prompt,
+    endpoint,
+    datasetFormat: f.datasetFormat as DatasetFormat | undefined,
+    fields: f.field.length ? parseFieldMapping(f.field) : undefined,
+    contextType: f.contextType as ContextType | undefined,
+    fewShotCount: num('--few-shot-count', f.fewShotCount, { integer: true, min: 0 }),
+    startSeed: num('--start-seed', f.startSeed, { integer: true, min: 0 }),
+    numSeeds: num('--num-seeds', f.numSeeds, { integer: true, min: 1 }),
+    numSamples: num('--num-samples', f.numSamples, { integer: true, min: 1 }),
+    params,
+    concurrency: endpoint.maxConcurrency,
+    requestsPerMinute: endpoint.requestsPerMinute,
+    tokensPerMinute: endpoint.tokensPerMinute,
+    limit: num('--limit', f.limit, { integer: true, min: 1 }),
+    overwrite: f.overwrite,
+  };
+}
+
+async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<void> {
+  const prepared = await prepareGeneration({ ...options, skipEndpointCheck: true });
+  const out: string[] = [];
+  out.push(`# prompt ${prepared.config.name} (${prepared.config.file}), context ${prepared.config.contextType}, dataset format ${prepared.datasetFormat}`);
+  if (!prepared.first) {
+    out.push('# the input has no rows');
+  } else {
+    out.push(`# input row ${prepared.first.row.input_index} (line ${prepared.first.row.line}), expected_answer ${JSON.stringify(prepared.first.row.expected_answer)}`);
+    for (const msg of prepared.first.messages) out.push(`--- ${msg.role} ---`, msg.content);
+  }
+  out.push('--- request ---', JSON.stringify({ model: options.endpoint.model || null, seeds: prepared.seeds.length > 3 ? `${prepared.seeds[0]}..${prepared.seeds[prepared.seeds.length - 1]}` : prepared.seeds, ...prepared.params }));
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('Generate solutions for every problem of a dataset (one request per problem and seed, n samples each); re-run to resume')
+    .requiredOption('--input <file>', 'problems JSONL (gsm8k, math/MATH-500, or any JSONL with --field)')
+    .option('--output <file>', 'output JSONL (run folder: <file>.run/)')
+    .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked) or a YAML file')
+    .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1')
+    .option('--model <name>', 'model name as the server serves it')
+    .option('--api-key-env <VAR>', 'environment variable holding the API key')
+    .option('--api-kind <kind>', 'chat (default) or completions (raw prompt built by --formatter)')
+    .option('--formatter <name>', `conversation formatter for --api-kind completions: ${FORMATTER_NAMES.join(', ')}`)
+    .option('--preset <name>', `endpoint preset: ${PRESET_NAMES.join(', ')}`)
+    .option('--num-seeds <k>', 'seeds per problem (one request each)', '1')
+    .option('--start-seed <s>', 'first seed', '0')
+    .option('--num-samples <n>', 'samples per request (n), one output row each', '1')
+    .option('--temperature <t>', 'sampling temperature (default: the prompt config\'s)')
+    .option('--top-p <p>', 'nucleus sampling')
+    .option('--top-k <k>', 'top-k sampling (vLLM, SGLang, llama.cpp, TRT-LLM)')
+    .option('--max-tokens <m>', 'maximum tokens per sample')
+    .option('--stop <s...>', 'stop strings (\\n for a newline)')
+    .option('--concurrency <c>', 'requests in flight (default: the preset\'s, else 16)')
+    .option('--rpm <n>', 'requests per minute limit')
+    .option('--tpm <n>', 'tokens per minute limit')
+    .option('--timeout <seconds>', 'per-request time-out')
+    .option('--limit <l>', 'only the first L problems')
+    .option('--dataset-format <fmt>', `input format: ${DATASET_FORMATS.join(', ')} (default: detected)`)
+    .option('--field <name=key>', 'map an input key onto problem, expected_answer, reference_solution or masked_solution (repeatable)', collect, [])
+    .option('--context-type <type>', `${CONTEXT_TYPES.join(', ')} (default: the prompt config's)`)
+    .option('--few-shot-count <n>', 'few-shot examples to show (default: the prompt config\'s)')
+    .option('--dry-run', 'print the first rendered prompt and the request parameters; send nothing')
+    .option('--overwrite', 'discard existing output rows and start over')
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: GenerateFlags) => {
+      const options = optionsFromFlags(flags);
+      if (flags.dryRun) return dryRun(options);
+      if (!flags.output) throw new Error('--output is required (or use --dry-run)');
+      assertValidEndpoint(options.endpoint);
+      const apiKey = resolveApiKey(options.endpoint);
+
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts > 1) process.exit(130);
+        process.stderr.write('\nsdg: cancelling (finished items are kept; Ctrl-C again to quit at once)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const renderer = flags.progress === false ? null : createProgressRenderer({ label: 'generate' });
+      let result;
+      try {
+        result = await generateSolutions({
+          ...options,
+          apiKey,
+          signal: controller.signal,
+          onProgress: renderer ? (e) => renderer.update(e) : undefined,
+        });
+      } finally {
+        renderer?.finish();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+      const r = result;
+      const resumed = r.resumed ? `, ${r.resumed} already done before` : '';
+      if (r.status === 'failed') throw new Error(r.error ?? 'the run failed');
+      if (r.status === 'cancelled') {
+        process.stderr.write(`sdg: cancelled after ${r.done} items${resumed}; rows are in ${r.output}; run the same command to resume\n`);
+        process.exitCode = 130;
+        return;
+      }
+      const total = r.total ?? r.done + r.failed + r.resumed;
+      if (r.failed > 0) {
+        process.stderr.write(`sdg: done with ${r.failed} failed item${r.failed === 1 ? '' : 's'} of ${total}: their error rows (error != null) are in ${r.output}; run the same command again to retry them\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stderr.write(`sdg: done: ${total} items (${r.done} generated now${resumed}) -> ${r.output}\n`);
+    });
+}
