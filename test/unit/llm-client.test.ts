@@ -203,6 +203,16 @@ describe('llm client', () => {
       assert.equal((await client.queryModel(USER)).choices.length, 1);
     });
 
+    it('a 200 carrying an error object is bad_response quoting the server', async () => {
+      await withRawServer((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: { message: 'upstream model overloaded' } }));
+      }, undefined, async (c) => {
+        const e = await expectLlmError(c.queryModel(USER), 'bad_response');
+        assert.match(e.message, /no choices; the server said: upstream model overloaded/);
+      });
+    });
+
     it('redacts the key when a server echoes it back', async () => {
       await withRawServer((req, res) => {
         res.writeHead(400, { 'content-type': 'application/json' });

@@ -398,7 +398,12 @@ export class OpenAiCompatibleClient implements LlmClient {
 
   private checkChoices<C>(json: { choices?: C[] } | null | undefined): C[] {
     if (!json || typeof json !== 'object') throw this.badResponse('the answer is not a JSON object');
-    if (!Array.isArray(json.choices) || json.choices.length === 0) throw this.badResponse('the answer has no choices');
+    if (!Array.isArray(json.choices) || json.choices.length === 0) {
+      // Some gateways answer 200 with an error object instead of an error status.
+      const err = (json as { error?: unknown; object?: unknown }).error ?? ((json as { object?: unknown }).object === 'error' ? json : undefined);
+      const said = err ? `; the server said: ${this.redact(serverMessage(JSON.stringify({ error: err })))}` : '';
+      throw this.badResponse(`the answer has no choices${said}`);
+    }
     return json.choices;
   }
 
