@@ -1,0 +1,327 @@
+/**
+ * The "SDG" commands. Each works from the command palette (asking with quick picks and input
+ * boxes) and from the views (taking the tree item); tests and other extensions may pass plain
+ * arguments instead (validated like webview messages).
+ */
+import * as vscode from 'vscode';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { EndpointProfile } from '../core/llm/types';
+import type { RunView, TemplateRef } from '../shared/protocol/studio';
+import { EndpointItem } from './endpoints/tree';
+import { checkProfile, ENDPOINT_NAME_RE, FORMATTERS } from './endpoints/profiles';
+import { RunItem } from './run/tree';
+import { isActive, isResumable } from './run/views';
+import type { Services } from './services';
+import { fileRefOf } from './studio/files';
+import { StudioPanel } from './studio/panel';
+import { errorMessage } from './util/redact';
+
+type Handler = (...args: unknown[]) => unknown;
+
+function endpointNameOf(arg: unknown): string | undefined {
+  if (arg instanceof EndpointItem) return arg.info.profile.name;
+  if (typeof arg === 'string' && ENDPOINT_NAME_RE.test(arg)) return arg;
+  return undefined;
+}
+
+function runDirOf(arg: unknown): string | undefined {
+  if (arg instanceof RunItem) return arg.run.dir;
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof vscode.Uri && arg.scheme === 'file') return arg.fsPath;
+  return undefined;
+}
+
+async function pickEndpoint(services: Services, placeHolder: string): Promise<string | undefined> {
+  const list = await services.endpoints.list();
+  if (!list.length) {
+    const add = await vscode.window.showInformationMessage('No SDG endpoints yet.', 'Add Endpoint');
+    if (add) await vscode.commands.executeCommand('sdg.addEndpoint');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    list.map((i) => ({ label: i.profile.name, description: `${i.profile.model} · ${i.profile.baseUrl}`, detail: i.hasKey ? '$(key) key stored' : undefined, name: i.profile.name })),
+    { placeHolder },
+  );
+  return pick?.name;
+}
+
+async function pickRun(services: Services, filter: (r: RunView) => boolean, placeHolder: string, none: string): Promise<string | undefined> {
+  const runs = (await services.listRuns()).filter(filter);
+  if (!runs.length) {
+    void vscode.window.showInformationMessage(none);
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    runs.map((r) => ({ label: r.name, description: `${r.status} · ${r.counts.done}${r.counts.total !== null ? `/${r.counts.total}` : ''}`, detail: r.dir, dir: r.dir })),
+    { placeHolder },
+  );
+  return pick?.dir;
+}
+
+/** Input boxes for a profile (new, or prefilled to edit). Returns undefined when cancelled. */
+async function askProfile(existing?: EndpointProfile): Promise<EndpointProfile | undefined> {
+  const name = await vscode.window.showInputBox({
+    title: existing ? `Edit endpoint ${existing.name}` : 'Add SDG endpoint (1/4)',
+    prompt: 'A name for this endpoint',
+    value: existing?.name ?? '',
+    validateInput: (v) => (ENDPOINT_NAME_RE.test(v) ? undefined : 'Letters, digits, ".", "_", "-" or spaces; at most 64 characters'),
+  });
+  if (name === undefined) return undefined;
+  const baseUrl = await vscode.window.showInputBox({
+    title: 'Base URL (2/4)',
+    prompt: 'OpenAI-compatible API root, e.g. http://gpu-box:8000/v1',
+    value: existing?.baseUrl ?? 'http://127.0.0.1:8000/v1',
+    validateInput: (v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : 'Must start with http:// or https://';
+      } catch {
+        return 'Not a URL';
+      }
+    },
+  });
+  if (baseUrl === undefined) return undefined;
+  const model = await vscode.window.showInputBox({ title: 'Model (3/4)', prompt: 'Model id the server serves (see its /v1/models)', value: existing?.model ?? '', validateInput: (v) => (v.trim() ? undefined : 'Required') });
+  if (model === undefined) return undefined;
+  const kind = await vscode.window.showQuickPick(
+    [
+      { label: 'chat', description: 'Chat completions (most servers)', apiKind: 'chat' as const },
+      { label: 'completions', description: 'Raw prompt built by a conversation formatter', apiKind: 'completions' as const },
+    ],
+    { title: 'API (4/4)', placeHolder: existing?.apiKind ?? 'chat' },
+  );
+  if (!kind) return undefined;
+  const profile: EndpointProfile = { ...(existing ?? {}), name, baseUrl: baseUrl.trim(), model: model.trim(), apiKind: kind.apiKind };
+  if (kind.apiKind === 'completions') {
+    const f = await vscode.window.showQuickPick(FORMATTERS.map((x) => ({ label: x })), { title: 'Conversation formatter' });
+    if (!f) return undefined;
+    profile.formatter = f.label as EndpointProfile['formatter'];
+  }
+  return profile;
+}
+
+export function registerCommands(context: vscode.ExtensionContext, services: Services): void {
+  const log = services.log;
+  const register = (id: string, fn: Handler) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (e) {
+          const msg = errorMessage(e);
+          log.error(`${id}: ${msg}`);
+          void vscode.window.showErrorMessage(`SDG: ${msg}`);
+          return undefined;
+        }
+      }),
+    );
+
+  register('sdg.openStudio', (tab?: unknown) => {
+    const tabs = ['pipelines', 'templates', 'fewshot', 'endpoints', 'runs'] as const;
+    StudioPanel.show(services, typeof tab === 'string' && (tabs as readonly string[]).includes(tab) ? { tab: tab as (typeof tabs)[number] } : undefined);
+    return true;
+  });
+
+  // ------------------------------------------------------------------ endpoints
+  register('sdg.addEndpoint', async (arg?: unknown, key?: unknown) => {
+    let profile: EndpointProfile | undefined;
+    if (arg && typeof arg === 'object' && !(arg instanceof EndpointItem)) {
+      const r = checkProfile(arg);
+      if (!r.profile) throw new Error(`invalid endpoint: ${r.problems.join('; ')}`);
+      profile = r.profile;
+    } else profile = await askProfile();
+    if (!profile) return undefined;
+    await services.endpoints.save(profile);
+    let apiKey = typeof key === 'string' ? key : undefined;
+    if (!arg) {
+      apiKey = await vscode.window.showInputBox({ title: `API key for ${profile.name}`, prompt: 'Leave empty for servers without a key. Kept in secret storage.', password: true, ignoreFocusOut: true });
+    }
+    if (apiKey) await services.endpoints.setKey(profile.name, apiKey);
+    if (!arg) {
+      const test = await vscode.window.showInformationMessage(`Endpoint "${profile.name}" added.`, 'Test Endpoint');
+      if (test) await vscode.commands.executeCommand('sdg.testEndpoint', profile.name);
+    }
+    return profile.name;
+  });
+
+  register('sdg.editEndpoint', async (arg?: unknown) => {
+    const name = endpointNameOf(arg) ?? (await pickEndpoint(services, 'Endpoint to edit'));
+    if (!name) return;
+    const existing = services.endpoints.get(name);
+    if (!existing) throw new Error(`no endpoint named "${name}"`);
+    const profile = await askProfile(existing);
+    if (profile) await services.endpoints.save(profile, name);
+  });
+
+  register('sdg.removeEndpoint', async (arg?: unknown) => {
+    const name = endpointNameOf(arg) ?? (await pickEndpoint(services, 'Endpoint to remove'));
+    if (!name) return;
+    const ok = await vscode.window.showWarningMessage(`Remove endpoint "${name}" and its stored API key?`, { modal: true }, 'Remove');
+    if (ok === 'Remove') await services.endpoints.remove(name);
+  });
+
+  register('sdg.setApiKey', async (arg?: unknown, key?: unknown) => {
+    const name = endpointNameOf(arg) ?? (await pickEndpoint(services, 'Endpoint whose API key to set'));
+    if (!name) return;
+    if (!services.endpoints.get(name)) throw new Error(`no endpoint named "${name}"`);
+    const value =
+      typeof key === 'string'
+        ? key
+        : await vscode.window.showInputBox({ title: `API key for ${name}`, prompt: 'Stored in VS Code secret storage. Leave empty to remove the key.', password: true, ignoreFocusOut: true });
+    if (value === undefined) return;
+    await services.endpoints.setKey(name, value || undefined);
+    if (typeof key !== 'string') void vscode.window.showInformationMessage(value ? `API key of "${name}" stored.` : `API key of "${name}" removed.`);
+    return true;
+  });
+
+  register('sdg.testEndpoint', async (arg?: unknown) => {
+    if (!services.requireTrust('Testing endpoints')) return;
+    const name = endpointNameOf(arg) ?? (await pickEndpoint(services, 'Endpoint to test'));
+    if (!name) return;
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Testing ${name}…` }, () => services.testEndpoint(name));
+    if (result.ok) void vscode.window.showInformationMessage(`SDG: "${name}" answered in ${result.latencyMs} ms. Models: ${result.models.join(', ') || '(none listed)'}`);
+    else void vscode.window.showErrorMessage(`SDG: "${name}": ${result.error}`);
+    return result;
+  });
+
+  // ------------------------------------------------------------------ pipelines and runs
+  register('sdg.runPipeline', async (arg?: unknown) => {
+    if (!services.requireTrust('Running pipelines')) return;
+    let request: { pipelineId: string; endpoint: string; params: Record<string, unknown>; concurrency?: number } | undefined;
+    if (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri)) {
+      const a = arg as Record<string, unknown>;
+      if (typeof a.pipelineId !== 'string' || typeof a.endpoint !== 'string') throw new Error('sdg.runPipeline expects { pipelineId, endpoint, params? }');
+      const params = a.params && typeof a.params === 'object' && !Array.isArray(a.params) ? (a.params as Record<string, unknown>) : {};
+      request = { pipelineId: a.pipelineId, endpoint: a.endpoint, params, concurrency: typeof a.concurrency === 'number' ? a.concurrency : undefined };
+    } else {
+      const pipelines = await services.catalog.list();
+      if (!pipelines.length) throw new Error('no pipelines found (built-in, or prompts/pipelines/*.yaml in the workspace)');
+      const pick = await vscode.window.showQuickPick(
+        pipelines.map((p) => ({
+          label: p.name,
+          description: p.source === 'builtin' ? 'built-in' : p.file,
+          detail: p.errors.length ? `$(error) ${p.errors[0]}` : p.description,
+          id: p.id,
+        })),
+        { placeHolder: 'Pipeline to run (parameters at their defaults; edit them in the Studio)', matchOnDescription: true, matchOnDetail: true },
+      );
+      if (!pick) return;
+      const endpoint = await pickEndpoint(services, 'Endpoint to run against');
+      if (!endpoint) return;
+      request = { pipelineId: pick.id, endpoint, params: {} };
+    }
+    const run = await services.runs.start(request);
+    log.info(`Started run ${run.name} in ${run.dir}`);
+    void trackRun(services, run.dir, run.name);
+    return run.dir;
+  });
+
+  register('sdg.cancelRun', async (arg?: unknown) => {
+    const dir = runDirOf(arg) ?? (await pickRun(services, (r) => r.live && isActive(r), 'Run to cancel', 'No run of this window is running.'));
+    if (!dir) return false;
+    if (!services.runs.cancel(dir)) throw new Error('that run is not running in this window');
+    return true;
+  });
+
+  register('sdg.resumeRun', async (arg?: unknown) => {
+    if (!services.requireTrust('Resuming runs')) return;
+    const dir = runDirOf(arg) ?? (await pickRun(services, isResumable, 'Run to resume', 'No run to resume (interrupted, cancelled, failed or with failed items).'));
+    if (!dir) return;
+    const run = await services.runs.resume(services.confineRunDir(dir));
+    void trackRun(services, run.dir, run.name);
+    return run.dir;
+  });
+
+  register('sdg.openRunOutput', async (arg?: unknown) => {
+    const dir = runDirOf(arg) ?? (await pickRun(services, (r) => !!r.output, 'Run whose output to open', 'No run has an output yet.'));
+    if (dir) await services.openRunOutput(dir);
+  });
+
+  register('sdg.revealRunFolder', async (arg?: unknown) => {
+    const dir = runDirOf(arg) ?? (await pickRun(services, () => true, 'Run folder to reveal', 'No runs yet.'));
+    if (dir) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
+  });
+
+  register('sdg.deleteRun', async (arg?: unknown) => {
+    const dir = runDirOf(arg) ?? (await pickRun(services, (r) => !isActive(r), 'Run to delete', 'No finished runs.'));
+    if (!dir) return;
+    const ok = await vscode.window.showWarningMessage(`Delete the run folder ${dir} and all its data?`, { modal: true }, 'Delete');
+    if (ok === 'Delete') await services.deleteRun(dir);
+  });
+
+  register('sdg.refreshRuns', () => services.fireRunsChanged());
+
+  register('sdg.copyPipelineToWorkspace', async (arg?: unknown) => {
+    let id = typeof arg === 'string' ? arg : undefined;
+    if (!id) {
+      const builtins = (await services.catalog.list()).filter((p) => p.source === 'builtin');
+      const pick = await vscode.window.showQuickPick(builtins.map((p) => ({ label: p.name, detail: p.description, id: p.id })), { placeHolder: 'Built-in pipeline to copy into the workspace (with its templates)' });
+      id = pick?.id;
+    }
+    if (!id) return;
+    const file = await services.copyPipelineToWorkspace(id);
+    if (typeof arg !== 'string') {
+      const root = vscode.workspace.workspaceFolders?.[0]?.uri;
+      if (root) await vscode.window.showTextDocument(vscode.Uri.joinPath(root, file));
+    }
+    return file;
+  });
+
+  register('sdg.previewPrompt', async (arg?: unknown) => {
+    const ref = await pickTemplateRef(services, arg);
+    if (ref) StudioPanel.show(services, { tab: 'templates', ref });
+  });
+}
+
+/** A template to preview: the argument, the YAML file in the editor, or a quick pick. */
+async function pickTemplateRef(services: Services, arg: unknown): Promise<TemplateRef | undefined> {
+  const ctx = services.studioBackend();
+  const refFor = (abs: string): TemplateRef | undefined => {
+    const text = readFileSync(abs, 'utf8');
+    const field = /^user\s*:/m.test(text) ? ['user'] : /^prompt\s*:/m.test(text) ? ['prompt'] : undefined;
+    return field ? { file: fileRefOf(ctx, abs), field, label: `${basename(abs)} › ${field[0]}` } : undefined;
+  };
+  const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (uri?.scheme === 'file' && /\.ya?ml$/i.test(uri.fsPath)) {
+    const ref = refFor(uri.fsPath);
+    if (ref) return ref;
+  }
+  const templates = await services.catalog.listTemplates();
+  const pick = await vscode.window.showQuickPick(
+    templates.map((t) => ({ label: t.label, description: t.file, ref: t })),
+    { placeHolder: 'Template to preview with a dataset row', matchOnDescription: true },
+  );
+  return pick?.ref;
+}
+
+/** A cancellable notification that follows a run until it ends (the run goes on if dismissed). */
+async function trackRun(services: Services, dir: string, name: string): Promise<void> {
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `SDG: ${name}`, cancellable: true }, (progress, token) => {
+    return new Promise<void>((resolve) => {
+      let last = 0;
+      const cancel = token.onCancellationRequested(() => services.runs.cancel(dir));
+      const sub = services.runs.onDidChange((runs) => {
+        const r = runs.find((x) => x.dir === dir);
+        if (!r) return;
+        const pct = r.counts.total ? Math.floor(((r.counts.done + r.counts.failed) / r.counts.total) * 100) : 0;
+        progress.report({
+          increment: Math.max(0, pct - last),
+          message: `${r.status} · ${r.counts.done}${r.counts.total !== null ? `/${r.counts.total}` : ''}${r.counts.failed ? `, ${r.counts.failed} failed` : ''} · ${r.throughput.requestsPerSec.toFixed(1)} req/s`,
+        });
+        last = Math.max(last, pct);
+        if (!isActive(r)) {
+          sub();
+          cancel.dispose();
+          resolve();
+          const msg = `SDG: run "${r.name}" ${r.status}${r.error ? `: ${r.error}` : ''}`;
+          const open = r.output ? ['Open Output'] : [];
+          const show = r.status === 'completed' ? vscode.window.showInformationMessage(msg, ...open) : vscode.window.showWarningMessage(msg, ...open);
+          void show.then((pick) => {
+            if (pick) void services.openRunOutput(dir).catch((e) => services.log.warn(errorMessage(e)));
+          });
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,42 @@
+/** The Endpoints view: profiles from settings, whether a key is stored, and a test action. */
+import * as vscode from 'vscode';
+import type { EndpointInfo, EndpointStore } from './store';
+
+export class EndpointItem extends vscode.TreeItem {
+  constructor(readonly info: EndpointInfo) {
+    super(info.profile.name, vscode.TreeItemCollapsibleState.None);
+    const p = info.profile;
+    this.id = `endpoint:${p.name}`;
+    this.description = `${p.model} · ${p.baseUrl}`;
+    this.contextValue = 'endpoint';
+    this.iconPath = new vscode.ThemeIcon(info.hasKey ? 'key' : 'server');
+    this.tooltip = new vscode.MarkdownString(
+      `**${p.name}**\n\nURL: ${p.baseUrl}  \nModel: ${p.model}  \nAPI: ${p.apiKind}${p.formatter ? ` (formatter ${p.formatter})` : ''}  \n` +
+        `${p.preset ? `Preset: ${p.preset}  \n` : ''}${p.maxConcurrency ? `Max concurrency: ${p.maxConcurrency}  \n` : ''}API key: ${info.hasKey ? 'stored in secret storage' : 'none'}`,
+    );
+  }
+}
+
+export class EndpointsTreeProvider implements vscode.TreeDataProvider<EndpointItem>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly store: EndpointStore) {
+    this.sub = store.onDidChange(() => this.changed.fire());
+  }
+
+  getTreeItem(item: EndpointItem): vscode.TreeItem {
+    return item;
+  }
+
+  async getChildren(item?: EndpointItem): Promise<EndpointItem[]> {
+    if (item) return [];
+    return (await this.store.list()).map((i) => new EndpointItem(i));
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
+}

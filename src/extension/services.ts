@@ -1,0 +1,266 @@
+/**
+ * Everything the commands, views and the Studio panel share, created on first use so that
+ * activation stays cheap: the endpoint store, the RunManager, the runs listing, and the
+ * StudioBackend the panel's handlers run against.
+ */
+import * as vscode from 'vscode';
+import { rm } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { EndpointProfile } from '../core/llm/types';
+import type { PipelineInfo, RunView } from '../shared/protocol/studio';
+import { datasetGlob, defaultConcurrency, requireTrust, runsFolder, workspaceRoots } from './config';
+import { EndpointStore } from './endpoints/store';
+import type { Logger } from './log';
+import { RunManager } from './run/manager';
+import { mergeRuns, viewFromManifest } from './run/views';
+import type { StudioBackend } from './studio/handlers';
+import { errorMessage } from './util/redact';
+import { checkProfile } from './endpoints/profiles';
+import { PipelineCatalog, type PipelineRunRequest, PipelineLauncher } from './pipelines';
+
+export interface EndpointTestResult {
+  ok: boolean;
+  latencyMs: number | null;
+  models: string[];
+  error: string | null;
+}
+
+export class Services implements vscode.Disposable {
+  readonly endpoints: EndpointStore;
+  private readonly runsChanged = new vscode.EventEmitter<RunView[]>();
+  readonly onRunsChanged = this.runsChanged.event;
+  private readonly pipelinesChanged = new vscode.EventEmitter<PipelineInfo[]>();
+  readonly onPipelinesChanged = this.pipelinesChanged.event;
+  private readonly disposables: vscode.Disposable[] = [this.runsChanged, this.pipelinesChanged];
+  private manager: RunManager<PipelineRunRequest> | undefined;
+  private catalogInstance: PipelineCatalog | undefined;
+  private runsTimer: ReturnType<typeof setTimeout> | undefined;
+  private watcher: vscode.FileSystemWatcher | undefined;
+
+  constructor(readonly context: vscode.ExtensionContext, readonly log: Logger) {
+    this.endpoints = new EndpointStore(context.secrets, log);
+    this.disposables.push(this.endpoints);
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('sdg.runsFolder')) {
+          this.watchRuns();
+          this.fireRunsChanged();
+        }
+      }),
+    );
+  }
+
+  /** The built-in prompts/ folder shipped with the extension. */
+  builtinPromptsDir(): string {
+    return join(this.context.extensionUri.fsPath, 'prompts');
+  }
+
+  get catalog(): PipelineCatalog {
+    if (!this.catalogInstance) {
+      this.catalogInstance = new PipelineCatalog(this.builtinPromptsDir(), () => workspaceRoots());
+      const w = vscode.workspace.createFileSystemWatcher('**/prompts/{pipelines,templates}/**/*.{yaml,yml}');
+      const changed = () => void this.catalogInstance!.list().then((p) => this.pipelinesChanged.fire(p), () => undefined);
+      w.onDidChange(changed);
+      w.onDidCreate(changed);
+      w.onDidDelete(changed);
+      this.disposables.push(w);
+    }
+    return this.catalogInstance;
+  }
+
+  get runs(): RunManager<PipelineRunRequest> {
+    if (!this.manager) {
+      const launcher = new PipelineLauncher({
+        catalog: this.catalog,
+        runsFolder: () => {
+          const f = runsFolder();
+          if (!f) throw new Error('open a folder first: runs are written under the setting sdg.runsFolder of the workspace');
+          return f;
+        },
+        resolveEndpoint: (name) => this.resolveEndpoint(name),
+        defaultConcurrency: () => defaultConcurrency(),
+        log: this.log,
+      });
+      this.manager = new RunManager(launcher, { log: (m) => this.log.info(m) });
+      this.manager.onDidChange(() => this.fireRunsChanged());
+      this.watchRuns();
+    }
+    return this.manager;
+  }
+
+  /** A profile and its key, ready for the core client. Never logs the key. */
+  async resolveEndpoint(name: string): Promise<{ profile: EndpointProfile; apiKey: string | undefined }> {
+    const profile = this.endpoints.get(name);
+    if (!profile) {
+      const { issues } = this.endpoints.profiles();
+      const bad = issues.filter((i) => i.name === name).map((i) => i.message);
+      throw new Error(bad.length ? `endpoint "${name}" is invalid: ${bad.join('; ')}` : `no endpoint named "${name}" (setting sdg.endpoints)`);
+    }
+    return { profile, apiKey: await this.endpoints.getKey(name) };
+  }
+
+  /** Runs on disk (manifest.json under the runs folder) merged with live runs. */
+  async listRuns(): Promise<RunView[]> {
+    const folder = runsFolder();
+    const live = this.manager?.list() ?? [];
+    if (!folder) return live;
+    const { listRuns } = (require('../core/run/manifest') as typeof import('../core/run/manifest.js'));
+    let onDisk: RunView[] = [];
+    try {
+      onDisk = (await listRuns(folder)).map((r) => viewFromManifest(r.dir, r.manifest));
+    } catch (e) {
+      this.log.warn(`Cannot list runs in ${folder}: ${errorMessage(e)}`);
+    }
+    return mergeRuns(onDisk, live);
+  }
+
+  /** Run folders must be inside the runs folder (or a live run of this window). */
+  confineRunDir(dir: string): string {
+    const folder = runsFolder();
+    const abs = resolve(dir);
+    if (this.manager?.get(abs)) return abs;
+    if (!folder || !isAbsolute(dir)) throw new Error(`not a run folder: ${dir}`);
+    const rel = relative(resolve(folder), abs);
+    if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes(sep)) throw new Error(`${dir} is not a run folder under ${folder}`);
+    return abs;
+  }
+
+  private watchRuns(): void {
+    this.watcher?.dispose();
+    const folder = runsFolder();
+    if (!folder) return;
+    this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), '*/manifest.json'));
+    const fire = () => this.fireRunsChanged();
+    this.watcher.onDidChange(fire);
+    this.watcher.onDidCreate(fire);
+    this.watcher.onDidDelete(fire);
+  }
+
+  /** Start watching the runs folder (the Runs view is visible or a run started). */
+  ensureRunsWatched(): void {
+    if (!this.watcher) this.watchRuns();
+  }
+
+  /** Coalesces bursts (progress every 250 ms, manifest rewrites every second) into one refresh. */
+  fireRunsChanged(): void {
+    if (this.runsTimer) return;
+    this.runsTimer = setTimeout(() => {
+      this.runsTimer = undefined;
+      void this.listRuns().then((runs) => this.runsChanged.fire(runs));
+    }, 300);
+  }
+
+  async testEndpoint(name: string): Promise<EndpointTestResult> {
+    const { profile, apiKey } = await this.resolveEndpoint(name);
+    const { createClient } = (require('../core/llm/client') as typeof import('../core/llm/client.js'));
+    const client = createClient(profile, { apiKey, connections: 1, timeoutMs: 15_000 });
+    const started = Date.now();
+    try {
+      const models = await client.listModels();
+      const latencyMs = Date.now() - started;
+      this.log.info(`Endpoint "${name}" answered /models in ${latencyMs} ms (${models.length} model(s))`);
+      const error = models.length && !models.includes(profile.model) ? `Reachable, but the server does not list the model "${profile.model}"` : null;
+      return { ok: !error, latencyMs, models, error };
+    } catch (e) {
+      const msg = errorMessage(e);
+      this.log.warn(`Endpoint "${name}" test failed: ${msg}`);
+      return { ok: false, latencyMs: null, models: [], error: msg };
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
+  async listDatasets(): Promise<string[]> {
+    const { glob, max } = datasetGlob();
+    const uris = await vscode.workspace.findFiles(glob, '{**/node_modules/**,**/.git/**}', max);
+    const roots = workspaceRoots();
+    return uris
+      .filter((u) => u.scheme === 'file')
+      .map((u) => (roots[0] && !relative(roots[0], u.fsPath).startsWith('..') ? relative(roots[0], u.fsPath).split(sep).join('/') : u.fsPath))
+      .sort();
+  }
+
+  async openRunOutput(dir: string): Promise<void> {
+    const runs = await this.listRuns();
+    const run = runs.find((r) => r.dir === dir);
+    if (!run?.output) throw new Error(`run ${dir} has no output file yet`);
+    const uri = vscode.Uri.file(run.output);
+    // The JSONL viewer (custom editor) opens it when installed; otherwise the text editor.
+    const hasViewer = (await vscode.commands.getCommands(true)).includes('sdg.openJsonlViewer');
+    if (hasViewer) await vscode.commands.executeCommand('sdg.openJsonlViewer', uri);
+    else await vscode.commands.executeCommand('vscode.open', uri);
+  }
+
+  async deleteRun(dir: string): Promise<void> {
+    const abs = this.confineRunDir(dir);
+    if (this.manager?.isActive(abs)) throw new Error('cancel the run before deleting it');
+    await rm(abs, { recursive: true, force: true });
+    this.manager?.forget(abs);
+    this.log.info(`Deleted run folder ${abs}`);
+    this.fireRunsChanged();
+  }
+
+  studioBackend(): StudioBackend {
+    const self = this;
+    return {
+      get roots() {
+        return workspaceRoots();
+      },
+      get builtinDir() {
+        return self.builtinPromptsDir();
+      },
+      trusted: () => vscode.workspace.isTrusted,
+      defaultConcurrency: () => defaultConcurrency(),
+      listDatasets: () => this.listDatasets(),
+      endpoints: {
+        list: async () => (await this.endpoints.list()).map((i) => ({ profile: i.profile, hasKey: i.hasKey })),
+        save: async (raw, previousName, apiKey) => {
+          const { profile, problems } = checkProfile(raw);
+          if (!profile) throw new Error(problems.join('\n'));
+          await this.endpoints.save(profile, previousName);
+          if (apiKey) await this.endpoints.setKey(profile.name, apiKey);
+        },
+        remove: (name) => this.endpoints.remove(name),
+        test: (name) => this.testEndpoint(name),
+      },
+      pipelines: {
+        available: () => this.catalog.available(),
+        list: () => this.catalog.list(),
+        copyToWorkspace: (id) => this.copyPipelineToWorkspace(id),
+      },
+      runs: {
+        available: () => this.catalog.available(),
+        list: () => this.listRuns(),
+        start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ pipelineId, endpoint, params, concurrency })).dir,
+        cancel: async (dir) => {
+          if (!this.runs.cancel(resolve(dir))) throw new Error('that run is not running in this window');
+        },
+        resume: async (dir) => {
+          await this.runs.resume(this.confineRunDir(dir));
+        },
+        openOutput: (dir) => this.openRunOutput(this.confineRunDir(dir)),
+      },
+    };
+  }
+
+  async copyPipelineToWorkspace(id: string): Promise<string> {
+    const root = workspaceRoots()[0];
+    if (!root) throw new Error('open a folder first: the pipeline is copied into the workspace');
+    const written = await this.catalog.copyToWorkspace(id, root);
+    this.log.info(`Copied pipeline ${id} to the workspace: ${written.join(', ')}`);
+    void this.catalog.list().then((p) => this.pipelinesChanged.fire(p));
+    return relative(root, written[0]).split(sep).join('/');
+  }
+
+  /** Guard for commands that start work against endpoints. */
+  requireTrust(action: string): boolean {
+    return requireTrust(action);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.runsTimer) clearTimeout(this.runsTimer);
+    this.watcher?.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+    await this.manager?.dispose();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Request handlers of the Studio panel. Every request's params are checked against a schema
+ * (`paramSchemas`) before use; file paths are confined to the workspace (or the read-only
+ * built-in prompts folder) by files.ts. No `vscode` import: the host-specific parts come in
+ * through `StudioBackend`, so this is unit-tested with fakes.
+ */
+import type { MessageChannel } from '../../shared/ipc';
+import type {
+  EndpointView,
+  InitResult,
+  PipelineInfo,
+  RunView,
+  StudioHostNotifications,
+  StudioRequests,
+} from '../../shared/protocol/studio';
+import { ENDPOINT_NAME, v, type Check } from '../util/validate';
+import * as files from './files';
+
+export interface StudioBackend extends files.FileContext {
+  trusted(): boolean;
+  defaultConcurrency(): number;
+  /** Workspace-relative JSONL files for pickers. */
+  listDatasets(): Promise<string[]>;
+  endpoints: {
+    list(): Promise<EndpointView[]>;
+    save(profile: unknown, previousName: string | undefined, apiKey: string | undefined): Promise<void>;
+    remove(name: string): Promise<void>;
+    test(name: string): Promise<{ ok: boolean; latencyMs: number | null; models: string[]; error: string | null }>;
+  };
+  pipelines: {
+    available(): boolean;
+    list(): Promise<PipelineInfo[]>;
+    copyToWorkspace(id: string): Promise<string>;
+  };
+  runs: {
+    available(): boolean;
+    list(): Promise<RunView[]>;
+    start(pipelineId: string, endpoint: string, params: Record<string, unknown>, concurrency: number | undefined): Promise<string>;
+    cancel(dir: string): Promise<void>;
+    resume(dir: string): Promise<void>;
+    openOutput(dir: string): Promise<void>;
+  };
+}
+
+const empty = v.object({});
+const fieldPath = v.array((x, where) => (typeof x === 'number' ? v.int({ min: 0, max: 100_000 })(x, where) : v.string({ min: 1, max: 200 })(x, where)), { max: 16 });
+const templateRef = v.object({ file: v.string({ min: 1, max: 4096 }), field: fieldPath, label: v.string({ max: 500 }) });
+const fileRef = v.string({ min: 1, max: 4096 });
+const runDir = v.string({ min: 1, max: 4096 });
+const text = v.string({ max: 1_000_000 });
+const fewShotExample = v.record(v.string({ max: 200_000 }), { maxKeys: 20 });
+const profile = v.object({
+  name: ENDPOINT_NAME,
+  baseUrl: v.string({ min: 1, max: 2048 }),
+  model: v.string({ min: 1, max: 500 }),
+  apiKind: v.literal('chat', 'completions'),
+  formatter: v.optional(v.literal('none', 'mixtral', 'llama2', 'nemotron', 'llama3', 'chatml')),
+  preset: v.optional(v.literal('nvidia', 'openai', 'vllm', 'sglang', 'tensorrt-llm', 'nim', 'llamacpp', 'ollama', 'custom')),
+  apiKeyEnv: v.optional(v.string({ max: 200 })),
+  headers: v.optional(v.record(v.string({ max: 4096 }), { maxKeys: 50 })),
+  maxConcurrency: v.optional(v.int({ min: 1, max: 100_000 })),
+  requestsPerMinute: v.optional(v.int({ min: 1 })),
+  tokensPerMinute: v.optional(v.int({ min: 1 })),
+  timeoutMs: v.optional(v.int({ min: 1 })),
+});
+
+/** The schema of every request's params. A request without one is refused. */
+export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K]['params']> } = {
+  init: empty as Check<Record<string, never>>,
+  'pipelines.list': empty as Check<Record<string, never>>,
+  'pipelines.copyToWorkspace': v.object({ id: v.string({ min: 1, max: 4096 }) }),
+  'template.get': v.object({ ref: templateRef }),
+  'template.preview': v.object({ ref: templateRef, text, row: v.optional(v.record(v.json({ maxChars: 2_000_000 }), { maxKeys: 500 })), fewShot: v.optional(v.array(fewShotExample, { max: 500 })) }),
+  'template.save': v.object({ ref: templateRef, text }),
+  'datasets.list': empty as Check<Record<string, never>>,
+  'datasets.row': v.object({ file: fileRef, index: v.int({ min: 0, max: 100_000_000 }) }),
+  'fewshot.get': v.object({ file: fileRef }),
+  'fewshot.save': v.object({ file: fileRef, examples: v.array(fewShotExample, { max: 500 }) }),
+  'fewshot.import': v.object({ file: fileRef, limit: v.int({ min: 1, max: 500 }) }),
+  'endpoints.save': v.object({ profile, previousName: v.optional(ENDPOINT_NAME), apiKey: v.optional(v.string({ max: 10_000 })) }) as Check<StudioRequests['endpoints.save']['params']>,
+  'endpoints.remove': v.object({ name: ENDPOINT_NAME }),
+  'endpoints.test': v.object({ name: ENDPOINT_NAME }),
+  'runs.start': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), endpoint: ENDPOINT_NAME, params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }), concurrency: v.optional(v.int({ min: 1, max: 100_000 })) }),
+  'runs.cancel': v.object({ dir: runDir }),
+  'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
+  'runs.openOutput': v.object({ dir: runDir }),
+  'runs.list': empty as Check<Record<string, never>>,
+};
+
+type Handlers = { [K in keyof StudioRequests]: (params: StudioRequests[K]['params']) => Promise<StudioRequests[K]['result']> };
+
+function requireTrust(b: StudioBackend, action: string): void {
+  if (!b.trusted()) throw new Error(`${action} is disabled in an untrusted workspace`);
+}
+
+export function createHandlers(b: StudioBackend): Handlers {
+  return {
+    init: async (): Promise<InitResult> => ({
+      trusted: b.trusted(),
+      hasWorkspace: b.roots.length > 0,
+      defaultConcurrency: b.defaultConcurrency(),
+      pipelines: b.pipelines.available() ? await b.pipelines.list() : [],
+      endpoints: await b.endpoints.list(),
+      runs: await b.runs.list(),
+      features: { pipelines: b.pipelines.available(), preview: true, endpointsTest: true, runs: b.runs.available() },
+    }),
+    'pipelines.list': () => b.pipelines.list(),
+    'pipelines.copyToWorkspace': async ({ id }) => ({ file: await b.pipelines.copyToWorkspace(id) }),
+    'template.get': ({ ref }) => files.getTemplate(b, ref),
+    'template.preview': ({ ref, text, row, fewShot }) => files.previewTemplate(b, ref, text, row, fewShot),
+    'template.save': async ({ ref, text }) => ({ errors: await files.saveTemplate(b, ref, text) }),
+    'datasets.list': async () => (await b.listDatasets()).map((file) => ({ file })),
+    'datasets.row': ({ file, index }) => files.datasetRow(b, file, index),
+    'fewshot.get': ({ file }) => files.getFewShot(b, file),
+    'fewshot.save': async ({ file, examples }) => ({ errors: await files.saveFewShot(b, file, examples) }),
+    'fewshot.import': ({ file, limit }) => files.importFewShot(b, file, limit),
+    'endpoints.save': async ({ profile, previousName, apiKey }) => {
+      await b.endpoints.save(profile, previousName, apiKey);
+      return b.endpoints.list();
+    },
+    'endpoints.remove': async ({ name }) => {
+      await b.endpoints.remove(name);
+      return b.endpoints.list();
+    },
+    'endpoints.test': async ({ name }) => {
+      requireTrust(b, 'Testing endpoints');
+      return b.endpoints.test(name);
+    },
+    'runs.start': async ({ pipelineId, endpoint, params, concurrency }) => {
+      requireTrust(b, 'Running pipelines');
+      return { dir: await b.runs.start(pipelineId, endpoint, params, concurrency) };
+    },
+    'runs.cancel': async ({ dir }) => {
+      await b.runs.cancel(dir);
+      return null;
+    },
+    'runs.resume': async ({ dir }) => {
+      requireTrust(b, 'Resuming runs');
+      await b.runs.resume(dir);
+      return null;
+    },
+    'runs.openOutput': async ({ dir }) => {
+      await b.runs.openOutput(dir);
+      return null;
+    },
+    'runs.list': () => b.runs.list(),
+  };
+}
+
+/** Register every handler on a channel, each behind its params check. */
+export function registerHandlers(
+  channel: MessageChannel<StudioRequests, Record<string, never>, Record<string, never>, StudioHostNotifications>,
+  handlers: Handlers,
+  log: (message: string) => void,
+): void {
+  for (const method of Object.keys(paramSchemas) as Array<keyof StudioRequests>) {
+    const check = paramSchemas[method] as Check<unknown>;
+    const handler = handlers[method] as (p: unknown) => Promise<unknown>;
+    channel.handle(method, (async (params: unknown) => {
+      const checked = check(params ?? {}, 'params');
+      try {
+        return await handler(checked);
+      } catch (e) {
+        log(`Studio request ${method} failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
+      }
+    }) as never);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Messages between the extension host and the Studio webview (over `src/shared/ipc.ts`).
+ * Plain data only: the same file is bundled into both sides. The host validates every
+ * request's params before use (src/extension/studio/handlers.ts); paths are workspace-relative
+ * (or absolute inside a workspace folder) and confined by the host.
+ */
+import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
+
+export type { ApiKind, EndpointProfile, FormatterName, PresetName };
+
+// ---------------------------------------------------------------------------------------------
+// Data shown by the panel
+
+export type ParamType = 'string' | 'text' | 'number' | 'integer' | 'boolean' | 'enum' | 'file' | 'endpoint';
+
+export interface ParamInfo {
+  name: string;
+  type: ParamType;
+  description?: string;
+  default?: unknown;
+  required?: boolean;
+  /** For `enum`. */
+  options?: string[];
+  min?: number;
+  max?: number;
+}
+
+/** A text field of a YAML file that holds a template (`user`, `system`, `stages[1].template`...). */
+export interface TemplateRef {
+  /** Path of the YAML file (workspace-relative, or `builtin:<relative>` for shipped files). */
+  file: string;
+  /** Where the text is inside the file; empty for a file that is one template. */
+  field: Array<string | number>;
+  label: string;
+}
+
+export interface PipelineInfo {
+  id: string;
+  name: string;
+  description: string;
+  source: 'builtin' | 'workspace';
+  /** File it was loaded from (workspace-relative for workspace pipelines, `builtin:...` otherwise). */
+  file: string;
+  parameters: ParamInfo[];
+  stages: Array<{ name: string; description?: string }>;
+  templates: TemplateRef[];
+  fewShotSets: string[];
+  /** Load/validation problems (the pipeline is listed but cannot run). */
+  errors: string[];
+}
+
+export interface EndpointView {
+  profile: EndpointProfile;
+  hasKey: boolean;
+}
+
+export interface Counts {
+  total: number | null;
+  done: number;
+  failed: number;
+  pending: number | null;
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'cancelling' | 'starting';
+
+export interface StageView {
+  name: string;
+  status: string;
+  counts: Counts;
+}
+
+export interface RunView {
+  /** The run folder (absolute); the key of a run everywhere. */
+  dir: string;
+  name: string;
+  kind: string;
+  status: RunStatus;
+  /** Run by this window's RunManager (can be cancelled here). */
+  live: boolean;
+  counts: Counts;
+  tokens: { prompt: number; completion: number };
+  throughput: { requestsPerSec: number; tokensPerSec: number };
+  stages: StageView[];
+  /** The most recent distinct error messages (newest last), from the engine. */
+  recentErrors: string[];
+  /** Name of the stage the numbers above belong to (pipelines), null otherwise. */
+  currentStage: string | null;
+  etaSeconds: number | null;
+  startedAt: string | null;
+  updatedAt: string | null;
+  endedAt: string | null;
+  output: string | null;
+  error: string | null;
+}
+
+export interface ValidationIssue {
+  message: string;
+  line?: number;
+  field?: string;
+}
+
+export interface DatasetFile {
+  /** Workspace-relative path. */
+  file: string;
+}
+
+/** One few-shot example: field name -> text (problem, solution, expected_answer, ...). */
+export type FewShotExampleData = Record<string, string>;
+
+// ---------------------------------------------------------------------------------------------
+// Requests: webview -> host
+
+export interface InitResult {
+  trusted: boolean;
+  hasWorkspace: boolean;
+  defaultConcurrency: number;
+  pipelines: PipelineInfo[];
+  endpoints: EndpointView[];
+  runs: RunView[];
+  /** Capabilities the core offers in this build (features appear as core parts land). */
+  features: { pipelines: boolean; preview: boolean; endpointsTest: boolean; runs: boolean };
+}
+
+export interface TemplateDoc {
+  ref: TemplateRef;
+  text: string;
+  placeholders: string[];
+  readonly: boolean;
+  /** The few-shot set the file refers to, if any (path usable with `fewshot.get`). */
+  fewShotFile?: string;
+}
+
+export interface PreviewResult {
+  messages: Array<{ role: string; content: string }>;
+  placeholders: string[];
+  errors: ValidationIssue[];
+}
+
+export type StudioRequests = {
+  init: { params: Record<string, never>; result: InitResult };
+  'pipelines.list': { params: Record<string, never>; result: PipelineInfo[] };
+  'pipelines.copyToWorkspace': { params: { id: string }; result: { file: string } };
+  'template.get': { params: { ref: TemplateRef }; result: TemplateDoc };
+  'template.preview': {
+    params: { ref: TemplateRef; text: string; row?: Record<string, unknown>; fewShot?: FewShotExampleData[] };
+    result: PreviewResult;
+  };
+  'template.save': { params: { ref: TemplateRef; text: string }; result: { errors: ValidationIssue[] } };
+  'datasets.list': { params: Record<string, never>; result: DatasetFile[] };
+  'datasets.row': { params: { file: string; index: number }; result: { row: Record<string, unknown> | null; count: number } };
+  'fewshot.get': { params: { file: string }; result: { file: string; examples: FewShotExampleData[]; readonly: boolean } };
+  'fewshot.save': { params: { file: string; examples: FewShotExampleData[] }; result: { errors: ValidationIssue[] } };
+  'fewshot.import': { params: { file: string; limit: number }; result: { examples: FewShotExampleData[]; skipped: number } };
+  'endpoints.save': { params: { profile: EndpointProfile; previousName?: string; apiKey?: string }; result: EndpointView[] };
+  'endpoints.remove': { params: { name: string }; result: EndpointView[] };
+  'endpoints.test': { params: { name: string }; result: { ok: boolean; latencyMs: number | null; models: string[]; error: string | null } };
+  'runs.start': { params: { pipelineId: string; endpoint: string; params: Record<string, unknown>; concurrency?: number }; result: { dir: string } };
+  'runs.cancel': { params: { dir: string }; result: null };
+  'runs.resume': { params: { dir: string; endpoint?: string }; result: null };
+  'runs.openOutput': { params: { dir: string }; result: null };
+  'runs.list': { params: Record<string, never>; result: RunView[] };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Notifications
+
+export type StudioHostNotifications = {
+  /** Full list of runs (live ones with fresh numbers); sent at most a few times a second. */
+  'runs.changed': RunView[];
+  'endpoints.changed': EndpointView[];
+  'pipelines.changed': PipelineInfo[];
+  'trust.changed': { trusted: boolean };
+  /** Ask the panel to show a tab (commands that open the Studio at a place). */
+  focus: { tab: StudioTab; pipelineId?: string; ref?: TemplateRef };
+};
+
+export type StudioTab = 'pipelines' | 'templates' | 'fewshot' | 'endpoints' | 'runs';
+
+// The webview sends no notifications to the host today.
+export type StudioWebviewNotifications = Record<string, never>;
