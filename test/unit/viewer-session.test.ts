@@ -1,0 +1,128 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
+import { ProtocolError, validateQueryParams, validateRowsParams, type ViewerHostNotifications, type ViewerRequests } from '../../src/shared/protocol/viewer';
+import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
+import { ViewerSession } from '../../src/extension/viewer/session';
+import { viewerHtml } from '../../src/extension/viewer/html';
+
+describe('viewer protocol validation', () => {
+  it('accepts well-formed rows params and rejects bad types and ranges', () => {
+    assert.deepEqual(validateRowsParams({ view: { kind: 'all' }, start: 0, count: 100, columns: ['a'] }), { view: { kind: 'all' }, start: 0, count: 100, columns: ['a'] });
+    const bad: unknown[] = [
+      null,
+      { view: { kind: 'all' }, start: -1, count: 10, columns: [] },
+      { view: { kind: 'all' }, start: 0, count: 501, columns: [] },
+      { view: { kind: 'all' }, start: 1.5, count: 10, columns: [] },
+      { view: { kind: 'all' }, start: '0', count: 10, columns: [] },
+      { view: { kind: 'nope' }, start: 0, count: 10, columns: [] },
+      { view: { kind: 'query', queryId: 0 }, start: 0, count: 10, columns: [] },
+      { view: { kind: 'all' }, start: 0, count: 10, columns: [1] },
+      { view: { kind: 'all' }, start: 0, count: 10, columns: 'a' },
+      { view: { kind: 'all' }, start: 0, count: 10, columns: Array(65).fill('a') },
+      { view: { kind: 'all' }, start: 0, count: 10, columns: ['x'.repeat(201)] },
+    ];
+    for (const b of bad) assert.throws(() => validateRowsParams(b), ProtocolError, JSON.stringify(b));
+  });
+
+  it('checks query params', () => {
+    assert.deepEqual(validateQueryParams({ search: { text: 'a', regex: false, caseSensitive: true, field: '' }, filter: 'x', groupBy: null }), { search: { text: 'a', regex: false, caseSensitive: true }, filter: 'x' });
+    assert.throws(() => validateQueryParams({ search: { text: 'a', regex: 'yes', caseSensitive: true } }), /search.regex/);
+    assert.throws(() => validateQueryParams({ filter: 'x'.repeat(5000) }), /longer than/);
+  });
+});
+
+describe('viewer session (host side)', () => {
+  let dir: string;
+  let live: LiveJsonlFile;
+  let session: ViewerSession;
+  let webview: MessageChannel<Record<string, never>, ViewerRequests, ViewerHostNotifications, Record<string, never>>;
+  const files: ViewerHostNotifications['file'][] = [];
+  const progress: ViewerHostNotifications['queryProgress'][] = [];
+  let path: string;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sdg-viewer-s-'));
+    path = join(dir, 'runs.jsonl');
+    writeFileSync(path, [0, 1, 2, 3, 4, 5].map((i) => JSON.stringify({ input_index: i % 2, is_correct: i % 3 === 0, seed: i })).join('\n') + '\nbroken\n');
+    live = await LiveJsonlFile.open(path, { pollMs: 0, throttleMs: 0 });
+    files.length = 0;
+    progress.length = 0;
+    // Wire both ends directly, as the provider does through postMessage (structured clone).
+    const clone = (m: WireMessage): unknown => JSON.parse(JSON.stringify(m));
+    session = new ViewerSession(live, 'runs.jsonl', (m) => void webview.receive(clone(m)), {});
+    webview = new MessageChannel((m) => void session.receive(clone(m)));
+    webview.on('file', (f) => files.push(f));
+    webview.on('queryProgress', (p) => progress.push(p));
+    webview.sendReady();
+    await live.ready;
+  });
+  afterEach(async () => {
+    session.dispose();
+    await live.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends file stats after ready and serves pages of rows', async () => {
+    assert.ok(files.length > 0);
+    const last = files[files.length - 1];
+    assert.equal(last.fileName, 'runs.jsonl');
+    assert.equal(last.stats.lines, 7);
+    assert.equal(last.stats.malformed, 1);
+    const r = await webview.request('rows', { view: { kind: 'all' }, start: 5, count: 10, columns: ['seed'] });
+    assert.equal(r.total, 7);
+    assert.deepEqual(r.rows.map((x) => [x.line, x.status, x.cells[0]]), [[5, 'ok', '5'], [6, 'bad', null]]);
+    const d = await webview.request('record', { line: 2 });
+    assert.equal(d.fields.find((f) => f.name === 'seed')?.text, '2');
+  });
+
+  it('rejects invalid requests with a clear error and keeps working', async () => {
+    await assert.rejects(webview.request('rows', { view: { kind: 'all' }, start: -5, count: 10, columns: [] } as never), /start must be an integer/);
+    await assert.rejects(webview.request('record', { line: 'x' } as never), /line must be an integer/);
+    await assert.rejects(webview.request('record', { line: 99 }), /past the end/);
+    await assert.rejects(webview.request('rows', { view: { kind: 'query', queryId: 42 }, start: 0, count: 10, columns: [] }), /query 42 is gone/);
+    const r = await webview.request('rows', { view: { kind: 'all' }, start: 0, count: 1, columns: [] });
+    assert.equal(r.rows.length, 1);
+  });
+
+  it('runs a grouped, filtered query and serves its groups and their rows', async () => {
+    const q = await webview.request('query', { filter: 'seed >= 1', groupBy: 'input_index' });
+    assert.ok(q.ok);
+    const id = (q as { queryId: number }).queryId;
+    for (let i = 0; i < 100 && !progress.some((p) => p.queryId === id && p.done); i++) await new Promise((r) => setTimeout(r, 10));
+    const g = await webview.request('groups', { queryId: id, start: 0, count: 10 });
+    assert.deepEqual(g.groups.map((x) => [x.key, x.count, x.correct]), [['1', 3, 1], ['0', 2, 0]]);
+    const rows = await webview.request('rows', { view: { kind: 'group', queryId: id, group: 0 }, start: 0, count: 10, columns: ['seed'] });
+    assert.deepEqual(rows.rows.map((x) => x.cells[0]), ['1', '3', '5']);
+  });
+
+  it('returns filter errors with their column instead of failing', async () => {
+    const q = await webview.request('query', { filter: 'seed >' });
+    assert.deepEqual(q, { ok: false, part: 'filter', message: 'expression ends too early: expected a value at column 7', column: 7 });
+  });
+
+  it('continues a query over lines appended to the file', async () => {
+    const q = await webview.request('query', { search: { text: 'seed', regex: false, caseSensitive: true } });
+    const id = (q as { queryId: number }).queryId;
+    const waitFor = async (pred: () => boolean): Promise<void> => {
+      for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pred());
+    };
+    await waitFor(() => progress.some((p) => p.queryId === id && p.done && p.matches === 6));
+    appendFileSync(path, JSON.stringify({ input_index: 9, seed: 9 }) + '\n');
+    await live.check();
+    await waitFor(() => progress.some((p) => p.queryId === id && p.done && p.matches === 7));
+    await waitFor(() => files.some((f) => f.stats.lines === 8));
+  });
+});
+
+describe('viewer webview HTML', () => {
+  it('has a strict CSP with a nonce on the only script and no inline styles', () => {
+    const h = viewerHtml({ scriptUri: 'https://x/viewer.js', styleUri: 'https://x/viewer.css', cspSource: 'https://x', nonce: 'abc123' });
+    assert.match(h, /default-src 'none'; script-src 'nonce-abc123'; style-src https:\/\/x; font-src https:\/\/x/);
+    assert.match(h, /<script type="module" nonce="abc123" src="https:\/\/x\/viewer.js">/);
+    assert.doesNotMatch(h, /unsafe-inline|unsafe-eval|style="/);
+  });
+});
