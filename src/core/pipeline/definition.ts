@@ -50,6 +50,11 @@ export type StageKind = (typeof STAGE_KINDS)[number];
 /** Kinds whose items call a model: they run through the engine and resume per item. */
 export const LLM_KINDS: ReadonlySet<StageKind> = new Set(['generate', 'parse_list', 'filter', 'reward', 'dialogue']);
 
+/** Whether a stage calls a model (a filter by expression does not). */
+export function isModelStage(stage: Pick<StageDef, 'kind' | 'options'>): boolean {
+  return LLM_KINDS.has(stage.kind) && !(stage.kind === 'filter' && stage.options.expr !== undefined);
+}
+
 export interface StageDef {
   name: string;
   kind: StageKind;

@@ -18,7 +18,7 @@ import { runItems, type ProgressEvent, type RetryPolicy } from '../engine';
 import type { LlmClient } from '../llm/types';
 import { freezeOrCheckConfig, isPidAlive, ManifestWriter, openRunOutput, readManifest, RunInUseError, emptyCounts } from '../run';
 import { JsonlWriter } from '../io/jsonl';
-import { LLM_KINDS, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
+import { isModelStage, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
 import { isListConversionError, ListConversionError } from './listParse';
 import { runLocalStage } from './localStages';
 import { executeModelItem, templateName, templateValues } from './modelStages';
@@ -119,7 +119,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
         // `when` is false: the first input passes through unchanged.
         if (!(await fileExists(file))) await writeLocal(file, async (emit) => { for await (const r of readStageRows(inputs[0]!, o.signal)) await emit(r); });
         o.onStage?.(stage.name, 'disabled');
-      } else if (!LLM_KINDS.has(stage.kind)) {
+      } else if (!isModelStage(stage)) {
         if (await fileExists(file)) o.onStage?.(stage.name, 'reused');
         else {
           o.onStage?.(stage.name, 'running');
