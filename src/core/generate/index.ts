@@ -17,7 +17,7 @@ import { createClient } from '../llm/client';
 import { assertValidEndpoint } from '../llm/presets';
 import type { ChatMessage, EndpointProfile, LlmClient, ModelParams } from '../llm/types';
 import { loadPromptConfig, withOverrides, type ContextType, type PromptConfig, type PromptParams } from '../prompts/promptConfig';
-import { renderPrompt } from '../prompts/render';
+import { PromptRenderError, renderPrompt } from '../prompts/render';
 import { openRun, type RunOutputRecovery } from '../run';
 import { errorRow, itemsOf, rowKey, seedsOf, successRows, type GenerateItem, type GenerationRow, type RowContext } from './rows';
 
@@ -132,7 +132,13 @@ export async function prepareGeneration(options: Omit<GenerateOptions, 'output'>
   const detected = options.datasetFormat ?? (await detectFileFormat(input, options.fields));
   let first: PreparedGeneration['first'] = null;
   for await (const row of readDataset(input, { format: detected ?? undefined, fields: options.fields, limit: 1 })) {
-    first = { row, messages: renderPrompt(config, row) };
+    try {
+      first = { row, messages: renderPrompt(config, row) };
+    } catch (e) {
+      // Name the input line: the first row shows whether the prompt fits this dataset at all.
+      if (e instanceof PromptRenderError) throw new PromptRenderError(`${input}:${row.line}: ${e.message}`);
+      throw e;
+    }
   }
   const datasetFormat: DatasetFormat = detected ?? 'jsonl';
 

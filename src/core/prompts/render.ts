@@ -66,7 +66,10 @@ export function rowValues(config: PromptConfig, row: PromptRow): Record<string, 
     base.context = renderContext(config, config.contextType, base, `context (${config.contextType})`);
   } catch (e) {
     if (e instanceof TemplateError) {
-      throw new PromptRenderError(`${where}: context type ${config.contextType} needs ${e.missing.join(', ')}, which this row does not have`);
+      const hint = e.missing.includes('masked_solution')
+        ? ' (add masked solutions with `sdg select-masked`, or map a field with --field masked_solution=KEY)'
+        : e.missing.includes('reference_solution') ? ' (map a field with --field reference_solution=KEY)' : '';
+      throw new PromptRenderError(`${where}: context type ${config.contextType} needs ${e.missing.join(', ')}, which this row does not have${hint}`);
     }
     throw e;
   }
