@@ -15,6 +15,7 @@ export const SUITES = [
   // Real parts (docs/testing.md): the setup step builds or finds them in the cache first.
   { name: 'real-llm', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh llama >/dev/null && npx mocha --config test/real/.mocharc.json'] },
   { name: 'webview', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium >/dev/null && npx mocha --config test/webview/.mocharc.json'] },
+  { name: 'vscode', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium llama code-server >/dev/null && npx mocha --config test/e2e/.mocharc.json'] },
   // The benchmark suite in its short mode: checks that every figure can be measured (no timing asserts).
   { name: 'bench-smoke', cmd: 'npx', args: ['tsx', 'bench/run.ts', '--quick'], plain: true },
 ];

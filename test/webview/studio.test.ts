@@ -34,7 +34,7 @@ function run(status: RunView['status'], live: boolean): RunView {
     counts: { total: 20, done: 7, failed: 1, pending: 12 },
     tokens: { prompt: 2100, completion: 9800 },
     throughput: { requestsPerSec: 3.5, tokensPerSec: 1200 },
-    stages: [], failures: [], etaSeconds: 4, startedAt: '2026-11-23T01:00:00Z', updatedAt: '2026-11-23T01:00:02Z', endedAt: null, output: null, error: null,
+    stages: [], recentErrors: ['HTTP 503 from POST /v1/chat/completions: loading model'], currentStage: null, etaSeconds: 4, startedAt: '2026-11-23T01:00:00Z', updatedAt: '2026-11-23T01:00:02Z', endedAt: null, output: null, error: null,
   };
 }
 

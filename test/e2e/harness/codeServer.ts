@@ -67,6 +67,7 @@ export function makeDirs(root = mkdtempSync(join(tmpdir(), 'sdg-code-server-')))
         'update.mode': 'none',
         'workbench.colorTheme': 'Default Dark Modern',
         'chat.disableAIFeatures': true,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
       },
       null,
       2,
@@ -85,10 +86,11 @@ export function installVsix(vsix: string, dirs: CodeServerDirs): void {
   if (r.status !== 0) throw new Error(`installing ${vsix} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
 }
 
-export async function startCodeServer(dirs: CodeServerDirs, options: { extraArgs?: string[] } = {}): Promise<CodeServer> {
+/** `port`: a fixed port (default: a free one). */
+export async function startCodeServer(dirs: CodeServerDirs, options: { port?: number; extraArgs?: string[] } = {}): Promise<CodeServer> {
   const { CODE_SERVER } = ensureRealPart('code-server');
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const args = [
       '--bind-addr', `127.0.0.1:${port}`,
       '--auth', 'none',
@@ -109,7 +111,7 @@ export async function startCodeServer(dirs: CodeServerDirs, options: { extraArgs
       await waitForHttpOk(`${origin}/healthz`, proc, 60_000);
     } catch (e) {
       await stopTracked(proc);
-      if (attempt < 3 && /EADDRINUSE/.test(proc.tail())) continue;
+      if (attempt < 3 && !options.port && /EADDRINUSE/.test(proc.tail())) continue;
       throw e;
     }
     return {
@@ -123,7 +125,7 @@ export async function startCodeServer(dirs: CodeServerDirs, options: { extraArgs
         return u;
       },
       tail: proc.tail,
-      stop: () => stopTracked(proc, 8000),
+      stop: () => stopTracked(proc, 8000, true),
     };
   }
 }

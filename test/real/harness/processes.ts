@@ -3,17 +3,15 @@
  * their PID, and killed when the test process exits however it exits, so no server outlives a run.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const live = new Set<ChildProcess>();
 
 function killAllNow(): void {
   for (const child of live) {
-    try {
-      if (child.pid) process.kill(child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (!child.pid) continue;
+    for (const pid of [child.pid, ...descendants(child.pid)]) signal(pid, 'SIGKILL');
   }
   live.clear();
 }
@@ -21,7 +19,8 @@ process.on('exit', killAllNow);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     killAllNow();
-    process.kill(process.pid, sig);
+    // Nobody else handles it: die of the signal as we would have without this handler.
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
   });
 }
 
@@ -53,23 +52,75 @@ export function spawnTracked(cmd: string, args: string[], options: SpawnOptions 
   return { child, pid: child.pid, tail: () => lines.join('\n'), exited };
 }
 
-/** SIGTERM by PID, then SIGKILL if it is still there after `graceMs`. */
-export async function stopTracked(t: Tracked, graceMs = 5000): Promise<void> {
-  if (t.child.exitCode !== null || t.child.signalCode !== null) return;
+/** PIDs of every process below `pid` (from /proc; empty where there is no /proc). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
   try {
-    process.kill(t.pid, 'SIGTERM');
+    entries = readdirSync('/proc');
   } catch {
-    return;
+    return [];
   }
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-  if ((await Promise.race([t.exited, timer])) === 'timeout') {
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
     try {
-      process.kill(t.pid, 'SIGKILL');
+      // Fields after the command (which may contain spaces) start after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
     } catch {
-      // gone meanwhile
+      // exited meanwhile
     }
-    await t.exited;
   }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/**
+ * SIGTERM by PID, then SIGKILL if it is still there after `graceMs`. With `tree`, the
+ * processes it started (found before it is stopped) get the same, by their PIDs: code-server's
+ * extension host outlives its server otherwise, waiting for a reconnection.
+ */
+export async function stopTracked(t: Tracked, graceMs = 5000, tree = false): Promise<void> {
+  const below = tree ? descendants(t.pid) : [];
+  if (t.child.exitCode === null && t.child.signalCode === null) {
+    signal(t.pid, 'SIGTERM');
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    if ((await Promise.race([t.exited, timer])) === 'timeout') {
+      signal(t.pid, 'SIGKILL');
+      await t.exited;
+    }
+  }
+  for (const pid of below) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (below.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of below) if (alive(pid)) signal(pid, 'SIGKILL');
 }
 
 /** A free loopback TCP port (the OS picks it; we close and hand it to a server). */
