@@ -103,6 +103,20 @@ describe('engine: runItems sliding window', () => {
     assert.deepEqual(client.log.map((c) => Number(c.messages[0].content.slice(5)) % 2), Array(10).fill(1));
   });
 
+  it('skips an input key that is already in flight (duplicate keys in the input)', async () => {
+    const gate = deferred<string>();
+    const client = new FakeLlmClient(() => gate.promise);
+    const sink = new MemorySink<Row>();
+    const done = runItems(baseJob(client, sink, [1, 2, 1, 3]));
+    await settle();
+    gate.resolve('x');
+    const result = await done;
+    assert.equal(result.duplicates, 1);
+    assert.equal(result.done, 3);
+    assert.deepEqual(sink.rows.map((r) => r.id).sort(), ['item-1', 'item-2', 'item-3']);
+    assert.match(result.progress.lastErrors.join('\n'), /key "item-1" more than once/);
+  });
+
   it('writes an error row for a failed item and goes on', async () => {
     const client = new FakeLlmClient((c) => {
       if (c.messages[0].content === 'item-3') throw new LlmError('bad_request', '400 bad things', 400);
@@ -236,10 +250,12 @@ describe('engine: early stop', () => {
     assert.ok(client.calls <= 8 + 4, `only the first requests were sent (${client.calls})`);
   });
 
-  it('names connection refused after retries', async () => {
+  it('names connection refused after (fewer) retries', async () => {
     const client = new FakeLlmClient(() => { throw new LlmError('network', 'connect ECONNREFUSED 127.0.0.1:9', undefined, undefined, 'ECONNREFUSED'); });
-    const result = await runItems(baseJob(client, new MemorySink<Row>(), range(100), { endpoint: client.endpoint, retry: { maxAttempts: 2 } }));
+    const result = await runItems(baseJob(client, new MemorySink<Row>(), range(100), { endpoint: client.endpoint, concurrency: 1 }));
     assert.equal(result.earlyStopped, true);
+    // Before any success, refused connections get 3 attempts instead of 6: 8 items x 3.
+    assert.equal(client.calls, 8 * 3);
     assert.match(result.error!, /connection refused from http:\/\/127\.0\.0\.1:9\/v1: is the server running/);
   });
 

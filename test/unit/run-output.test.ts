@@ -55,11 +55,15 @@ describe('run output: resume and repair', () => {
     const good = item('a', 1) + item('b', 1);
     writeFileSync(file, good + '{"id":"c","n":1,"te');
     const out = await open(file);
+    assert.equal(out.doneKeys.has('c'), false);
     await out.writeItem([{ id: 'c', n: 1, text: 'again' }]);
+    // Written items count as done from then on (a later duplicate in the input is skipped).
+    assert.equal(out.doneKeys.has('c'), true);
+    await out.writeItem([{ id: 'd', error: 'failed' }]);
+    assert.equal(out.doneKeys.has('d'), false);
     await out.close();
     assert.equal(out.recovery.truncatedBytes, '{"id":"c","n":1,"te'.length);
-    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'b', 'c']);
-    assert.equal(out.doneKeys.has('c'), false);
+    assert.deepEqual(rowsOf(file).map((r) => r.id), ['a', 'b', 'c', 'd']);
   });
 
   it('removes an incomplete last item (2 of 3 rows) and a torn row inside it', async () => {

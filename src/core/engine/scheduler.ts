@@ -107,6 +107,8 @@ export interface RunResult {
   failed: number;
   /** Items skipped because they were already done. */
   skipped: number;
+  /** Items skipped because another item with the same key was in flight (an input error). */
+  duplicates: number;
   /** Done before this session (sink.doneKeys.size at start). */
   resumed: number;
   requests: number;
@@ -120,6 +122,7 @@ export interface RunResult {
 }
 
 const EMPTY_KEYS = { has: () => false, size: 0 };
+const FAST_FAIL_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function estimateTokens(messages: ChatMessage[]): number {
   let chars = 0;
@@ -156,6 +159,9 @@ class Scheduler<I, R> implements ItemContext {
   private readonly rateIn = [0, 0, 0];
 
   private inFlight = 0;
+  /** Keys of the items in flight (at most `concurrency`): catches duplicate keys in the input. */
+  private readonly running = new Set<string>();
+  private duplicates = 0;
   private requests = 0;
   private retries = 0;
   private promptTokens = 0;
@@ -242,6 +248,7 @@ class Scheduler<I, R> implements ItemContext {
       done: this.done,
       failed: this.failed,
       skipped: this.skipped,
+      duplicates: this.duplicates,
       resumed: this.resumed,
       requests: this.requests,
       retries: this.retries,
@@ -271,12 +278,20 @@ class Scheduler<I, R> implements ItemContext {
           const next = syncIt ? syncIt.next() : await asyncIt!.next();
           if (next.done) return;
           const item = next.value;
-          if (this.doneKeys.has(job.keyOf(item))) {
+          const key = job.keyOf(item);
+          if (this.doneKeys.has(key)) {
             this.skipped++;
             continue;
           }
+          if (this.running.has(key)) {
+            // Two items with one key would write two copies; the later one is dropped.
+            this.duplicates++;
+            this.errors.add(`the input has key "${key}" more than once; later copies are skipped`);
+            continue;
+          }
+          this.running.add(key);
           this.inFlight++;
-          void this.runOne(item);
+          void this.runOne(item, key);
         }
         if (this.stopping) return;
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -294,7 +309,7 @@ class Scheduler<I, R> implements ItemContext {
     }
   }
 
-  private async runOne(item: I): Promise<void> {
+  private async runOne(item: I, key: string): Promise<void> {
     let rows: R[] | undefined;
     let error: unknown;
     let ok = false;
@@ -316,6 +331,7 @@ class Scheduler<I, R> implements ItemContext {
       // errorRow or keyOf threw: a bug in the job; stop rather than lose track of items.
       this.stop('failed', `internal error while recording an item: ${errorMessage(e)}`);
     }
+    this.running.delete(key);
     this.inFlight--;
     const wake = this.wake;
     if (wake) {
@@ -376,8 +392,10 @@ class Scheduler<I, R> implements ItemContext {
   private write(rows: readonly R[]): void {
     const p = this.job.sink.writeItem(rows);
     this.lastWrite = p;
-    p.catch((e: unknown) => this.stop('failed', errorMessage(e)));
+    p.catch(this.onWriteError);
   }
+
+  private readonly onWriteError = (e: unknown): void => this.stop('failed', errorMessage(e));
 
   /** Stops the run: no new items start, in-flight requests are aborted. First reason wins. */
   private stop(status: RunStatusResult, error: string | null): void {
@@ -444,7 +462,12 @@ class Scheduler<I, R> implements ItemContext {
             continue;
           }
         }
-        if (!e.retryable || attempt >= this.policy.maxAttempts) throw e;
+        // Before anything has succeeded, a refused connection or unknown host is most likely a
+        // wrong URL or a server that is not up: give up sooner so the early stop comes quickly.
+        const maxAttempts = this.deciding && e.kind === 'network' && FAST_FAIL_CODES.has(e.code ?? '')
+          ? Math.min(3, this.policy.maxAttempts)
+          : this.policy.maxAttempts;
+        if (!e.retryable || attempt >= maxAttempts) throw e;
         const now = clock.now();
         if (e.kind === 'rate_limit' || e.kind === 'timeout' || e.kind === 'request_timeout') this.adaptive.onCongestion(now);
         if (e.kind === 'rate_limit' && e.retryAfterMs !== undefined) {

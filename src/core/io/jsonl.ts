@@ -243,7 +243,7 @@ export class JsonlWriter {
   bytesWritten = 0;
 
   private constructor(private fh: FileHandle, readonly path: string, options: JsonlWriterOptions) {
-    this.highWaterMark = options.highWaterMark ?? 8 << 20;
+    this.highWaterMark = options.highWaterMark ?? 256 << 10;
   }
 
   static async open(path: string, options: JsonlWriterOptions = {}): Promise<JsonlWriter> {

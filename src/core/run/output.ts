@@ -60,14 +60,28 @@ export interface ItemSink<R> {
 }
 
 export class RunOutput<R = unknown> implements ItemSink<R> {
+  private readonly keyOf: (row: R) => string;
+  private readonly isFailed: (row: R) => boolean;
+
   constructor(
     readonly path: string,
+    /** Keys of complete, successful items: those found on open plus those written since. */
     readonly doneKeys: KeySet,
     readonly recovery: RunOutputRecovery,
     private readonly writer: JsonlWriter,
-  ) {}
+    options: Pick<RunOutputOptions<R>, 'keyOf' | 'isFailed'>,
+  ) {
+    this.keyOf = options.keyOf;
+    this.isFailed = options.isFailed ?? defaultIsFailed;
+  }
 
+  /** Appends one item's rows in one write; a successful item's key joins `doneKeys`. */
   writeItem(rows: readonly R[]): Promise<void> {
+    if (rows.length > 0) {
+      let failed = false;
+      for (let i = 0; i < rows.length; i++) if (this.isFailed(rows[i])) failed = true;
+      if (!failed) this.doneKeys.add(this.keyOf(rows[0]));
+    }
     return this.writer.writeItem(rows);
   }
 
@@ -102,6 +116,10 @@ export class CorruptOutputError extends Error {
   }
 }
 
+function defaultIsFailed(row: unknown): boolean {
+  return (row as { error?: unknown } | null)?.error != null;
+}
+
 export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): Promise<RunOutput<R>> {
   const { path } = options;
   const recovery: RunOutputRecovery = {
@@ -125,7 +143,7 @@ export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): 
   if (!exists || options.overwrite) {
     recovery.fresh = true;
     const writer = await JsonlWriter.open(path, { truncate: true, highWaterMark: options.highWaterMark });
-    return new RunOutput<R>(path, doneKeys, recovery, writer);
+    return new RunOutput<R>(path, doneKeys, recovery, writer, options);
   }
 
   const scan = await scanOutput(options, size, doneKeys, recovery);
@@ -144,7 +162,7 @@ export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): 
 
   const writer = await JsonlWriter.open(path, { highWaterMark: options.highWaterMark });
   if (scan.missingNewline) await writer.writeRaw('\n');
-  return new RunOutput<R>(path, doneKeys, recovery, writer);
+  return new RunOutput<R>(path, doneKeys, recovery, writer, options);
 }
 
 interface ScanResult {
@@ -159,7 +177,7 @@ interface ScanResult {
 async function scanOutput<R>(options: RunOutputOptions<R>, size: number, doneKeys: KeySet, recovery: RunOutputRecovery): Promise<ScanResult> {
   const { path, keyOf } = options;
   const rowsPerItem = options.rowsPerItem ?? (() => 1);
-  const isFailed = options.isFailed ?? ((row: R) => (row as { error?: unknown } | null)?.error != null);
+  const isFailed = options.isFailed ?? defaultIsFailed;
   const drops: number[] = [];
   const drop = (start: number, end: number) => {
     const n = drops.length;
