@@ -194,6 +194,28 @@ describe('generate: generateSolutions against the mock server', function () {
     assert.match(rowsOf(output)[0]!.error!, /returned 1 choice for n=4; .*--num-samples 1/);
   });
 
+  it('keeps a reasoning model\'s separate chain of thought in `reasoning`', async () => {
+    const fake: LlmClient = {
+      endpoint: resolveEndpoint({ name: 'fake', baseUrl: 'http://127.0.0.1:9/v1', model: 'r1', apiKind: 'chat' }),
+      async queryModel(): Promise<ModelResponse> {
+        return { choices: [{ text: 'The answer is \\boxed{7}.', finishReason: 'stop', reasoning: 'Three plus four is seven.' }], usage: { promptTokens: 5, completionTokens: 9 }, model: 'r1-served' };
+      },
+      async queryRewardModel() { return {}; },
+      async listModels() { return []; },
+      async close() {},
+    };
+    const output = out();
+    const r = await generateSolutions({ ...opts({ input: input(PROBLEMS.slice(0, 1)), output }), client: fake });
+    assert.equal(r.done, 1);
+    const [row] = rowsOf(output);
+    assert.equal(row!.reasoning, 'Three plus four is seven.');
+    assert.equal(row!.generation, 'The answer is \\boxed{7}.');
+    assert.equal(row!.model, 'r1-served');
+    assert.deepEqual(row!.usage, { prompt_tokens: 5, completion_tokens: 9 });
+    // Field order: input fields, then the job's fields.
+    assert.deepEqual(Object.keys(row!).slice(0, 6), ['question', 'answer', 'input_index', 'problem', 'expected_answer', 'generation']);
+  });
+
   it('prepares the first prompt without an endpoint for dry runs, and rejects bad numbers', async () => {
     const p = await prepareGeneration({ input: input(PROBLEMS), prompt: 'gsm8k_generate_masked', endpoint: resolveEndpoint({}), skipEndpointCheck: true, numSamples: 2 });
     assert.equal(p.first!.row.expected_answer, '7');

@@ -37,6 +37,8 @@ export interface GenerationRow {
   context_type: ContextType;
   /** The model as the server reported it (the requested model in an error row). */
   model: string;
+  /** Present only when the server returned a separate chain of thought (reasoning models). */
+  reasoning?: string;
 }
 
 export function itemKey(inputIndex: number, seed: number): string {
@@ -72,45 +74,52 @@ export interface RowContext {
   numSamples: number;
 }
 
-// Input fields first, so the job's own fields win over same-named input keys.
-function baseRow(item: GenerateItem, ctx: RowContext): Record<string, unknown> {
+interface Outcome {
+  generation: string | null;
+  sample_index: number;
+  finish_reason: string | null;
+  usage: GenerationRow['usage'];
+  error: string | null;
+  model: string;
+  reasoning?: string;
+}
+
+/**
+ * One row: input fields first (so the job's own fields win over same-named input keys), then the
+ * job's fields in a fixed, readable order.
+ */
+function makeRow(item: GenerateItem, ctx: RowContext, o: Outcome): GenerationRow {
   return {
     ...item.row.fields,
     input_index: item.row.input_index,
     problem: item.row.problem,
     expected_answer: item.row.expected_answer,
+    generation: o.generation,
     seed: item.seed,
+    sample_index: o.sample_index,
     num_samples: ctx.numSamples,
+    finish_reason: o.finish_reason,
+    usage: o.usage,
+    error: o.error,
     prompt_name: ctx.promptName,
     context_type: ctx.contextType,
+    model: o.model,
+    // Only from reasoning-model servers (vLLM/SGLang reasoning parsers): the chain of thought.
+    ...(o.reasoning !== undefined ? { reasoning: o.reasoning } : {}),
   };
 }
 
 /** One row per choice of a successful response. */
 export function successRows(item: GenerateItem, response: ModelResponse, ctx: RowContext): GenerationRow[] {
   const usage = { prompt_tokens: response.usage.promptTokens, completion_tokens: response.usage.completionTokens };
-  return response.choices.map((choice, i): GenerationRow => ({
-    ...(baseRow(item, ctx) as GenerationRow),
-    generation: choice.text,
-    sample_index: i,
-    finish_reason: choice.finishReason,
-    usage,
-    error: null,
-    model: response.model || ctx.model,
-  }));
+  const model = response.model || ctx.model;
+  return response.choices.map((choice, i) =>
+    makeRow(item, ctx, { generation: choice.text, sample_index: i, finish_reason: choice.finishReason, usage, error: null, model, reasoning: choice.reasoning }));
 }
 
 /** The single row recording a failed item. */
 export function errorRow(item: GenerateItem, message: string, ctx: RowContext): GenerationRow {
-  return {
-    ...(baseRow(item, ctx) as GenerationRow),
-    generation: null,
-    sample_index: 0,
-    finish_reason: null,
-    usage: null,
-    error: message,
-    model: ctx.model,
-  };
+  return makeRow(item, ctx, { generation: null, sample_index: 0, finish_reason: null, usage: null, error: message, model: ctx.model });
 }
 
 /** Chat messages are built per row; the same for every seed of that row. */
