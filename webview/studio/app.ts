@@ -328,7 +328,7 @@ export class SdgStudio extends LitElement {
             <vscode-button secondary ?disabled=${!dirty} @click=${() => { this.dispatch({ type: 'templateEdit', text: t.saved }); this.schedulePreview(0); }}>Revert</vscode-button>
             ${dirty ? html`<span class="muted">unsaved changes</span>` : nothing}
           </div>
-          ${t.errors.length ? html`<ul class="issues">${t.errors.map((e) => html`<li>${e.line ? `line ${e.line}: ` : ''}${e.message}</li>`)}</ul>` : nothing}
+          ${t.errors.length ? html`<ul class="issues">${t.errors.map((e) => html`<li>${e.line ? `line ${e.line}: ` : ''}${e.field ? `${e.field}: ` : ''}${e.message}</li>`)}</ul>` : nothing}
           <h3>Placeholders</h3>
           <div class="row">${t.placeholders.length ? t.placeholders.map((n) => html`<span class="badge mono">{{${n}}}</span>`) : html`<span class="muted">none</span>`}</div>
         </div>
@@ -404,7 +404,7 @@ export class SdgStudio extends LitElement {
         <vscode-button secondary ?disabled=${fs.readonly} @click=${() => edit([...fs.examples, { problem: '', solution: '' }])}>Add example</vscode-button>
         ${dirty ? html`<span class="muted">unsaved changes</span>` : nothing}
       </div>
-      ${fs.errors.length ? html`<ul class="issues">${fs.errors.map((e) => html`<li>${e.line ? `line ${e.line}: ` : ''}${e.message}</li>`)}</ul>` : nothing}
+      ${fs.errors.length ? html`<ul class="issues">${fs.errors.map((e) => html`<li>${e.line ? `line ${e.line}: ` : ''}${e.field ? `${e.field}: ` : ''}${e.message}</li>`)}</ul>` : nothing}
       <div class="card">
         <h3>Import from a JSONL file</h3>
         <div class="row">

@@ -1,0 +1,157 @@
+/**
+ * SDG Studio inside a real extension host (run by test/e2e in code-server; mocha BDD, compiled
+ * by esbuild with `vscode` external). The model server is the one in SDG_TEST_LLM_BASE_URL
+ * (or SDG_TEST_LLM_URL) with SDG_TEST_LLM_MODEL, else a mock server on loopback.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { Services } from '../../src/extension/services';
+import { startMockServer, type MockServer } from '../support/mockServer';
+
+const EXTENSION_ID = 'sdg-studio.sdg-studio';
+
+async function services(): Promise<Services> {
+  const ext = vscode.extensions.getExtension<{ services: Services }>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is not installed`);
+  const api = ext.isActive ? ext.exports : await ext.activate();
+  return api.services;
+}
+
+function workspaceRoot(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the test window has no workspace folder');
+  return folder.uri.fsPath;
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('SDG Studio extension (in the extension host)', function () {
+  this.timeout(120_000);
+  let mock: MockServer | undefined;
+  let baseUrl: string;
+  let model: string;
+  const endpointName = `host-test-${process.pid}`;
+
+  before(async () => {
+    baseUrl = process.env.SDG_TEST_LLM_BASE_URL ?? process.env.SDG_TEST_LLM_URL ?? '';
+    model = process.env.SDG_TEST_LLM_MODEL ?? 'mock-model';
+    if (!baseUrl) {
+      mock = await startMockServer({});
+      baseUrl = mock.url;
+    }
+    await services();
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const s = await services();
+    if (s.endpoints.get(endpointName)) await s.endpoints.remove(endpointName);
+    await mock?.close();
+  });
+
+  it('registers every command it contributes', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const contributed = (ext.packageJSON.contributes.commands as Array<{ command: string; category: string }>);
+    assert.ok(contributed.length >= 10);
+    for (const c of contributed) assert.equal(c.category, 'SDG', `${c.command} is in category SDG`);
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const missing = contributed.map((c) => c.command).filter((c) => !registered.has(c));
+    assert.deepEqual(missing, [], `contributed but not registered: ${missing.join(', ')}`);
+  });
+
+  it('reads its settings with their defaults', () => {
+    const c = vscode.workspace.getConfiguration('sdg');
+    assert.equal(c.inspect('runsFolder')?.defaultValue, '.sdg/runs');
+    assert.equal(typeof c.get('defaultConcurrency'), 'number');
+    assert.ok(Array.isArray(c.get('endpoints')));
+  });
+
+  it('adds an endpoint, stores its key in SecretStorage only, and reads it back', async () => {
+    const s = await services();
+    const name = await vscode.commands.executeCommand<string>('sdg.addEndpoint', { name: endpointName, baseUrl, model, apiKind: 'chat' });
+    assert.equal(name, endpointName);
+    await waitFor('the endpoint in settings', () => s.endpoints.get(endpointName));
+    const key = `host-test-key-${Date.now()}-abcdef`;
+    assert.equal(await vscode.commands.executeCommand('sdg.setApiKey', endpointName, key), true);
+    assert.equal(await s.endpoints.getKey(endpointName), key);
+    const listed = (await s.endpoints.list()).find((e) => e.profile.name === endpointName);
+    assert.equal(listed?.hasKey, true);
+    // The key is nowhere in the settings.
+    const settingsText = JSON.stringify(vscode.workspace.getConfiguration('sdg').get('endpoints'));
+    assert.ok(!settingsText.includes(key), 'the key leaked into settings');
+    const ws = join(workspaceRoot(), '.vscode', 'settings.json');
+    if (existsSync(ws)) assert.ok(!readFileSync(ws, 'utf8').includes(key), 'the key leaked into .vscode/settings.json');
+    // Remove the key again (an empty value deletes it); a local test server needs none.
+    await vscode.commands.executeCommand('sdg.setApiKey', endpointName, '');
+    assert.equal(await s.endpoints.getKey(endpointName), undefined);
+  });
+
+  it('tests the endpoint: latency and the models the server lists', async () => {
+    const result = await vscode.commands.executeCommand<{ ok: boolean; latencyMs: number | null; models: string[]; error: string | null }>('sdg.testEndpoint', endpointName);
+    assert.ok(result, 'no result');
+    assert.equal(result.error, null);
+    assert.equal(result.ok, true);
+    assert.ok(typeof result.latencyMs === 'number' && result.latencyMs >= 0);
+    assert.ok(result.models.length >= 1);
+  });
+
+  it('runs a workspace pipeline against the loopback server to completion, then lists it', async () => {
+    const s = await services();
+    const root = workspaceRoot();
+    mkdirSync(join(root, 'prompts', 'pipelines'), { recursive: true });
+    mkdirSync(join(root, 'prompts', 'templates', 'hosttest'), { recursive: true });
+    writeFileSync(join(root, 'prompts', 'templates', 'hosttest', 'fact.yaml'), 'description: one fact\nprompt: "State one short fact about {{topic}}."\n');
+    writeFileSync(
+      join(root, 'prompts', 'pipelines', 'hosttest.yaml'),
+      [
+        'name: hosttest',
+        'description: in-host test pipeline (source, then one generation per topic)',
+        'parameters:',
+        '  topics: { type: list, default: [rivers, bridges, clocks], description: Topics }',
+        '  max_tokens: { type: int, default: 16, description: Tokens per answer }',
+        'stages:',
+        '  - name: topics',
+        '    kind: source',
+        '    values: "{{topics}}"',
+        '    as: topic',
+        '  - name: facts',
+        '    kind: generate',
+        '    template: hosttest/fact',
+        '    params: { max_tokens: "{{max_tokens}}", temperature: 0 }',
+        '',
+      ].join('\n'),
+    );
+    const listed = await s.catalog.list();
+    assert.ok(listed.some((p) => p.id === 'hosttest' && p.errors.length === 0), `pipeline not listed or invalid: ${JSON.stringify(listed.find((p) => p.id === 'hosttest')?.errors)}`);
+    const dir = await vscode.commands.executeCommand<string>('sdg.runPipeline', { pipelineId: 'hosttest', endpoint: endpointName, params: { topics: 'rivers\nbridges\nclocks\nmaps' } });
+    assert.ok(dir, 'sdg.runPipeline returned no run folder');
+    await s.runs.whenIdle();
+    const run = s.runs.get(dir)!;
+    assert.equal(run.status, 'completed', run.error ?? '');
+    const rows = readFileSync(join(dir, 'output.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(rows.length, 4);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.status, 'completed');
+    assert.ok(dir.startsWith(join(root, '.sdg', 'runs')), `run folder ${dir} is under the runs folder`);
+    const all = await s.listRuns();
+    assert.ok(all.some((r) => r.dir === dir && r.status === 'completed'));
+  });
+
+  it('opens the Studio panel (a webview of type sdg.studio)', async () => {
+    await vscode.commands.executeCommand('sdg.openStudio');
+    const tab = await waitFor('the Studio tab', () =>
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('sdg.studio')),
+    );
+    assert.equal(tab.label, 'SDG Studio');
+  });
+});
