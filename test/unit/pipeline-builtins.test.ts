@@ -64,6 +64,7 @@ describe('pipeline built-ins end to end (loopback fake model)', () => {
     const withSub = out.find((r) => r.provenance.parents.subtopic && r.provenance.parents.topic);
     assert.ok(withSub, 'provenance keeps topic and subtopic');
     assert.equal(withSub.provenance.template, 'open_qa/revise');
+    assert.equal(typeof withSub.provenance.seed, 'number', 'the seed sent is recorded');
     assert.ok(readdirSync(join(d, 'stages')).includes('revisions_raw.jsonl'));
     const manifest = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
     assert.equal(manifest.status, 'completed');

@@ -29,14 +29,24 @@ export interface ItemResult {
   emptyReason?: string;
 }
 
-/** Model params of a stage with a per-item seed (seed + input position), so reruns are reproducible. */
-export function itemParams(raw: unknown, ordinal: number): ModelParams {
+/** Stable 20-bit number from a row id (FNV-1a), so an item's seed does not depend on row order. */
+export function seedOffset(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h % 1_048_576;
+}
+
+/**
+ * Model params of a stage for one item. A `seed` becomes seed + a number derived from the row id:
+ * every item gets its own seed, and the same item gets the same seed in any rerun.
+ */
+export function itemParams(raw: unknown, rowId: string): ModelParams {
   const p = { ...((raw as Record<string, unknown>) ?? {}) } as Record<string, unknown>;
   const known = ['n', 'seed', 'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'extra'];
   const extra: Record<string, unknown> = { ...((p.extra as Record<string, unknown>) ?? {}) };
   for (const k of Object.keys(p)) if (!known.includes(k)) { extra[k] = p[k]; delete p[k]; }
   if (Object.keys(extra).length) p.extra = extra;
-  if (typeof p.seed === 'number') p.seed = p.seed + ordinal;
+  if (typeof p.seed === 'number') p.seed = p.seed + seedOffset(rowId);
   if (typeof p.stop === 'string') p.stop = [p.stop];
   return p as ModelParams;
 }
@@ -55,7 +65,7 @@ export function templateName(raw: unknown, values: Record<string, unknown>, stag
   return s.includes('{{') ? renderTemplate(s, values, `stage ${stage.name} template name`) : s;
 }
 
-export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: number, caller: ModelCaller, signal: AbortSignal): Promise<ItemResult> {
+export async function executeModelItem(c: ModelStageContext, row: Row, caller: ModelCaller, signal: AbortSignal): Promise<ItemResult> {
   const { def, stage, opts } = c;
   const request = { signal };
   const child = (id: string, fields: Record<string, unknown>, extraProv: Record<string, unknown> = {}) => {
@@ -68,7 +78,7 @@ export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: 
       const values = templateValues(c, row);
       const tname = templateName(opts.template, values, stage);
       const template = c.templates.get(tname);
-      const params = itemParams(opts.params, ordinal);
+      const params = itemParams(opts.params, row.id);
       const res = await caller.query(c.client(String(opts.endpoint)), renderMessages(template, values), params, request);
       const output = String(opts.output);
       const prov = { template: tname, ...(params.seed !== undefined ? { seed: params.seed } : {}) };
@@ -85,7 +95,7 @@ export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: 
           trim: opts.trim === true,
           checkHallucination: opts.hallucination_check !== false,
           template: c.templates.get(String(opts.template)),
-          params: itemParams(opts.params, ordinal),
+          params: itemParams(opts.params, row.id),
           caller,
           request,
         });
@@ -105,7 +115,7 @@ export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: 
     case 'filter': {
       const values = templateValues(c, row);
       const tname = templateName(opts.classify, values, stage);
-      const params = { temperature: 0, max_tokens: 16, ...itemParams(opts.params, ordinal), n: 1 };
+      const params = { temperature: 0, max_tokens: 16, ...itemParams(opts.params, row.id), n: 1 };
       const res = await caller.query(c.client(String(opts.endpoint)), renderMessages(c.templates.get(tname), values), params, request);
       const answer = parseYesNo(res.choices[0]?.text ?? '');
       const labelField = typeof opts.label_field === 'string' ? opts.label_field : undefined;
@@ -148,8 +158,8 @@ export async function executeModelItem(c: ModelStageContext, row: Row, ordinal: 
         userTemplate: userT,
         assistantTemplate: assistantT,
         values,
-        userParams: itemParams(opts.user_params, ordinal),
-        assistantParams: itemParams(opts.assistant_params, ordinal),
+        userParams: itemParams(opts.user_params, row.id),
+        assistantParams: itemParams(opts.assistant_params, row.id),
         request,
         caller,
       });

@@ -221,18 +221,17 @@ async function runModelStage(
   const onOuterAbort = () => stop.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onOuterAbort);
   let listError: ListConversionError | undefined;
-  async function* items(): AsyncGenerator<{ row: Row; ordinal: number }> {
-    if (!input) { yield { row: SEED_ROW(def), ordinal: 0 }; return; }
-    let ordinal = 0;
-    for await (const row of readStageRows(input)) yield { row, ordinal: ordinal++ };
+  async function* items(): AsyncGenerator<{ row: Row }> {
+    if (!input) { yield { row: SEED_ROW(def) }; return; }
+    for await (const row of readStageRows(input)) yield { row };
   }
   try {
-    const result = await runItems<{ row: Row; ordinal: number }, StoredRow>({
+    const result = await runItems<{ row: Row }, StoredRow>({
       items: items(),
       keyOf: (it) => it.row.id,
       async execute(it, ictx) {
         try {
-          const r = await executeModelItem(ctx, it.row, it.ordinal, ictx, ictx.signal);
+          const r = await executeModelItem(ctx, it.row, ictx, ictx.signal);
           if (r.rows.length === 0) return [{ _key: it.row.id, _n: 1, _empty: true, _reason: r.emptyReason ?? 'no rows', id: it.row.id, provenance: it.row.provenance }];
           return r.rows.map((row) => ({ ...row, _key: it.row.id, _n: r.rows.length }));
         } catch (e) {
