@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { JsonlWriter, JsonlWriteError, countJsonlLines, describeFsError, readJsonl, readLines } from '../../src/core/io/jsonl';
+import { JsonlWriter, JsonlWriteError, countJsonlLines, describeFsError, readJsonl, readJsonlBatches, readLineBatches, readLines } from '../../src/core/io/jsonl';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -83,6 +83,23 @@ describe('jsonl: tolerant parser', () => {
     assert.equal(await countJsonlLines(file), 5);
     const withBlank = await collect(readJsonl(file, { includeBlank: true }));
     assert.equal(withBlank.length, 7);
+  });
+
+  it('batch readers give the same lines and records, one array per chunk', async () => {
+    const file = join(dir, 'many.jsonl');
+    const text = Array.from({ length: 500 }, (_, i) => (i % 50 === 7 ? 'bad line' : JSON.stringify({ i, pad: 'é'.repeat(i % 13) }))).join('\r\n') + '\n\n';
+    writeFileSync(file, text);
+    for (const chunkSize of [7, 100, 4096, 1 << 20]) {
+      const flatLines = await collect(readLines(file, { chunkSize }));
+      const batches = await collect(readLineBatches(file, { chunkSize }));
+      assert.deepEqual(batches.flat().map((l) => [l.line, l.offset, l.length]), flatLines.map((l) => [l.line, l.offset, l.length]));
+      assert.ok(batches.length <= Math.ceil(Buffer.byteLength(text) / chunkSize) + 1);
+      const recs = await collect(readJsonl(file, { chunkSize }));
+      const recBatches = (await collect(readJsonlBatches(file, { chunkSize }))).flat();
+      assert.deepEqual(recBatches, recs);
+      assert.equal(recs.length, 500);
+      assert.equal(recs.filter((r) => r.error).length, 10);
+    }
   });
 
   it('a missing file is a clear error', async () => {

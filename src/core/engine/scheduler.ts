@@ -533,7 +533,14 @@ class Scheduler<I, R> implements ItemContext {
     rateIn[1] = this.promptTokens + this.completionTokens;
     rateIn[2] = this.done + this.failed;
     this.rates.push(now, rateIn, this.rateOut);
-    const [requestsPerSec, tokensPerSec, itemsPerSec] = this.rateOut;
+    let [requestsPerSec, tokensPerSec, itemsPerSec] = this.rateOut;
+    if (final) {
+      // The last event summarises the whole session rather than its last seconds.
+      const secs = (now - this.startedAt) / 1000;
+      requestsPerSec = secs > 0 ? rateIn[0] / secs : 0;
+      tokensPerSec = secs > 0 ? rateIn[1] / secs : 0;
+      itemsPerSec = secs > 0 ? rateIn[2] / secs : 0;
+    }
     const remaining = this.total === null ? null : Math.max(0, this.total - done - this.failed);
     const event: ProgressEvent = {
       elapsedMs: now - this.startedAt,

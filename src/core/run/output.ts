@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
-import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLines } from '../io/jsonl';
+import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLineBatches } from '../io/jsonl';
 import { KeySet } from './keySet';
 
 export interface RunOutputOptions<R> {
@@ -214,7 +214,7 @@ async function scanOutput<R>(options: RunOutputOptions<R>, size: number, doneKey
     }
   };
 
-  for await (const raw of readLines(path, { end: size })) {
+  for await (const batch of readLineBatches(path, { end: size })) for (const raw of batch) {
     const rec = parseLine<R>(raw);
     if (rec === null) continue; // blank line: harmless, kept as is
     if (bad) throw new CorruptOutputError(path, bad.line, bad.reason);
