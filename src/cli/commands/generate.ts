@@ -166,7 +166,7 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'top-k sampling (vLLM, SGLang, llama.cpp, TRT-LLM)')
     .option('--max-tokens <m>', 'maximum tokens per sample')
     .option('--stop <s...>', 'stop strings (\\n for a newline)')
-    .option('--concurrency <c>', 'requests in flight (default: the preset\'s, else 16)')
+    .option('--concurrency <c>', 'requests in flight (default: the preset\'s; custom: 32)')
     .option('--rpm <n>', 'requests per minute limit')
     .option('--tpm <n>', 'tokens per minute limit')
     .option('--timeout <seconds>', 'per-request time-out')
