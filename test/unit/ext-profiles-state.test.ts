@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { checkProfile, parseProfiles, removeEntry, secretKeyFor, upsertEntry } from '../../src/extension/endpoints/profiles';
 import { redact, registerSecret } from '../../src/extension/util/redact';
-import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey } from '../../webview/studio/state';
+import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey } from '../../webview/studio/logic/state';
 import type { InitResult, PipelineInfo } from '../../src/shared/protocol/studio';
 
 describe('extension: endpoint profiles from settings', () => {

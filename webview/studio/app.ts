@@ -18,7 +18,7 @@ import type {
 } from '../../src/shared/protocol/studio.js';
 import { baseStyles, compactNumber, formatDuration } from '../shared/theme.js';
 import { connectToHost, vscodeApi } from '../shared/vscodeApi.js';
-import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey, type Action, type Persisted, type StudioState } from './state.js';
+import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey, type Action, type Persisted, type StudioState } from './logic/state.js';
 
 type Host = MessageChannel<Record<string, never>, StudioRequests, StudioHostNotifications, Record<string, never>>;
 

@@ -14,7 +14,7 @@ import type {
   StudioTab,
   TemplateRef,
   ValidationIssue,
-} from '../../src/shared/protocol/studio.js';
+} from '../../../src/shared/protocol/studio';
 
 export interface Persisted {
   tab: StudioTab;
