@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient, kindForStatus, serverMessage, type OpenAiCompatibleClient } from '../../src/core/llm/client';
+import { createClient, kindForStatus, proxyFromEnv, serverMessage, type OpenAiCompatibleClient } from '../../src/core/llm/client';
 import { checkEndpoint } from '../../src/core/llm/check';
 import { LlmError, type LlmErrorKind } from '../../src/core/llm/errors';
 import type { EndpointProfile } from '../../src/core/llm/types';
@@ -453,5 +453,61 @@ describe('checkEndpoint', () => {
     } finally {
       await bad.close();
     }
+  });
+});
+
+describe('llm client through a proxy', () => {
+  it('sends requests through an HTTP proxy, with its credentials kept out of messages', async () => {
+    const server = await startMockServer();
+    const seen: string[] = [];
+    // A minimal forward proxy: absolute-URL requests in, forwarded to the target.
+    const proxy = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers['proxy-authorization'] ?? ''}`);
+      const target = new URL(req.url!);
+      const { 'proxy-authorization': _a, 'proxy-connection': _c, ...headers } = req.headers;
+      const up = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`proxy for user:pr0xy-pass could not reach ${target.host}`);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyUrl = `http://user:pr0xy-pass@127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const client = createClient({ name: 'p', baseUrl: server.url, model: 'm', apiKind: 'chat' }, { proxy: proxyUrl });
+    try {
+      assert.equal((await client.queryModel(USER, { max_tokens: 2 })).choices.length, 1);
+      assert.deepEqual(await client.listModels(), ['mock-model', 'nvidia/nemotron-4-340b-reward']);
+      assert.equal(seen.length, 2);
+      assert.match(seen[0], new RegExp(`^POST ${server.url}/chat/completions Basic `));
+      await server.close();
+      const e = await expectLlmError(client.queryModel(USER), 'server');
+      assert.equal(e.status, 502);
+      assert.match(e.message, /could not reach/);
+      assert.ok(!e.message.includes('pr0xy-pass'), e.message);
+    } finally {
+      await client.close();
+      await server.close();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('proxyFromEnv follows curl conventions and never proxies loopback', () => {
+    const env = { HTTPS_PROXY: 'http://proxy:3128', HTTP_PROXY: 'http://plain:8080', NO_PROXY: 'internal.corp,.gpu.lan,10.0.0.5:8000' };
+    assert.equal(proxyFromEnv(new URL('https://integrate.api.nvidia.com/v1'), env), 'http://proxy:3128');
+    assert.equal(proxyFromEnv(new URL('http://example.org/v1'), env), 'http://plain:8080');
+    assert.equal(proxyFromEnv(new URL('http://127.0.0.1:8000/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://localhost:8000/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://[::1]:8000/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://internal.corp/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://node3.gpu.lan:8000/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://10.0.0.5:8000/v1'), env), undefined);
+    assert.equal(proxyFromEnv(new URL('http://10.0.0.5:9000/v1'), env), 'http://plain:8080');
+    assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), { https_proxy: 'http://low:1', NO_PROXY: '*' }), undefined);
+    assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), { ALL_PROXY: 'http://all:1' }), 'http://all:1');
+    assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), {}), undefined);
   });
 });

@@ -8,7 +8,7 @@
  * `openaiSdk()` gives an SDK instance on the same pool for anything else.
  */
 import { setMaxListeners } from 'node:events';
-import { Pool, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { Pool, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Completion, CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { Model } from 'openai/resources/models';
@@ -27,6 +27,35 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Sent as User-Agent. */
   userAgent?: string;
+  /**
+   * HTTP(S) proxy URL (e.g. VS Code's `http.proxy`), or false for none. Default: from
+   * HTTPS_PROXY / HTTP_PROXY / NO_PROXY like curl, never for loopback addresses.
+   */
+  proxy?: string | false;
+}
+
+/**
+ * The proxy the environment asks for to reach `target` (curl conventions: HTTPS_PROXY or
+ * HTTP_PROXY by scheme, lower case too, ALL_PROXY as fallback, NO_PROXY exclusions), or undefined.
+ * Loopback is never proxied: local GPU servers must not go through a corporate proxy.
+ */
+export function proxyFromEnv(target: URL, env: Record<string, string | undefined> = process.env): string | undefined {
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1' || /^127\./.test(host)) return undefined;
+  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  for (const raw of noProxy.split(/[\s,]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return undefined;
+    const [name, entryPort] = entry.split(/:(?=\d+$)/);
+    if (entryPort && entryPort !== port) continue;
+    const bare = name.replace(/^\*?\./, '');
+    if (host === bare || host.endsWith('.' + bare)) return undefined;
+  }
+  const byScheme = target.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
+  const proxy = (byScheme ?? env.ALL_PROXY ?? env.all_proxy ?? '').trim();
+  return proxy || undefined;
 }
 
 /** Used when neither the profile, its preset nor the options give a time-out. */
@@ -142,7 +171,10 @@ function networkCode(e: unknown): string | undefined {
 
 export class OpenAiCompatibleClient implements LlmClient {
   readonly endpoint: EndpointProfile;
-  private readonly pool: Pool;
+  /** A Pool to the server's origin, or a ProxyAgent when a proxy is in the way. */
+  private readonly pool: Dispatcher;
+  /** Credentials of the proxy URL, redacted from messages like the key. */
+  private readonly proxySecrets: string[] = [];
   private readonly origin: string;
   private readonly pathPrefix: string;
   /** "http://host:port/v1" without query or credentials: safe for messages. */
@@ -184,14 +216,29 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (this.apiKey) headers['authorization'] = `Bearer ${this.apiKey}`;
     this.headers = headers;
 
-    this.pool = new Pool(this.origin, {
+    const poolOptions = {
       connections: Math.max(1, opts.connections ?? profile.maxConcurrency ?? DEFAULT_CONNECTIONS),
       pipelining: 1,
       // Our own timer bounds the whole request; undici's per-phase time-outs (300 s) would
       // cut long generations on busy self-hosted servers.
       headersTimeout: 0,
       bodyTimeout: 0,
-    });
+    };
+    const proxy = opts.proxy === false ? undefined : opts.proxy || proxyFromEnv(url);
+    if (proxy) {
+      let proxyUrl: URL;
+      try {
+        proxyUrl = new URL(proxy);
+      } catch {
+        throw new LlmError('bad_request', `proxy "${redactSecrets(proxy)}" is not a valid URL`);
+      }
+      for (const part of [proxyUrl.password, decodeURIComponent(proxyUrl.password)]) if (part) this.proxySecrets.push(part);
+      // Plain-HTTP targets go through the proxy as absolute-URL requests (many proxies refuse
+      // CONNECT to non-TLS ports); HTTPS targets are tunnelled with CONNECT.
+      this.pool = new ProxyAgent({ uri: proxy, proxyTunnel: url.protocol === 'https:', ...poolOptions });
+    } else {
+      this.pool = new Pool(this.origin, poolOptions);
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -346,6 +393,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const res = await this.pool.request({
+        origin: this.origin,
         method,
         path: this.pathPrefix + path,
         headers: this.headers,
@@ -420,7 +468,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   }
 
   private redact(text: string): string {
-    return redactSecrets(text, [this.apiKey]);
+    return redactSecrets(text, [this.apiKey, ...this.proxySecrets]);
   }
 }
 
