@@ -126,6 +126,21 @@ export function validatePipelineFile(file: string, workspacePromptsDir?: string)
   return validatePipelineFileWith(file, templateStore(workspacePromptsDir ?? guessPromptsDir(file))).errors;
 }
 
+/**
+ * Validate pipeline text that may not be saved yet (an editor buffer). `file` is used in messages
+ * and to find the workspace templates when `workspacePromptsDir` is not given.
+ */
+export function validatePipelineText(text: string, file: string, workspacePromptsDir?: string): ValidationErrorData[] {
+  let src: YamlSource;
+  try {
+    src = YamlSource.fromText(file, text);
+  } catch (e) {
+    if (e instanceof ValidationError) return [toData(e)];
+    throw e;
+  }
+  return loadPipelineSource(src, { templates: templateStore(workspacePromptsDir ?? guessPromptsDir(file)) }).errors.map(toData);
+}
+
 /** `<ws>/prompts/pipelines/x.yaml` -> `<ws>/prompts` (so its templates are found). */
 function guessPromptsDir(file: string): string | undefined {
   const d = dirname(file);
