@@ -65,8 +65,18 @@ const KEPT = 0;
 const CODE: Record<FilterName, number> = Object.fromEntries(FILTER_NAMES.map((n, i) => [n, i + 1])) as Record<FilterName, number>;
 
 function hash52(s: string): number {
-  const d = createHash('sha1').update(s).digest();
-  return (d.readUInt32BE(0) & 0xfffff) * 0x100000000 + d.readUInt32BE(4);
+  return bits52(createHash('sha1').update(s).digest(), 0);
+}
+
+function bits52(d: Buffer, at: number): number {
+  return (d.readUInt32BE(at) & 0xfffff) * 0x100000000 + d.readUInt32BE(at + 4);
+}
+
+/** A 32-bit integer mix (murmur3 finaliser): spreads (hash bits, seed) into a rank. */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
 /** How many different (non-equivalent) answers the solution's boxes hold. */
@@ -150,17 +160,23 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
   const verdict = new NumberColumn();
   const lengths = new NumberColumn();
   const ranks = new NumberColumn();
-  const problemOf = new NumberColumn();
   const problemIds = new Map<string, number>();
   const problemContaminated: boolean[] = [];
   const survivors: number[][] = [];
   const seen = new Set<number>();
   const torn = (f: string, l: number) => options.onWarning?.(`${f}:${l}: skipped a torn last line`);
+  let lastProblem: string | null = null;
+  let lastProblemKey = '';
   for (const file of options.inputs) {
     for await (const { row, line } of readJsonl(file, { onTornLine: torn })) {
       const id = summary.inputRows++;
       // Same problem text = same problem, across files and runs; hashed so no texts are kept.
-      const pkey = typeof row.problem === 'string' ? `h${hash52(row.problem)}` : problemKey(row);
+      // Rows of one problem usually come together: reuse the previous row's hash.
+      let pkey: string;
+      if (typeof row.problem === 'string') {
+        if (row.problem !== lastProblem) { lastProblem = row.problem; lastProblemKey = `h${hash52(row.problem)}`; }
+        pkey = lastProblemKey;
+      } else pkey = problemKey(row);
       let pid = problemIds.get(pkey);
       if (pid === undefined) {
         pid = problemIds.size;
@@ -168,12 +184,14 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
         problemContaminated.push(contamination !== null && typeof row.problem === 'string' && contamination.contains(row.problem));
         survivors.push([]);
       }
-      problemOf.push(pid);
       const gen = row[genField];
       const text = typeof gen === 'string' ? gen.trim() : '';
       lengths.push(text.length);
-      const normalised = text.replace(/\s+/g, ' ');
-      ranks.push(hash52(`${seed}\u0000${pkey}\u0000${normalised}`));
+      // One digest per row: its first 52 bits identify the solution (dedup), the next 64 give
+      // its downsampling rank, mixed with the seed.
+      const digest = createHash('sha1').update(pkey).update('\u0000').update(text.replace(/\s+/g, ' ')).digest();
+      const solutionId = bits52(digest, 0);
+      ranks.push(mix32(digest.readUInt32BE(8) ^ mix32(seed)) * 0x100000 + (mix32(digest.readUInt32BE(12) ^ seed) & 0xfffff));
       let v: number = KEPT;
       if ((row.error !== undefined && row.error !== null) || !text) v = CODE.failed;
       else if (row.is_correct === undefined) throw new Error(`${file}:${line}: row has no "is_correct": run \`sdg grade\` first`);
@@ -181,9 +199,8 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
       else if (problemContaminated[pid]) v = CODE.contaminated;
       else if (dropMulti && distinctBoxedAnswers(text) > 1) v = CODE['multi-boxed'];
       else if (dedup) {
-        const h = hash52(`${pkey}\u0000${normalised}`);
-        if (seen.has(h)) v = CODE.duplicate;
-        else seen.add(h);
+        if (seen.has(solutionId)) v = CODE.duplicate;
+        else seen.add(solutionId);
       }
       verdict.push(v);
       if (v === KEPT) survivors[pid].push(id);
