@@ -110,6 +110,26 @@ describe('llm client', () => {
       });
     });
 
+    it('orders choices by index and keeps the base URL query on every request', async () => {
+      const paths: string[] = [];
+      const raw = http.createServer((req, res) => {
+        req.resume();
+        paths.push(req.url!);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ choices: [2, 0, 1].map((i) => ({ index: i, finish_reason: 'stop', message: { role: 'assistant', content: `c${i}` } })) }));
+      });
+      await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+      const c = createClient({ name: 'q', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/openai/v1?api-version=2024-10-21`, model: 'm', apiKind: 'chat' });
+      try {
+        const r = await c.queryModel(USER, { n: 3 });
+        assert.deepEqual(r.choices.map((x) => x.text), ['c0', 'c1', 'c2']);
+        assert.deepEqual(paths, ['/openai/v1/chat/completions?api-version=2024-10-21']);
+      } finally {
+        await c.close();
+        await new Promise((r) => raw.close(r));
+      }
+    });
+
     it('reuses keep-alive connections (no more sockets than concurrent requests)', async () => {
       await setup();
       const before = process.cpuUsage();

@@ -177,6 +177,8 @@ export class OpenAiCompatibleClient implements LlmClient {
   private readonly proxySecrets: string[] = [];
   private readonly origin: string;
   private readonly pathPrefix: string;
+  /** The base URL's query (e.g. Azure's `?api-version=`), appended to every request path. */
+  private readonly query: string;
   /** "http://host:port/v1" without query or credentials: safe for messages. */
   private readonly where: string;
   private readonly headers: Record<string, string>;
@@ -201,6 +203,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     }
     this.origin = url.origin;
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.query = url.search;
     this.where = this.origin + this.pathPrefix;
     this.apiKey = opts.apiKey || undefined;
     const presetTimeout = profile.preset && isPresetName(profile.preset) ? PRESETS[profile.preset].timeoutMs : undefined;
@@ -311,6 +314,7 @@ export class OpenAiCompatibleClient implements LlmClient {
         maxRetries: 0,
         timeout: this.timeoutMs,
         defaultHeaders: extraHeaders,
+        defaultQuery: this.query ? Object.fromEntries(new URLSearchParams(this.query)) : undefined,
       });
     }
     return this.sdk;
@@ -395,7 +399,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       const res = await this.pool.request({
         origin: this.origin,
         method,
-        path: this.pathPrefix + path,
+        path: this.pathPrefix + path + this.query,
         headers: this.headers,
         body,
         signal: controller.signal,
@@ -446,6 +450,16 @@ export class OpenAiCompatibleClient implements LlmClient {
 
   private checkChoices<C>(json: { choices?: C[] } | null | undefined): C[] {
     if (!json || typeof json !== 'object') throw this.badResponse('the answer is not a JSON object');
+    if (Array.isArray(json.choices) && json.choices.length > 1) {
+      // The contract is "in index order"; servers almost always comply, so check before sorting.
+      const list = json.choices as Array<C & { index?: number }>;
+      for (let i = 1; i < list.length; i++) {
+        if ((list[i - 1].index ?? 0) > (list[i].index ?? 0)) {
+          list.sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+          break;
+        }
+      }
+    }
     if (!Array.isArray(json.choices) || json.choices.length === 0) {
       // Some gateways answer 200 with an error object instead of an error status.
       const err = (json as { error?: unknown; object?: unknown }).error ?? ((json as { object?: unknown }).object === 'error' ? json : undefined);
