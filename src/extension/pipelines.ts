@@ -171,6 +171,10 @@ class PipelineProgress {
   constructor(names: string[]) {
     this.stages = names.map((name) => ({ name, status: 'pending', counts: { total: null, done: 0, failed: 0, pending: null } }));
   }
+  /** At the end of a run, a stage still "running" ended the way the run did. */
+  settle(status: string): void {
+    for (const s of this.stages) if (s.status === 'running') s.status = status;
+  }
   stage(name: string): StageView {
     let s = this.stages.find((x) => x.name === name);
     if (!s) this.stages.push((s = { name, status: 'pending', counts: { total: null, done: 0, failed: 0, pending: null } }));
@@ -272,10 +276,14 @@ export class PipelineLauncher implements RunLauncher<PipelineRunRequest> {
           onProgress,
           onStage,
         });
+        progress.settle(result.status);
         hooks.onProgress({ output: result.output, stages: progress.stages });
         return { status: result.status, error: result.error ? errorMessage(result.error) : null };
       } catch (e) {
-        return { status: hooks.signal.aborted ? 'cancelled' : 'failed', error: errorMessage(e) };
+        const status = hooks.signal.aborted ? 'cancelled' : 'failed';
+        progress.settle(status);
+        hooks.onProgress({ stages: progress.stages });
+        return { status, error: errorMessage(e) };
       } finally {
         await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       }

@@ -226,6 +226,7 @@ export class Services implements vscode.Disposable {
       pipelines: {
         available: () => this.catalog.available(),
         list: () => this.catalog.list(),
+        listTemplates: () => this.catalog.listTemplates(),
         copyToWorkspace: (id) => this.copyPipelineToWorkspace(id),
       },
       runs: {

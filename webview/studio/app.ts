@@ -50,6 +50,7 @@ export class SdgStudio extends LitElement {
       .list-item:hover { background: var(--vscode-list-hoverBackground); }
       .list-item.selected { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground); }
       vscode-textarea.template { width: 100%; min-height: 220px; }
+      .example vscode-textarea, vscode-textarea.wide { width: 100%; }
       vscode-textfield, vscode-single-select { min-width: 220px; }
       .two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
       .msg-role { font-weight: 600; text-transform: uppercase; font-size: 11px; }
@@ -71,6 +72,7 @@ export class SdgStudio extends LitElement {
   private endpointTests = new Map<string, { ok: boolean; latencyMs: number | null; models: string[]; error: string | null } | 'testing'>();
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
   private datasets: string[] = [];
+  private allTemplates: TemplateRef[] = [];
   private importFile = '';
   private importLimit = 8;
 
@@ -101,6 +103,7 @@ export class SdgStudio extends LitElement {
       if (this.state.persisted.fewShotFile) void this.loadFewShot(this.state.persisted.fewShotFile);
       if (this.state.persisted.datasetFile) void this.loadRow();
       void this.loadDatasets();
+      void this.loadTemplates();
     } catch (e) {
       this.dispatch({ type: 'loadFailed', error: errorText(e) });
     }
@@ -135,6 +138,11 @@ export class SdgStudio extends LitElement {
   }
 
   // ---------------------------------------------------------------- data loading
+
+  private async loadTemplates(): Promise<void> {
+    this.allTemplates = await this.host.request('templates.list', {}).catch(() => []);
+    this.requestUpdate();
+  }
 
   private async loadDatasets(): Promise<void> {
     const list = await this.host.request('datasets.list', {}).catch(() => []);
@@ -275,10 +283,10 @@ export class SdgStudio extends LitElement {
         input = html`<vscode-single-select id=${`param-${param.name}`} .value=${String(value ?? '')} @change=${(e: Event) => set(targetValue(e))}>${(param.options ?? []).map((o) => html`<vscode-option value=${o} ?selected=${o === value}>${o}</vscode-option>`)}</vscode-single-select>`;
         break;
       case 'text':
-        input = html`<vscode-textarea id=${`param-${param.name}`} rows="4" .value=${String(value ?? '')} @input=${(e: Event) => set(targetValue(e))}></vscode-textarea>`;
+        input = html`<vscode-textarea class="wide" id=${`param-${param.name}`} rows="4" .value=${String(value ?? '')} @input=${(e: Event) => set(targetValue(e))}></vscode-textarea>`;
         break;
       case 'file':
-        input = html`<vscode-single-select id=${`param-${param.name}`} combobox .value=${String(value ?? '')} @change=${(e: Event) => set(targetValue(e))}>
+        input = html`<vscode-single-select id=${`param-${param.name}`} .value=${String(value ?? '')} @change=${(e: Event) => set(targetValue(e))}>
           <vscode-option value="">(none)</vscode-option>
           ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === value}>${d}</vscode-option>`)}
         </vscode-single-select>`;
@@ -300,18 +308,19 @@ export class SdgStudio extends LitElement {
     const s = this.state;
     const ref = s.persisted.templateRef;
     const p = this.selectedPipeline();
-    const refs = p?.templates ?? [];
+    const own = p?.templates ?? [];
+    const refs = [...own, ...this.allTemplates.filter((x) => !own.some((o) => refKey(o) === refKey(x)))];
     const chooser = html`<div class="row">
       <vscode-label>Template</vscode-label>
-      <vscode-single-select aria-label="Template" .value=${ref ? refKey(ref) : ''} @change=${(e: Event) => {
+      <vscode-single-select aria-label="Template" combobox .value=${ref ? refKey(ref) : ''} @change=${(e: Event) => {
         const r = refs.find((x) => refKey(x) === targetValue(e));
         if (r) this.openTemplate(r);
       }}>
         ${ref && !refs.some((x) => refKey(x) === refKey(ref)) ? html`<vscode-option value=${refKey(ref)} selected>${ref.label}</vscode-option>` : nothing}
-        ${refs.map((x) => html`<vscode-option value=${refKey(x)} ?selected=${ref && refKey(x) === refKey(ref)}>${x.label}</vscode-option>`)}
+        ${refs.map((x) => html`<vscode-option value=${refKey(x)} description=${x.file} ?selected=${ref && refKey(x) === refKey(ref)}>${x.label}</vscode-option>`)}
       </vscode-single-select>
     </div>`;
-    if (!ref) return html`${chooser}<p class="muted">Pick a template of the selected pipeline (Pipelines tab), or use "SDG: Preview Prompt…".</p>`;
+    if (!ref) return html`${chooser}<p class="muted">Pick a template: the selected pipeline's come first, then every template and labeling prompt config.</p>`;
     const t = s.template;
     if (!t) return html`${chooser}<p class="row"><vscode-progress-ring></vscode-progress-ring> Loading ${ref.label}…</p>`;
     const dirty = t.text !== t.saved;
@@ -342,7 +351,8 @@ export class SdgStudio extends LitElement {
     return html`
       <h3>Preview</h3>
       <div class="row">
-        <vscode-single-select aria-label="Dataset" combobox .value=${s.persisted.datasetFile ?? ''} @change=${(e: Event) => {
+        <vscode-label>Row from</vscode-label>
+        <vscode-single-select aria-label="Dataset" .value=${s.persisted.datasetFile ?? ''} @change=${(e: Event) => {
           this.dispatch({ type: 'dataset', file: targetValue(e) || null });
           void this.loadRow();
         }}>
@@ -408,7 +418,7 @@ export class SdgStudio extends LitElement {
       <div class="card">
         <h3>Import from a JSONL file</h3>
         <div class="row">
-          <vscode-single-select aria-label="JSONL to import" combobox .value=${this.importFile} @change=${(e: Event) => { this.importFile = targetValue(e); }}>
+          <vscode-single-select aria-label="JSONL to import" .value=${this.importFile} @change=${(e: Event) => { this.importFile = targetValue(e); }}>
             <vscode-option value="">(choose a file)</vscode-option>
             ${this.datasets.map((d) => html`<vscode-option value=${d}>${d}</vscode-option>`)}
           </vscode-single-select>

@@ -12,6 +12,7 @@ import type {
   RunView,
   StudioHostNotifications,
   StudioRequests,
+  TemplateRef,
 } from '../../shared/protocol/studio';
 import { ENDPOINT_NAME, v, type Check } from '../util/validate';
 import * as files from './files';
@@ -30,6 +31,7 @@ export interface StudioBackend extends files.FileContext {
   pipelines: {
     available(): boolean;
     list(): Promise<PipelineInfo[]>;
+    listTemplates(): Promise<TemplateRef[]>;
     copyToWorkspace(id: string): Promise<string>;
   };
   runs: {
@@ -69,6 +71,7 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   init: empty as Check<Record<string, never>>,
   'pipelines.list': empty as Check<Record<string, never>>,
   'pipelines.copyToWorkspace': v.object({ id: v.string({ min: 1, max: 4096 }) }),
+  'templates.list': empty as Check<Record<string, never>>,
   'template.get': v.object({ ref: templateRef }),
   'template.preview': v.object({ ref: templateRef, text, row: v.optional(v.record(v.json({ maxChars: 2_000_000 }), { maxKeys: 500 })), fewShot: v.optional(v.array(fewShotExample, { max: 500 })) }),
   'template.save': v.object({ ref: templateRef, text }),
@@ -106,6 +109,7 @@ export function createHandlers(b: StudioBackend): Handlers {
     }),
     'pipelines.list': () => b.pipelines.list(),
     'pipelines.copyToWorkspace': async ({ id }) => ({ file: await b.pipelines.copyToWorkspace(id) }),
+    'templates.list': () => b.pipelines.listTemplates(),
     'template.get': ({ ref }) => files.getTemplate(b, ref),
     'template.preview': ({ ref, text, row, fewShot }) => files.previewTemplate(b, ref, text, row, fewShot),
     'template.save': async ({ ref, text }) => ({ errors: await files.saveTemplate(b, ref, text) }),

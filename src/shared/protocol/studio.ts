@@ -140,6 +140,8 @@ export type StudioRequests = {
   init: { params: Record<string, never>; result: InitResult };
   'pipelines.list': { params: Record<string, never>; result: PipelineInfo[] };
   'pipelines.copyToWorkspace': { params: { id: string }; result: { file: string } };
+  /** Every template and prompt config (built-in and workspace). */
+  'templates.list': { params: Record<string, never>; result: TemplateRef[] };
   'template.get': { params: { ref: TemplateRef }; result: TemplateDoc };
   'template.preview': {
     params: { ref: TemplateRef; text: string; row?: Record<string, unknown>; fewShot?: FewShotExampleData[] };
