@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { ValidationError } from '../../src/core/config/yamlSource';
 import {
-  listBuiltinPrompts, loadPromptConfig, loadPromptConfigFile, PromptConfigError, resolvePromptFile, withOverrides,
+  listBuiltinPromptInfo, listBuiltinPrompts, loadPromptConfig, loadPromptConfigFile, PromptConfigError, resolvePromptFile, withOverrides,
 } from '../../src/core/prompts/promptConfig';
-import { loadFewShotSet, resolveFewShotFile } from '../../src/core/prompts/fewShot';
+import { listBuiltinFewShotSets, loadFewShotSet, resolveFewShotFile } from '../../src/core/prompts/fewShot';
 
 const FIX = join(__dirname, '../fixtures/prompts');
 
@@ -104,6 +104,16 @@ describe('built-in prompt configs and few-shot sets', () => {
     const names = listBuiltinPrompts();
     for (const n of ['generic_math', 'gsm8k_text', 'math_text', 'gsm8k_generate_masked', 'math_generate_masked']) assert.ok(names.includes(n), `missing built-in ${n}`);
     for (const n of names) loadPromptConfig(n);
+  });
+
+  it('lists built-in prompts with descriptions, and the few-shot sets', () => {
+    const info = listBuiltinPromptInfo();
+    assert.ok(info.length >= 5);
+    for (const i of info) {
+      assert.equal(i.error, undefined, `${i.name}: ${i.error}`);
+      assert.ok(i.description.length > 10, `${i.name} has no description`);
+    }
+    assert.deepEqual(listBuiltinFewShotSets().filter((n) => ['gsm8k_text', 'math_text', 'gsm8k_masked', 'math_masked'].includes(n)).length, 4);
   });
 
   it('built-in solving prompts render under every context type', () => {

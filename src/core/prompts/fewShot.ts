@@ -9,7 +9,7 @@
  *       reference_solution: ... optional; shown as context (falls back to `solution`)
  *       masked_solution: ...    optional; the solution with its answer and key numbers hidden
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ValidationError, YamlSource } from '../config/yamlSource';
 
@@ -58,7 +58,14 @@ export function resolveFewShotFile(set: string, configFile?: string): string {
   throw new Error(`unknown few-shot set ${JSON.stringify(set)} (looked in ${[...new Set(candidates.map((c) => dirname(c)))].join(', ')})`);
 }
 
-/** Load and validate a few-shot set; throws PromptConfigError-compatible ValidationErrors. */
+/** Names of the built-in few-shot sets. */
+export function listBuiltinFewShotSets(): string[] {
+  const dir = join(builtinPromptsDir(), 'few_shot');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+}
+
+/** Load and validate a few-shot set; throws a FewShotError listing every problem (file:line: field: ...). */
 export function loadFewShotSet(file: string): FewShotExample[] {
   const src = YamlSource.fromFile(file);
   const errors: ValidationError[] = [];

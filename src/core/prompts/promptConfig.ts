@@ -180,6 +180,19 @@ export function listBuiltinPrompts(): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
 }
 
+/** Built-in prompt configs with their descriptions (for pickers); invalid ones say why. */
+export function listBuiltinPromptInfo(): Array<{ name: string; file: string; description: string; error?: string }> {
+  return listBuiltinPrompts().map((name) => {
+    const file = join(builtinPromptsDir(), 'generation', `${name}.yaml`);
+    try {
+      const c = loadPromptConfigFile(file);
+      return { name, file, description: c.description };
+    } catch (e) {
+      return { name, file, description: '', error: (e as Error).message };
+    }
+  });
+}
+
 /** Load and validate a prompt config by built-in name or path (few-shot set included). */
 export function loadPromptConfig(nameOrFile: string, cwd?: string): PromptConfig {
   return loadPromptConfigFile(resolvePromptFile(nameOrFile, cwd));
