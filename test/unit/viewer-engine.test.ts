@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LineIndex } from '../../src/core/viewer/lineIndex';
 import { JsonlFile } from '../../src/core/viewer/jsonlFile';
-import { QueryRun, QueryError, compileQuery } from '../../src/core/viewer/query';
+import { QueryRun, QueryError, compileQuery, requiredLiteral } from '../../src/core/viewer/query';
 
 /** Offsets computed the slow, obvious way: every byte after a \n starts a line. */
 function naiveStarts(buf: Buffer): number[] {
@@ -297,6 +297,29 @@ describe('viewer search, filter and group-by', () => {
     assert.deepEqual(await run({ search: { text: 'boxed', regex: false, caseSensitive: true, field: 'generation' } }), [0]);
     assert.deepEqual(await run({ search: { text: 'boxed', regex: false, caseSensitive: true, field: 'problem' } }), []);
     assert.deepEqual(await run({ search: { text: 'x', regex: false, caseSensitive: true, field: 'meta.source' } }), [2]);
+  });
+
+  it('finds the literal every regex match must contain (or none)', () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['Step 99999[0-9]:', 'Step 99999'],
+      ['a|b', undefined],
+      ['foo(bar|baz)qux', 'foo'],
+      ['colou?r', 'colo'],
+      ['x\\.json', 'x.json'],
+      ['x{2}abc', 'abc'],
+      ['\\u0041BCD', undefined],
+      ['hello\\x41world', 'hello'],
+      ['[abc]+hello', 'hello'],
+      ['ab+cd', undefined],
+    ];
+    for (const [src, lit] of cases) assert.equal(requiredLiteral(src), lit, src);
+  });
+
+  it('case-insensitive search with non-ASCII text and regexes without a literal', async () => {
+    assert.deepEqual(await run({ search: { text: 'CAFÉ', regex: false, caseSensitive: false } }), [2, 3, 5]);
+    assert.deepEqual(await run({ search: { text: 'le CAF', regex: false, caseSensitive: false, field: 'generation' } }), [2]);
+    assert.deepEqual(await run({ search: { text: '\\d\\D\\d', regex: true, caseSensitive: true, field: 'problem' } }), [0, 1]);
+    assert.deepEqual(await run({ search: { text: 'i (think|am) \\d', regex: true, caseSensitive: false } }), [1]);
   });
 
   it('reports a bad regex as a search error', () => {

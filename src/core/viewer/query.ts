@@ -95,7 +95,85 @@ interface Group {
   lines: LineList;
 }
 
-type Prefilter = { kind: 'bytes'; needle: Buffer } | { kind: 'regex'; re: RegExp } | { kind: 'none' };
+/**
+ * How candidate lines are found in a raw chunk before the exact per-line test:
+ * bytes: Buffer.indexOf of a literal (memmem); latin1: a case-insensitive ASCII literal regex
+ * over the chunk decoded byte-for-byte (positions are byte offsets); regex: the regex over the
+ * UTF-8 decoded chunk; none: every line.
+ */
+type Prefilter = { kind: 'bytes'; needle: Buffer } | { kind: 'latin1'; re: RegExp } | { kind: 'regex'; re: RegExp } | { kind: 'none' };
+
+/**
+ * A literal that every match of `source` must contain (the longest run of plain characters at
+ * the top level, with no alternation), or undefined. Lets a regex search skip lines with
+ * memmem, as grep tools do. Conservative: anything unusual gives up.
+ */
+export function requiredLiteral(source: string): string | undefined {
+  let depth = 0;
+  let best = '';
+  let run = '';
+  const flush = (): void => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    const next = source[i + 1];
+    let lit: string | undefined;
+    let advance = 0;
+    if (c === '\\') {
+      if (next === undefined) return undefined;
+      if (/[\\^$.*+?()[\]{}|\/\-]/.test(next)) lit = next;
+      advance = 1;
+      if (/[A-Za-z0-9]/.test(next)) {
+        // \d, \u0041, \x41, \p{L}, \k<name>, \1...: skip the escape and its payload.
+        let j = i + 2;
+        while (j < source.length && /[A-Za-z0-9{}<>_]/.test(source[j])) j++;
+        i = j - 1;
+        flush();
+        continue;
+      }
+    } else if (c === '|') {
+      if (depth === 0) return undefined;
+    } else if (c === '(') {
+      depth++;
+      flush();
+      continue;
+    } else if (c === ')') {
+      depth--;
+      flush();
+      continue;
+    } else if (c === '{') {
+      // A quantifier's {n,m}: not text.
+      flush();
+      const close = source.indexOf('}', i);
+      if (close < 0) return undefined;
+      i = close;
+      continue;
+    } else if (c === '[') {
+      // Skip a character class.
+      flush();
+      let j = i + 1;
+      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+      i = j;
+      continue;
+    } else if (!/[\^$.*+?{}]/.test(c)) lit = c;
+    i += advance;
+    if (lit === undefined || depth > 0) {
+      flush();
+      continue;
+    }
+    const q = source[i + 1];
+    if (q === '?' || q === '*' || q === '{') {
+      flush(); // this character is optional or repeated a variable number of times
+      continue;
+    }
+    run += lit;
+    if (q === '+') flush();
+  }
+  flush();
+  return best.length >= 3 ? best : undefined;
+}
 
 /** Text JSON writes unescaped, so finding it in raw bytes is exact (ASCII printable, no quote or backslash). */
 function rawSafe(text: string): boolean {
@@ -148,13 +226,16 @@ function compileSearch(s: SearchSpec): CompiledSearch {
   }
   const safe = !s.regex && rawSafe(s.text);
   const plainPrefilter = (): Prefilter =>
-    s.caseSensitive ? { kind: 'bytes', needle: Buffer.from(s.text, 'utf8') } : { kind: 'regex', re: new RegExp(escapeRegExp(s.text), 'gim') };
+    s.caseSensitive ? { kind: 'bytes', needle: Buffer.from(s.text, 'utf8') } : { kind: 'latin1', re: new RegExp(escapeRegExp(s.text), 'gi') };
+  // For regexes: a literal every match contains, searched as bytes (exact for the raw line).
+  const lit = s.regex && s.caseSensitive ? requiredLiteral(s.text) : undefined;
 
   if (segs) {
     const path = segs;
     const lastKey = [...path].reverse().find((x): x is string => typeof x === 'string');
     let prefilter: Prefilter = { kind: 'none' };
     if (safe) prefilter = plainPrefilter();
+    else if (lit && rawSafe(lit)) prefilter = { kind: 'bytes', needle: Buffer.from(lit, 'utf8') };
     else if (lastKey && rawSafe(lastKey)) prefilter = { kind: 'bytes', needle: Buffer.from(JSON.stringify(lastKey), 'utf8') };
     return {
       prefilter,
@@ -167,7 +248,7 @@ function compileSearch(s: SearchSpec): CompiledSearch {
       },
     };
   }
-  if (s.regex) return { prefilter: { kind: 'regex', re: rawRe! }, needsParse: false, test: (text) => match(text) };
+  if (s.regex) return { prefilter: lit ? { kind: 'bytes', needle: Buffer.from(lit, 'utf8') } : { kind: 'regex', re: rawRe! }, needsParse: false, test: (text) => match(text) };
   if (safe) return { prefilter: plainPrefilter(), needsParse: false, test: (text) => match(text) };
   // Non-ASCII or escaped characters: the raw line or any decoded string value.
   return {
@@ -292,6 +373,17 @@ export class QueryRun {
       const { buf, first, count, lineEnd, text } = chunk;
       if (prefilter.kind === 'none') {
         for (let i = 0; i < count; i++) consider(first + i, text(i));
+      } else if (prefilter.kind === 'latin1') {
+        // One byte per character: match positions are byte offsets.
+        const str = buf.toString('latin1');
+        const re = prefilter.re;
+        re.lastIndex = 0;
+        let m: RegExpExecArray | null;
+        while ((m = re.exec(str)) !== null) {
+          const i = chunk.lineOf(m.index);
+          consider(first + i, text(i));
+          re.lastIndex = lineEnd(i);
+        }
       } else if (prefilter.kind === 'bytes') {
         let pos = buf.indexOf(prefilter.needle, 0);
         while (pos !== -1) {
