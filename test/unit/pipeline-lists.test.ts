@@ -162,6 +162,11 @@ stages:
   - { name: near, kind: dedup, field: text, method: minhash, threshold: 0.5, shingle_size: 2 }
   - { name: long, kind: filter, expr: "words(text) >= 5" }
   - { name: first2, kind: limit, count: 2 }
+  - { name: pick, kind: sample, from: src, count: 2, seed: 5 }
+  - { name: styles, kind: source, values: [short, long], as: style }
+  - { name: crossed, kind: cross, from: first2, with_stage: styles, as: style }
+  - { name: shaped, kind: format, fields: { line: "{{style}}: {{text}}", n: "{{id}}" }, keep: [style] }
+  - { name: skipped, kind: filter, expr: "false", when: false }
 `;
     writeFileSync(join(dir, 'p', 'd.yaml'), yaml);
     const r = loadPipelineSource(YamlSource.fromText('d.yaml', yaml), { templates: templateStore() });
@@ -172,6 +177,15 @@ stages:
     assert.equal(count('exact'), 3);
     assert.equal(count('near'), 2);
     assert.equal(count('first2'), 2);
+    assert.equal(count('pick'), 2);
+    const rowsOf = (st: string) => readFileSync(join(dir, 'out', 'stages', `${st}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.deepEqual(rowsOf('pick').map((r) => r.id), rowsOf('pick').map((r) => r.id).sort(), 'sample keeps input order');
+    const shaped = rowsOf('shaped');
+    assert.equal(shaped.length, 4);
+    assert.match(shaped[0].line, /^short: Alpha beta/);
+    assert.deepEqual(Object.keys(shaped[0]).sort(), ['id', 'line', 'n', 'provenance', 'style']);
+    assert.equal(shaped[0].provenance.parents.style, 'short');
+    assert.equal(count('skipped'), 4, 'a stage whose when is false passes its input through');
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -11,6 +11,7 @@ import { createClient } from '../../core/llm/client';
 import { assertValidEndpoint, resolveApiKey, resolveEndpoint, isPresetName, PRESET_NAMES, type PartialEndpointProfile } from '../../core/llm/presets';
 import type { EndpointProfile, LlmClient } from '../../core/llm/types';
 import { dryRun, resolveParameters, resolvePipeline, runPipeline } from '../../core/pipeline';
+import { createProgressRenderer, type ProgressRenderer } from '../progress';
 
 interface RunFlags {
   baseUrl?: string;
@@ -164,7 +165,15 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      let lastLine = 0;
+      // One progress bar per model stage (created on its first event, closed on its final one).
+      let bar: { stage: string; renderer: ProgressRenderer } | null = null;
+      const progressFor = (stage: string): ProgressRenderer => {
+        if (bar?.stage !== stage) {
+          bar?.renderer.finish();
+          bar = { stage, renderer: createProgressRenderer({ label: stage }) };
+        }
+        return bar.renderer;
+      };
       let result;
       try {
         result = await runPipeline({
@@ -180,14 +189,15 @@ export function register(program: Command): void {
           tokensPerMinute: positiveInt('--tpm', f.tpm),
           overwrite: f.overwrite,
           signal: controller.signal,
-          onStage: f.quiet ? undefined : (stage, status, detail) => process.stderr.write(`sdg: ${stage}: ${status}${detail ? ` (${detail})` : ''}\n`),
-          onProgress: f.quiet ? undefined : (stage, e) => {
-            if (!e.final && Date.now() - lastLine < 2000) return;
-            lastLine = Date.now();
-            process.stderr.write(`sdg: ${stage}: ${e.done}/${e.total ?? '?'} items, ${e.failed} failed, ${e.inFlight} in flight${e.lastErrors.length ? `, last error: ${e.lastErrors.at(-1)}` : ''}\n`);
+          onStage: f.quiet ? undefined : (stage, status, detail) => {
+            const line = `sdg: ${stage}: ${status}${detail ? ` (${detail})` : ''}`;
+            if (bar && !f.quiet) bar.renderer.log(line);
+            else process.stderr.write(line + '\n');
           },
+          onProgress: f.quiet ? undefined : (stage, e) => progressFor(stage).update(e),
         });
       } finally {
+        (bar as { renderer: ProgressRenderer } | null)?.renderer.finish();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
         await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));

@@ -257,7 +257,13 @@ async function runModelStage(
       onProgress: (ev) => o.onProgress?.(stage.name, ev),
     });
     if (listError) {
-      return { status: 'failed', error: `stage ${stage.name}: ListConversionError (${listError.reason}): ${listError.message}${firstParseList ? ' (the first list conversion of a pipeline always stops the run)' : ''}`, listError };
+      const snippet = listError.response.replace(/\s+/g, ' ').trim().slice(0, 160);
+      return {
+        status: 'failed',
+        error: `stage ${stage.name}: ListConversionError (${listError.reason}): ${listError.message}` +
+          `${firstParseList ? ' (the first list conversion of a pipeline always stops the run)' : ''}; response began: ${JSON.stringify(snippet)}`,
+        listError,
+      };
     }
     if (result.status === 'cancelled') return { status: 'cancelled', error: 'cancelled' };
     if (result.status === 'failed') return { status: 'failed', error: `stage ${stage.name}: ${result.error}` };
