@@ -42,6 +42,8 @@ export class RecentErrors {
   constructor(private readonly max = 5) {}
 
   add(message: string): void {
+    // Bounded: a server may answer with a whole HTML page.
+    if (message.length > 500) message = message.slice(0, 497) + '...';
     const i = this.items.indexOf(message);
     if (i >= 0) this.items.splice(i, 1);
     this.items.push(message);

@@ -36,6 +36,8 @@ export interface CallOptions<T> {
   promptTokens?: number;
   /** max_tokens of the request (estimate, and what a context-length error shrinks). */
   maxTokens?: number;
+  /** Completions the request asks for (`n`): the token reservation is prompt + n x max_tokens. Default 1. */
+  choices?: number;
   /** Token usage of a result. Default: `result.usage` when it looks like `Usage`. */
   usage?(result: T): Usage | undefined;
 }
@@ -436,7 +438,7 @@ class Scheduler<I, R> implements ItemContext {
           if (signal.aborted) throw signal.reason;
         }
       }
-      const ticket = this.limiter ? await this.limiter.acquire(promptEstimate + (maxTokens ?? 0), signal) : -1;
+      const ticket = this.limiter ? await this.limiter.acquire(promptEstimate + (maxTokens ?? 0) * (options?.choices ?? 1), signal) : -1;
       this.requests++;
       const t0 = clock.now();
       try {
@@ -447,7 +449,8 @@ class Scheduler<I, R> implements ItemContext {
           this.completionTokens += usage.completionTokens;
           if (this.limiter) this.limiter.settle(ticket, usage.promptTokens + usage.completionTokens);
         }
-        this.adaptive.onSuccess(clock.now() - t0, clock.now());
+        const t1 = clock.now();
+        this.adaptive.onSuccess(t1 - t0, t1);
         return result;
       } catch (e) {
         if (this.limiter) this.limiter.settle(ticket, promptEstimate);
@@ -486,7 +489,7 @@ class Scheduler<I, R> implements ItemContext {
         const p = a.maxTokens === params?.max_tokens ? params : { ...params, max_tokens: a.maxTokens };
         return client.queryModel(messages, p, { ...options, signal: a.signal });
       },
-      { promptTokens: estimateTokens(messages), maxTokens: params?.max_tokens },
+      { promptTokens: estimateTokens(messages), maxTokens: params?.max_tokens, choices: params?.n },
     );
   }
 
