@@ -667,7 +667,8 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     const fault = pickFault(mreq);
     if (fault) return deliverFault(res, fault, endpoint, 0, 0);
     const ids = [...(options.models ?? ['mock-model']), ...rewardModels];
-    send(res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'mock' })) });
+    const maxLen = options.contextLength !== undefined ? { max_model_len: options.contextLength } : {};
+    send(res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'mock', ...maxLen })) });
   }
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {

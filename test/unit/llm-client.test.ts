@@ -376,6 +376,24 @@ describe('llm client', () => {
       assert.equal(server.requests.at(-1)!.headers.authorization, `Bearer ${KEY}`);
     });
 
+    it('listModelInfo reads context lengths in vLLM and llama.cpp shapes (llama.cpp: per-slot n_ctx)', async () => {
+      await withRawServer((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ object: 'list', data: [
+          { id: 'vllm-model', object: 'model', owned_by: 'vllm', max_model_len: 32768 },
+          { id: 'tiny', object: 'model', owned_by: 'llamacpp', meta: { n_ctx: 1024, n_ctx_train: 4096 } },
+          { id: 'plain', object: 'model' },
+          { object: 'model' },
+        ] }));
+      }, undefined, async (c) => {
+        assert.deepEqual(await c.listModelInfo(), [
+          { id: 'vllm-model', ownedBy: 'vllm', contextLength: 32768 },
+          { id: 'tiny', ownedBy: 'llamacpp', contextLength: 1024 },
+          { id: 'plain' },
+        ]);
+      });
+    });
+
     it('listModels maps 401', async () => {
       await setup({ apiKey: 'x-key-1234' });
       await expectLlmError(client.listModels(), 'auth');
@@ -428,13 +446,14 @@ describe('checkEndpoint', () => {
     await server?.close();
   });
 
-  it('passes against a healthy server and reports latency and a sample', async () => {
-    server = await startMockServer({ models: ['mock-model'], respond: () => 'OK' });
+  it('passes against a healthy server and reports latency, context length and a sample', async () => {
+    server = await startMockServer({ models: ['mock-model'], respond: () => 'OK', contextLength: 8192 });
     client = createClient(profile(server));
     const r = await checkEndpoint(client);
     assert.equal(r.ok, true);
     assert.equal(r.modelListed, true);
     assert.equal(r.sample, 'OK');
+    assert.equal(r.contextLength, 8192);
     assert.deepEqual(r.problems, []);
     assert.equal(server.requests.at(-1)!.body.max_tokens, 8);
   });

@@ -4,6 +4,7 @@
  * a wrong port, key, model name or formatter shows up in seconds with a readable reason.
  */
 import { LlmError, isLlmError } from './errors';
+import type { ModelInfo } from './client';
 import type { LlmClient } from './types';
 
 export interface EndpointCheck {
@@ -13,6 +14,8 @@ export interface EndpointCheck {
   models?: string[];
   /** Whether the profile's model is among them (undefined when unknown). */
   modelListed?: boolean;
+  /** The model's context length, when the server reports it (vLLM, SGLang, llama.cpp). */
+  contextLength?: number;
   /** Milliseconds the probe request took. */
   latencyMs?: number;
   /** Start of the probe's answer (text, or reward scores as JSON). */
@@ -50,8 +53,13 @@ export async function checkEndpoint(client: LlmClient, options: CheckOptions = {
   const warnings: string[] = [];
 
   try {
-    result.models = await client.listModels(req);
+    // The richer listing when the client has it (ours does); any LlmClient works.
+    const withInfo = client as LlmClient & { listModelInfo?: (o: typeof req) => Promise<ModelInfo[]> };
+    const infos = withInfo.listModelInfo ? await withInfo.listModelInfo(req) : (await client.listModels(req)).map((id) => ({ id }) as ModelInfo);
+    result.models = infos.map((m) => m.id);
     result.modelListed = result.models.includes(model);
+    const ctx = infos.find((m) => m.id === model)?.contextLength;
+    if (ctx !== undefined) result.contextLength = ctx;
     if (!result.modelListed) {
       const shown = result.models.slice(0, 10).join(', ') + (result.models.length > 10 ? ', ...' : '');
       warnings.push(`model "${model}" is not in the server's model list (${shown || 'empty'}); check the spelling`);

@@ -58,6 +58,14 @@ export function proxyFromEnv(target: URL, env: Record<string, string | undefined
   return proxy || undefined;
 }
 
+/** One entry of the server's model list. */
+export interface ModelInfo {
+  id: string;
+  ownedBy?: string;
+  /** Tokens of context (prompt + completion) when the server says (vLLM `max_model_len`, llama.cpp `meta`). */
+  contextLength?: number;
+}
+
 /** Used when neither the profile, its preset nor the options give a time-out. */
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_CONNECTIONS = 128;
@@ -289,10 +297,24 @@ export class OpenAiCompatibleClient implements LlmClient {
   }
 
   async listModels(options: RequestOptions = {}): Promise<string[]> {
+    return (await this.listModelInfo(options)).map((m) => m.id);
+  }
+
+  /** `/models` with what servers add beyond the id: the context length (vLLM, SGLang, llama.cpp). */
+  async listModelInfo(options: RequestOptions = {}): Promise<ModelInfo[]> {
     const res = await this.send('GET', '/models', undefined, options);
-    const json = this.parse<{ data?: Model[] }>(res);
+    const json = this.parse<{ data?: Array<Model & { max_model_len?: unknown; meta?: { n_ctx_train?: unknown; n_ctx?: unknown } }> }>(res);
     if (!json || !Array.isArray(json.data)) throw this.badResponse('/models did not return a "data" list');
-    return json.data.map((m) => m?.id).filter((id): id is string => typeof id === 'string');
+    const out: ModelInfo[] = [];
+    for (const m of json.data) {
+      if (typeof m?.id !== 'string') continue;
+      const info: ModelInfo = { id: m.id };
+      if (typeof m.owned_by === 'string') info.ownedBy = m.owned_by;
+      const ctx = m.max_model_len ?? m.meta?.n_ctx ?? m.meta?.n_ctx_train;
+      if (typeof ctx === 'number' && ctx > 0) info.contextLength = ctx;
+      out.push(info);
+    }
+    return out;
   }
 
   /**
