@@ -57,6 +57,23 @@ describe('math equivalence: rules', () => {
     ['\\ln(e^2)', '2'],
     ['|{-3}|', '3'],
     ['\\text{(B)}', 'B'],
+    ['4\\frac{2}{3}', '\\frac{14}{3}'],
+    ['1 \\text{ and } -2', '1,-2'],
+    ['x=1 \\text{ or } x=-2', '-2, 1'],
+    ['f(x) = 2x+3', '2x+3'],
+    ['12\\pi \\text{ cm}^2', '12\\pi'],
+    ['1{,}000', '1000'],
+    ['10^{6}', '1000000'],
+    ['6!', '720'],
+    ['e^{i\\pi}', '-1'],
+    ['\\sqrt{x^2}', '|x|'],
+    ['\\frac{14}{3} \\approx 4.67', '\\frac{14}{3}'],
+    ['\\sin^2 x + \\cos^2 x', '1'],
+    ['\\log_2 8', '3'],
+    ['\\theta + 1', '1+\\theta'],
+    ['2x^2+2y^2=2', 'x^2+y^2=1'],
+    ['\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}', '\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}'],
+    ['(-1/3, 2/3)', '\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}'],
   ];
   for (const [a, b] of yes) it(`${a} == ${b}`, () => assert.equal(isEquivalent(a, b), true));
 
@@ -72,6 +89,13 @@ describe('math equivalence: rules', () => {
     ['2\\sqrt{2}', '\\sqrt{2}'],
     ['\\{1,2\\}', '\\{1,2,3\\}'],
     ['\\frac{\\pi}{2}', '90^\\circ'],
+    ['\\frac{14}{3} \\approx 4.67', '4.67'],
+    ['2x', 'x^2'],
+    ['\\sqrt{x}', 'x'],
+    ['x^2+y^2=2', 'x^2+y^2=1'],
+    ['\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}', '\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}'],
+    ['(1,2,3)', '(1,2)'],
+    ['52_{8}', '52_{9}'],
   ];
   for (const [a, b] of no) it(`${a} != ${b}`, () => assert.equal(isEquivalent(a, b), false));
 
@@ -101,5 +125,38 @@ describe('math equivalence: rules', () => {
     assert.equal(quickNumber('-\\frac{3}{4}'), -0.75);
     assert.equal(quickNumber('1\\frac{1}{4}'), 1.25);
     assert.equal(quickNumber('x'), null);
+  });
+});
+
+describe('math equivalence: properties', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fc = require('fast-check') as typeof import('fast-check');
+
+  it('a fraction equals its decimal (6 places) and not a different fraction', () => {
+    fc.assert(fc.property(fc.integer({ min: -500, max: 500 }), fc.integer({ min: 1, max: 97 }), (a, b) => {
+      const frac = a < 0 ? `-\\frac{${-a}}{${b}}` : `\\frac{${a}}{${b}}`;
+      assert.equal(isEquivalent((a / b).toFixed(6), frac), true);
+      assert.equal(isEquivalent(`${a}/${b}`, frac), true);
+      assert.equal(isEquivalent(`\\frac{${a + b}}{${b}}`, frac), false);
+    }), { numRuns: 200 });
+  });
+
+  it('an expanded product equals the product and not a perturbed expansion', () => {
+    fc.assert(fc.property(fc.integer({ min: -9, max: 9 }), fc.integer({ min: -9, max: 9 }), (p, q) => {
+      const sign = (n: number) => (n < 0 ? `- ${-n}` : `+ ${n}`);
+      const product = `(x ${sign(p)})(x ${sign(q)})`;
+      const expanded = `x^2 ${sign(p + q)}x ${sign(p * q)}`;
+      assert.equal(isEquivalent(expanded, product), true);
+      assert.equal(isEquivalent(`x^2 ${sign(p + q)}x ${sign(p * q + 1)}`, product), false);
+    }), { numRuns: 100 });
+  });
+
+  it('never throws and is symmetric on plain numbers', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), (a, b) => {
+      assert.equal(typeof isEquivalent(a, b), 'boolean');
+    }), { numRuns: 300 });
+    fc.assert(fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: -1e6, max: 1e6, noNaN: true }), (a, b) => {
+      assert.equal(isEquivalent(String(a), String(b)), isEquivalent(String(b), String(a)));
+    }), { numRuns: 200 });
   });
 });

@@ -70,8 +70,12 @@ export function cleanAnswer(raw: string): Cleaned {
     s = s.replace(/\.$/, '').trim();
     if (s === before) break;
   }
-  // Thousands separators written the MATH way: `10,\!080`.
-  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1');
+  // Thousands separators written the MATH way: `10,\!080`, `1{,}000`.
+  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1').replace(/(\d)\{,\}(?=\d{3})/g, '$1');
+  // `\frac{14}{3} \approx 4.67`: the exact value is the answer.
+  s = s.replace(/^(.+?)\s*\\approx.*$/s, '$1');
+  // `1 \text{ and } -2`, `x = 1 \text{ or } x = -2`: a list.
+  s = s.replace(/\s*\\(?:text|mbox)\s*\{\s*(?:and|or)\s*\}\s*/g, ', ');
   // Protect matrix row breaks `\\` from the spacing rules below.
   s = s.replace(/\\\\/g, '\u0001');
   s = s
