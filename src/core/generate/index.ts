@@ -18,7 +18,7 @@ import { assertValidEndpoint } from '../llm/presets';
 import type { ChatMessage, EndpointProfile, LlmClient, ModelParams } from '../llm/types';
 import { loadPromptConfig, withOverrides, type ContextType, type PromptConfig, type PromptParams } from '../prompts/promptConfig';
 import { PromptRenderError, renderPrompt } from '../prompts/render';
-import { openRun, type RunOutputRecovery } from '../run';
+import { openRun, type OpenedRun, type RunOutputRecovery } from '../run';
 import { errorRow, itemsOf, rowKey, seedsOf, successRows, type GenerateItem, type GenerationRow, type RowContext } from './rows';
 
 export * from './rows';
@@ -197,19 +197,27 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
   const runDir = `${output}.run`;
   const ctx: RowContext = { promptName: config.name, contextType: config.contextType, model: options.endpoint.model, numSamples };
 
-  const run = await openRun<GenerationRow>({
-    runDir,
-    outputPath: output,
-    kind: 'generate',
-    name: `${config.name}: ${basename(input)}`,
-    config: prepared.frozen,
-    compare: { ignore: RESUME_IGNORED_FIELDS },
-    keyOf: rowKey,
-    rowsPerItem: (row) => row.num_samples,
-    overwrite: options.overwrite,
-  });
-  const client = options.client ?? createClient(options.endpoint, { apiKey: options.apiKey, connections: options.concurrency });
   const concurrency = options.concurrency ?? options.endpoint.maxConcurrency ?? 16;
+  // The client first: a client that cannot be built must not leave a run folder open.
+  const client = options.client ?? createClient(options.endpoint, { apiKey: options.apiKey, connections: concurrency });
+  const closeClient = () => (options.client ? Promise.resolve() : client.close().catch(() => undefined));
+  let run: OpenedRun<GenerationRow>;
+  try {
+    run = await openRun<GenerationRow>({
+      runDir,
+      outputPath: output,
+      kind: 'generate',
+      name: `${config.name}: ${basename(input)}`,
+      config: prepared.frozen,
+      compare: { ignore: RESUME_IGNORED_FIELDS },
+      keyOf: rowKey,
+      rowsPerItem: (row) => row.num_samples,
+      overwrite: options.overwrite,
+    });
+  } catch (e) {
+    await closeClient();
+    throw e;
+  }
 
   // Items of one row come one after another, so the prompt is rendered once per row.
   let lastRow: DatasetRow | null = null;
@@ -252,7 +260,7 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
     });
   } finally {
     await run.close();
-    if (!options.client) await client.close().catch(() => undefined);
+    await closeClient();
   }
   return {
     status: result.status,
