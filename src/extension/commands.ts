@@ -207,9 +207,23 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
         { placeHolder: 'Pipeline to run (parameters at their defaults; edit them in the Studio)', matchOnDescription: true, matchOnDetail: true },
       );
       if (!pick) return;
+      const chosen = pipelines.find((p) => p.id === pick.id)!;
+      if (chosen.errors.length) throw new Error(`pipeline ${chosen.name} is invalid: ${chosen.errors.join('; ')}`);
+      // Parameters without a default must be given now; the others keep their defaults.
+      const params: Record<string, unknown> = {};
+      for (const p of chosen.parameters.filter((x) => x.required && x.default === undefined)) {
+        const value = await vscode.window.showInputBox({
+          title: `${chosen.name}: ${p.name}`,
+          prompt: `${p.description ?? p.name}${p.type === 'text' ? ' (several values: separate them with ";")' : ''}`,
+          ignoreFocusOut: true,
+          validateInput: (v) => (v.trim() ? undefined : 'Required'),
+        });
+        if (value === undefined) return;
+        params[p.name] = p.type === 'text' ? value.split(';').map((x) => x.trim()).join('\n') : value;
+      }
       const endpoint = await pickEndpoint(services, 'Endpoint to run against');
       if (!endpoint) return;
-      request = { pipelineId: pick.id, endpoint, params: {} };
+      request = { pipelineId: pick.id, endpoint, params };
     }
     const run = await services.runs.start(request);
     log.info(`Started run ${run.name} in ${run.dir}`);

@@ -23,7 +23,7 @@ export function activate(context: vscode.ExtensionContext): { services: Services
 
   registerCommands(context, s);
 
-  const runsTree = new RunsTreeProvider(() => s.listRuns());
+  const runsTree = new RunsTreeProvider(() => s.listRuns(false));
   const runsView = vscode.window.createTreeView('sdg.runs', { treeDataProvider: runsTree, showCollapseAll: false });
   const endpointsTree = new EndpointsTreeProvider(s.endpoints);
   context.subscriptions.push(

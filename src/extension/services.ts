@@ -82,7 +82,8 @@ export class Services implements vscode.Disposable {
         log: this.log,
       });
       this.manager = new RunManager(launcher, { log: (m) => this.log.info(m) });
-      this.manager.onDidChange(() => this.fireRunsChanged());
+      // Live progress needs no disk read: the manager's numbers are fresher than the manifests.
+      this.manager.onDidChange(() => this.fireRunsChanged(false));
       this.watchRuns();
     }
     return this.manager;
@@ -99,19 +100,23 @@ export class Services implements vscode.Disposable {
     return { profile, apiKey: await this.endpoints.getKey(name) };
   }
 
+  private diskRuns: RunView[] | undefined;
+
   /** Runs on disk (manifest.json under the runs folder) merged with live runs. */
-  async listRuns(): Promise<RunView[]> {
+  async listRuns(fresh = true): Promise<RunView[]> {
     const folder = runsFolder();
     const live = this.manager?.list() ?? [];
     if (!folder) return live;
-    const { listRuns } = (require('../core/run/manifest') as typeof import('../core/run/manifest.js'));
-    let onDisk: RunView[] = [];
-    try {
-      onDisk = (await listRuns(folder)).map((r) => viewFromManifest(r.dir, r.manifest));
-    } catch (e) {
-      this.log.warn(`Cannot list runs in ${folder}: ${errorMessage(e)}`);
+    if (fresh || !this.diskRuns) {
+      const { listRuns } = require('../core/run/manifest') as typeof import('../core/run/manifest.js');
+      try {
+        this.diskRuns = (await listRuns(folder)).map((r) => viewFromManifest(r.dir, r.manifest));
+      } catch (e) {
+        this.log.warn(`Cannot list runs in ${folder}: ${errorMessage(e)}`);
+        this.diskRuns = [];
+      }
     }
-    return mergeRuns(onDisk, live);
+    return mergeRuns(this.diskRuns, live);
   }
 
   /** Run folders must be inside the runs folder (or a live run of this window). */
@@ -141,12 +146,17 @@ export class Services implements vscode.Disposable {
     if (!this.watcher) this.watchRuns();
   }
 
+  private refreshDisk = false;
+
   /** Coalesces bursts (progress every 250 ms, manifest rewrites every second) into one refresh. */
-  fireRunsChanged(): void {
+  fireRunsChanged(readDisk = true): void {
+    this.refreshDisk ||= readDisk;
     if (this.runsTimer) return;
     this.runsTimer = setTimeout(() => {
       this.runsTimer = undefined;
-      void this.listRuns().then((runs) => this.runsChanged.fire(runs));
+      const fresh = this.refreshDisk;
+      this.refreshDisk = false;
+      void this.listRuns(fresh).then((runs) => this.runsChanged.fire(runs));
     }, 300);
   }
 
@@ -212,6 +222,16 @@ export class Services implements vscode.Disposable {
       trusted: () => vscode.workspace.isTrusted,
       defaultConcurrency: () => defaultConcurrency(),
       listDatasets: () => this.listDatasets(),
+      openFile: async (abs, readonly, line) => {
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(abs));
+        const editor = await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+        if (line) {
+          const pos = new vscode.Position(Math.max(0, line - 1), 0);
+          editor.selection = new vscode.Selection(pos, pos);
+          editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
+        }
+        if (readonly) void vscode.window.setStatusBarMessage('SDG: built-in file: copy the pipeline to the workspace to edit it', 5000);
+      },
       endpoints: {
         list: async () => (await this.endpoints.list()).map((i) => ({ profile: i.profile, hasKey: i.hasKey })),
         save: async (raw, previousName, apiKey) => {

@@ -255,7 +255,7 @@ export class SdgStudio extends LitElement {
     return html`
       <h2>${p.name} <span class="badge">${p.source === 'builtin' ? 'built-in' : 'workspace'}</span></h2>
       <p>${p.description}</p>
-      <p class="muted mono">${p.file}</p>
+      <p class="muted mono"><a href="#" @click=${(e: Event) => { e.preventDefault(); void this.call('open', () => this.host.request('files.open', { file: p.file })); }}>${p.file}</a></p>
       ${p.errors.length ? html`<ul class="issues">${p.errors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}
       ${p.stages.length ? html`<h3>Stages</h3><ol>${p.stages.map((st) => html`<li><b>${st.name}</b>${st.description ? html` <span class="muted">${st.description}</span>` : nothing}</li>`)}</ol>` : nothing}
       <h3>Parameters</h3>
@@ -325,7 +325,7 @@ export class SdgStudio extends LitElement {
     if (!t) return html`${chooser}<p class="row"><vscode-progress-ring></vscode-progress-ring> Loading ${ref.label}…</p>`;
     const dirty = t.text !== t.saved;
     return html`${chooser}
-      <p class="muted mono">${ref.file}${ref.field.length ? ` › ${ref.field.join('.')}` : ''}${t.readonly ? ' (built-in, read-only: copy the pipeline to the workspace to edit)' : ''}</p>
+      <p class="muted mono"><a href="#" @click=${(e: Event) => { e.preventDefault(); void this.call('open', () => this.host.request('files.open', { file: ref.file })); }}>${ref.file}</a>${ref.field.length ? ` › ${ref.field.join('.')}` : ''}${t.readonly ? ' (built-in, read-only: copy the pipeline to the workspace to edit)' : ''}</p>
       <div class="two">
         <div class="col">
           <vscode-textarea class="template" monospace rows="16" aria-label="Template text" ?readonly=${t.readonly} .value=${t.text} @input=${(e: Event) => {

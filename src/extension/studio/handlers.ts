@@ -20,6 +20,8 @@ import * as files from './files';
 export interface StudioBackend extends files.FileContext {
   trusted(): boolean;
   defaultConcurrency(): number;
+  /** Show a (confined) file in an editor. */
+  openFile(abs: string, readonly: boolean, line: number | undefined): Promise<void>;
   /** Workspace-relative JSONL files for pickers. */
   listDatasets(): Promise<string[]>;
   endpoints: {
@@ -75,6 +77,7 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'template.get': v.object({ ref: templateRef }),
   'template.preview': v.object({ ref: templateRef, text, row: v.optional(v.record(v.json({ maxChars: 2_000_000 }), { maxKeys: 500 })), fewShot: v.optional(v.array(fewShotExample, { max: 500 })) }),
   'template.save': v.object({ ref: templateRef, text }),
+  'files.open': v.object({ file: fileRef, line: v.optional(v.int({ min: 1 })) }),
   'datasets.list': empty as Check<Record<string, never>>,
   'datasets.row': v.object({ file: fileRef, index: v.int({ min: 0, max: 100_000_000 }) }),
   'fewshot.get': v.object({ file: fileRef }),
@@ -113,6 +116,11 @@ export function createHandlers(b: StudioBackend): Handlers {
     'template.get': ({ ref }) => files.getTemplate(b, ref),
     'template.preview': ({ ref, text, row, fewShot }) => files.previewTemplate(b, ref, text, row, fewShot),
     'template.save': async ({ ref, text }) => ({ errors: await files.saveTemplate(b, ref, text) }),
+    'files.open': async ({ file, line }) => {
+      const { abs, readonly } = files.resolveFileRef(b, file, 'file');
+      await b.openFile(abs, readonly, line);
+      return null;
+    },
     'datasets.list': async () => (await b.listDatasets()).map((file) => ({ file })),
     'datasets.row': ({ file, index }) => files.datasetRow(b, file, index),
     'fewshot.get': ({ file }) => files.getFewShot(b, file),

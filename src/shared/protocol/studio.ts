@@ -148,6 +148,8 @@ export type StudioRequests = {
     result: PreviewResult;
   };
   'template.save': { params: { ref: TemplateRef; text: string }; result: { errors: ValidationIssue[] } };
+  /** Open a workspace or built-in file in an editor (built-ins read-only). */
+  'files.open': { params: { file: string; line?: number }; result: null };
   'datasets.list': { params: Record<string, never>; result: DatasetFile[] };
   'datasets.row': { params: { file: string; index: number }; result: { row: Record<string, unknown> | null; count: number } };
   'fewshot.get': { params: { file: string }; result: { file: string; examples: FewShotExampleData[]; readonly: boolean } };
