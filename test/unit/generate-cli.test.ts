@@ -48,8 +48,9 @@ describe('sdg generate (built CLI)', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /# prompt math_text .*dataset format math/);
     assert.match(r.stdout, /expected_answer "4"/);
-    assert.match(r.stdout, /Problem:\nWhat is \$2\+2\$\?\n\nSolution:\n--- request ---/);
+    assert.match(r.stdout, /Problem:\nWhat is \$2\+2\$\?\n\nSolution:\n--- plan ---/);
     assert.match(r.stdout, /"temperature":0\.3.*"stop":\["\\n\\n"\],"n":4/);
+    assert.match(r.stdout, /--- plan ---\n3 problems x 1 seeds = 3 requests, 12 rows \(n=4\)/);
   });
 
   it('exit 2 with a count and the file when some items failed; exit 0 after the retry', async () => {

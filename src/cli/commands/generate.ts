@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { DATASET_FORMATS, parseFieldMapping, type DatasetFormat } from '../../core/datasets';
-import { generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
+import { countItems, generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
 import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
 import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
 import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
@@ -140,6 +140,11 @@ async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<voi
   } else {
     out.push(`# input row ${prepared.first.row.input_index} (line ${prepared.first.row.line}), expected_answer ${JSON.stringify(prepared.first.row.expected_answer)}`);
     for (const msg of prepared.first.messages) out.push(`--- ${msg.role} ---`, msg.content);
+  }
+  const items = await countItems(options.input, options.limit, prepared.seeds.length);
+  if (items !== null) {
+    const problems = items / prepared.seeds.length;
+    out.push(`--- plan ---`, `${problems} problems x ${prepared.seeds.length} seeds = ${items} requests, ${items * prepared.numSamples} rows (n=${prepared.numSamples})`);
   }
   out.push('--- request ---', JSON.stringify({ model: options.endpoint.model || null, seeds: prepared.seeds.length > 3 ? `${prepared.seeds[0]}..${prepared.seeds[prepared.seeds.length - 1]}` : prepared.seeds, ...prepared.params }));
   process.stdout.write(out.join('\n') + '\n');

@@ -173,8 +173,8 @@ export const RESUME_IGNORED_FIELDS = [
   'endpoint.name', 'endpoint.preset', 'endpoint.baseUrl', 'endpoint.apiKeyEnv', 'prompt.file',
 ];
 
-/** Count the items of the job alongside the run (non-blank input lines x seeds, capped by limit). */
-async function countItems(input: string, limit: number | undefined, seeds: number, signal?: AbortSignal): Promise<number | null> {
+/** Count the items of the job (non-blank input lines x seeds, capped by limit); null when unreadable. */
+export async function countItems(input: string, limit: number | undefined, seeds: number, signal?: AbortSignal): Promise<number | null> {
   try {
     let n = 0;
     for await (const _ of readLines(input, signal)) {
