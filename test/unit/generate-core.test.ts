@@ -105,6 +105,22 @@ describe('generate: generateSolutions against the mock server', function () {
     assert.equal(events[events.length - 1]!.total, 6);
   });
 
+  it('talks to raw-prompt servers through a conversation formatter (--api-kind completions)', async () => {
+    server.resetStats();
+    const output = out();
+    const r = await generateSolutions(opts({
+      input: input(PROBLEMS.slice(0, 2)), output, prompt: 'generic_math', numSeeds: 2,
+      endpoint: resolveEndpoint({ name: 'raw', baseUrl: server.url, model: 'base', apiKind: 'completions', formatter: 'chatml' }),
+    }));
+    assert.equal(r.status, 'completed');
+    assert.equal(rowsOf(output).length, 4);
+    const reqs = server.requests.filter((q) => q.path === '/v1/completions');
+    assert.equal(reqs.length, 4);
+    assert.match(reqs[0]!.body.prompt, /<\|im_start\|>system\nYou are a careful mathematician/);
+    assert.match(reqs[0]!.body.prompt, /Problem:\n(Ann has 3 apples|A box holds 6 eggs)/);
+    assert.equal(server.stats.byPath['/v1/chat/completions'] ?? 0, 0);
+  });
+
   it('records a failed item as one error row and retries it on the next run', async () => {
     const output = out();
     const file = input(PROBLEMS);
