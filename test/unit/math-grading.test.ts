@@ -154,7 +154,7 @@ describe('math grading: pass@k and maj@k', () => {
     const dir = tmp();
     const file = join(dir, 'gen.jsonl');
     writeJsonl(file, [{ problem: 'x', generation: '\\boxed{1}' }]);
-    await assert.rejects(computeMetrics({ files: [file] }), /no "is_correct": run `sdg grade` first/);
+    await assert.rejects(computeMetrics({ files: [file] }), /gen\.jsonl:1: row has no "is_correct": run `sdg grade` first/);
   });
 });
 

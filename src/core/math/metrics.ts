@@ -19,6 +19,46 @@ interface Sample {
   answer: string | null;
 }
 
+/**
+ * One problem's samples, packed: 4 numbers a sample in one array (seed, sample_index, arrival,
+ * answer id * 2 + correct) and each distinct answer string once. ~32 bytes a sample instead of
+ * an object and a string each, so tens of millions of rows fit.
+ */
+class ProblemSamples {
+  private readonly data: number[] = [];
+  private readonly answers: string[] = [];
+  private readonly answerIds = new Map<string, number>();
+
+  get length(): number {
+    return this.data.length / 4;
+  }
+
+  add(seed: number, sampleIndex: number, ordinal: number, correct: boolean, answer: string | null): void {
+    let id = 0;
+    if (answer !== null) {
+      let known = this.answerIds.get(answer);
+      if (known === undefined) {
+        known = this.answers.length + 1;
+        this.answers.push(answer);
+        this.answerIds.set(answer, known);
+      }
+      id = known;
+    }
+    this.data.push(seed, sampleIndex, ordinal, id * 2 + (correct ? 1 : 0));
+  }
+
+  /** The samples as objects, ordered (seed, sample_index, arrival): only one problem at a time. */
+  sorted(): Sample[] {
+    const out: Sample[] = [];
+    for (let i = 0; i < this.data.length; i += 4) {
+      const packed = this.data[i + 3];
+      const id = Math.floor(packed / 2);
+      out.push({ seed: this.data[i], sampleIndex: this.data[i + 1], ordinal: this.data[i + 2], correct: packed % 2 === 1, answer: id === 0 ? null : this.answers[id - 1] });
+    }
+    return out.sort((a, b) => a.seed - b.seed || a.sampleIndex - b.sampleIndex || a.ordinal - b.ordinal);
+  }
+}
+
 export interface DatasetMetrics {
   dataset: string;
   problems: number;
@@ -83,9 +123,10 @@ export interface MetricsOptions {
 }
 
 export async function computeMetrics(options: MetricsOptions): Promise<DatasetMetrics[]> {
-  const datasets = new Map<string, Map<string, Sample[]>>();
+  const datasets = new Map<string, Map<string, ProblemSamples>>();
+  let arrival = 0;
   for (const file of options.files) {
-    for await (const { row, ordinal } of readJsonl(file, {
+    for await (const { row, line } of readJsonl(file, {
       onTornLine: (f, l) => options.onWarning?.(`${f}:${l}: skipped a torn last line`),
     })) {
       const ds = typeof row.dataset === 'string' && row.dataset ? row.dataset : basename(file);
@@ -93,15 +134,10 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
       if (!problems) datasets.set(ds, (problems = new Map()));
       const key = problemKey(row);
       let samples = problems.get(key);
-      if (!samples) problems.set(key, (samples = []));
-      if (row.is_correct === undefined) throw new Error(`${file}: row ${ordinal + 1} has no "is_correct": run \`sdg grade\` first`);
-      samples.push({
-        seed: num(row.seed, -Infinity),
-        sampleIndex: num(row.sample_index, -Infinity),
-        ordinal,
-        correct: row.is_correct === true,
-        answer: typeof row.predicted_answer === 'string' ? row.predicted_answer : null,
-      });
+      if (!samples) problems.set(key, (samples = new ProblemSamples()));
+      if (row.is_correct === undefined) throw new Error(`${file}:${line}: row has no "is_correct": run \`sdg grade\` first`);
+      samples.add(num(row.seed, -Infinity), num(row.sample_index, -Infinity), arrival++, row.is_correct === true,
+        typeof row.predicted_answer === 'string' ? row.predicted_answer : null);
     }
   }
   const results: DatasetMetrics[] = [];
@@ -120,8 +156,8 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
     const maj = new Array<number>(ks.length).fill(0);
     let greedy = 0;
     let any = 0;
-    for (const samples of problems.values()) {
-      samples.sort((a, b) => a.seed - b.seed || a.sampleIndex - b.sampleIndex || a.ordinal - b.ordinal);
+    for (const packed of problems.values()) {
+      const samples = packed.sorted();
       const n = samples.length;
       const c = samples.reduce((acc, s) => acc + (s.correct ? 1 : 0), 0);
       if (samples[0].correct) greedy++;
