@@ -3,7 +3,9 @@ import { runItems, type Job } from '../../src/core/engine';
 import type { ProgressEvent } from '../../src/core/engine/progress';
 import { LlmError } from '../../src/core/llm/errors';
 import { JsonlWriteError } from '../../src/core/io/jsonl';
+import { existsSync } from 'node:fs';
 import { KeySet } from '../../src/core/run/keySet';
+import { openRunOutput } from '../../src/core/run/output';
 import { FakeClock, FakeLlmClient, MemorySink, countingStream, deferred, range, settle, type Deferred } from '../support/engineFakes';
 
 interface Row {
@@ -140,6 +142,16 @@ describe('engine: runItems sliding window', () => {
     assert.equal(result.error, 'disk full while writing out.jsonl');
     assert.equal(sink.items.length, 5); // what was written stays
     assert.ok(client.calls < 30, `stopped promptly (${client.calls} calls)`);
+  });
+
+  it('a full disk (real ENOSPC from /dev/full) fails the run with a clear message', async function () {
+    if (!existsSync('/dev/full')) this.skip();
+    const out = await openRunOutput<Row>({ path: '/dev/full', keyOf: (r) => r.id });
+    const client = new FakeLlmClient();
+    const result = await runItems(baseJob(client, out as unknown as MemorySink<Row>, range(500)));
+    await out.close().catch(() => undefined);
+    assert.equal(result.status, 'failed');
+    assert.equal(result.error, 'disk full while writing /dev/full');
   });
 
   it('input stream errors stop the run cleanly', async () => {

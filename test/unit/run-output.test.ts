@@ -97,6 +97,15 @@ describe('run output: resume and repair', () => {
     assert.deepEqual(readdirSync(dir), ['out.jsonl']); // no temp file left behind
   });
 
+  it('removes the temp file of a compaction killed half-way', async () => {
+    writeFileSync(file, item('a', 1));
+    writeFileSync(join(dir, 'out.jsonl.compact-999999999.tmp'), 'half a copy');
+    writeFileSync(join(dir, 'out.jsonl.compact-notapid.tmp'), 'not ours');
+    const out = await open(file);
+    await out.close();
+    assert.deepEqual(readdirSync(dir).sort(), ['out.jsonl', 'out.jsonl.compact-notapid.tmp']);
+  });
+
   it('drops a failed last item by truncating (no rewrite needed)', async () => {
     writeFileSync(file, item('a', 1) + line({ id: 'b', error: 'x' }));
     const out = await open(file);

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeFsError } from '../io/jsonl';
+import { renameReplacing } from '../io/fsUtil';
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -52,7 +53,7 @@ export async function writeJsonAtomic(file: string, data: unknown): Promise<void
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     await fsp.writeFile(tmp, JSON.stringify(data, null, 2) + '\n');
-    await fsp.rename(tmp, file);
+    await renameReplacing(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
     throw describeFsError(e, file, 'writing');

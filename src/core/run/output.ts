@@ -11,9 +11,11 @@
  * Then the file is opened for append through a `JsonlWriter`.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLineBatches } from '../io/jsonl';
 import { KeySet } from './keySet';
+import { isPidAlive } from './manifest';
+import { renameReplacing } from '../io/fsUtil';
 
 export interface RunOutputOptions<R> {
   path: string;
@@ -146,6 +148,7 @@ export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): 
     return new RunOutput<R>(path, doneKeys, recovery, writer, options);
   }
 
+  await removeStaleTemps(path);
   const scan = await scanOutput(options, size, doneKeys, recovery);
 
   if (scan.drops.length > 0) {
@@ -266,6 +269,24 @@ async function scanOutput<R>(options: RunOutputOptions<R>, size: number, doneKey
   return { validEnd, drops, missingNewline };
 }
 
+/** Temp files of a compaction that was killed half-way (the original file is intact). */
+async function removeStaleTemps(path: string): Promise<void> {
+  const prefix = `${basename(path)}.compact-`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) && name.endsWith('.tmp') ? /^(\d+)$/.exec(name.slice(prefix.length, -4)) : null;
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && isPidAlive(pid)) continue; // another live process is compacting
+    await fsp.rm(join(dirname(path), name), { force: true }).catch(() => undefined);
+  }
+}
+
 /** Copies [0, validEnd) minus the drop ranges to a temp file, fsyncs it and renames it over `path`. */
 async function compact(path: string, validEnd: number, drops: number[]): Promise<void> {
   const tmp = `${path}.compact-${process.pid}.tmp`;
@@ -296,7 +317,7 @@ async function compact(path: string, validEnd: number, drops: number[]): Promise
     dst = undefined;
     await src.close();
     src = undefined;
-    await fsp.rename(tmp, path);
+    await renameReplacing(tmp, path);
   } catch (e) {
     await dst?.close().catch(() => undefined);
     await src?.close().catch(() => undefined);
