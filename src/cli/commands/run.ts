@@ -118,7 +118,7 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress lines')
     .action(async (name: string, f: RunFlags) => {
       const { def, templates } = resolvePipeline(name, f.workspace);
-      const params = resolveParameters(def, parseSets(f.set));
+      const params = resolveParameters(def, parseSets(f.set), {}, { allowMissing: f.dryRun });
       if (f.dryRun) {
         for (const s of dryRun(def, params, templates)) {
           console.log(`=== ${s.stage} [${s.kind}]${s.enabled ? '' : ' (disabled: passes its input through)'}`);

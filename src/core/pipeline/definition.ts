@@ -286,7 +286,13 @@ export function parseParamString(spec: ParamSpec, text: string): ParamValue {
 }
 
 /** Parameter values: defaults overridden by `overrides` (already typed) and `--set` strings. */
-export function resolveParameters(def: PipelineDef, sets: Record<string, string> = {}, overrides: Record<string, unknown> = {}): Record<string, ParamValue> {
+export function resolveParameters(
+  def: PipelineDef,
+  sets: Record<string, string> = {},
+  overrides: Record<string, unknown> = {},
+  /** For --dry-run: a required parameter without a value becomes "<name>" instead of an error. */
+  options: { allowMissing?: boolean } = {},
+): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};
   const known = new Map(def.parameters.map((p) => [p.name, p]));
   for (const key of [...Object.keys(sets), ...Object.keys(overrides)]) {
@@ -299,6 +305,7 @@ export function resolveParameters(def: PipelineDef, sets: Record<string, string>
       out[p.name] = overrides[p.name] as ParamValue;
     } else if (p.name in sets) out[p.name] = parseParamString(p, sets[p.name]!);
     else if (p.default !== undefined) out[p.name] = p.default;
+    else if (options.allowMissing) out[p.name] = p.type === 'list' ? [`<${p.name}>`] : p.type === 'string' ? `<${p.name}>` : p.type === 'bool' ? false : 0;
     else throw new Error(`pipeline ${def.name}: parameter ${p.name} (${p.type}) is required: pass --set ${p.name}=...`);
   }
   return out;

@@ -4,7 +4,7 @@
  * overrides it), their parameters and templates, copying a built-in into a workspace, validation
  * as data, and the --dry-run renderer.
  */
-import { existsSync, mkdirSync, readdirSync, copyFileSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ValidationError, YamlSource } from '../config/yamlSource';
 import type { ChatMessage } from '../llm/types';
@@ -197,6 +197,39 @@ export function copyBuiltinPipeline(name: string, workspacePromptsDir: string, o
   return result;
 }
 
+/** The first document of a source (first JSONL line or first file), read without loading whole files. */
+function firstDocument(paths: string[], textField: string): string | undefined {
+  const head = (file: string): string => {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(256 * 1024);
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  };
+  for (const p of paths) {
+    try {
+      if (!existsSync(p)) continue;
+      if (statSync(p).isDirectory()) {
+        const f = readdirSync(p).filter((x) => /\.(txt|md|markdown|text)$/i.test(x)).sort()[0];
+        if (f) return head(join(p, f));
+        continue;
+      }
+      if (/\.jsonl$/i.test(p)) {
+        const line = head(p).split('\n').find((l) => l.trim());
+        const v = line ? (JSON.parse(line) as Record<string, unknown>)[textField] : undefined;
+        if (typeof v === 'string') return v;
+        continue;
+      }
+      return head(p);
+    } catch {
+      // Unreadable: the dry run shows the placeholder instead.
+    }
+  }
+  return undefined;
+}
+
 export interface DryRunStage {
   stage: string;
   kind: string;
@@ -230,8 +263,8 @@ export function dryRun(def: PipelineDef, params: Record<string, ParamValue>, tem
       } else if (stage.kind === 'source') {
         const docs = (opts.documents as string[]) ?? [];
         entry.note = `documents: ${docs.join(', ') || '(none)'}`;
-        const first = docs.find((d) => existsSync(d) && !/\.jsonl$/i.test(d) && !d.endsWith('/'));
-        if (first) { try { firstValue.set(String(opts.as ?? 'document'), readFileSync(first, 'utf8').slice(0, 2000)); } catch { /* a folder */ } }
+        const text = firstDocument(docs, String(opts.text_field ?? 'text'));
+        if (text !== undefined) firstValue.set(String(opts.as ?? 'document'), text);
       } else if (stage.kind === 'cross' && Array.isArray(opts.with)) {
         if (opts.with.length) firstValue.set(String(opts.as), opts.with[0]);
         entry.note = `x ${opts.with.length} value(s) as ${opts.as}`;

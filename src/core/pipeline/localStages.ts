@@ -301,8 +301,9 @@ async function runPairs(c: LocalStageContext): Promise<void> {
     if (g.count < 2 || g.best === g.worst || g.bestScore - g.worstScore < minMargin) continue;
     const { [respField]: _r, [scoreField]: _s, choice_index: _c, ...rest } = g.best;
     void _r; void _s; void _c;
-    const parentId = g.best.provenance?.parent_id ?? g.best.id;
-    await c.emit(childRow(rest as Row, `${parentId}.pair`, def.name, stage.name, {
+    // Candidates of one prompt are its choices (`<prompt id>.c<i>`): the pair is named after the prompt.
+    const promptId = g.best.id.replace(/\.c\d+$/, '');
+    await c.emit(childRow(rest as Row, `${promptId}.pair`, def.name, stage.name, {
       chosen: g.best[respField],
       rejected: g.worst[respField],
       chosen_score: g.bestScore,
