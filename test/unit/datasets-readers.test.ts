@@ -123,5 +123,6 @@ describe('datasets: jsonl with field mappings and errors', () => {
     const unmapped = file('unmapped.jsonl', '{"q":"a"}\n');
     await assert.rejects(collect(unmapped, { fields: { problem: 'q', expected_answer: 'label' } }), /unmapped\.jsonl:1: mapped field expected_answer=label: the record has no "label"; keys found: "q"/);
     await assert.rejects(collect(join(tmp, 'absent.jsonl')), /absent\.jsonl: file not found/);
+    await assert.rejects(collect(tmp), /: is a folder, not a JSONL file/);
   });
 });

@@ -219,6 +219,10 @@ export async function* readLines(file: string, signal?: AbortSignal): AsyncGener
       if (text.trim() === '') continue;
       yield { line, text };
     }
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DatasetError(file, line || undefined, code === 'EISDIR' ? 'is a folder, not a JSONL file' : `cannot read file (${code ?? (e as Error).message})`);
   } finally {
     rl.close();
     stream.destroy();
