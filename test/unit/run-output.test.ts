@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runItems } from '../../src/core/engine';
 import { CorruptOutputError, openRunOutput } from '../../src/core/run/output';
 import { KeySet } from '../../src/core/run/keySet';
+import fc from 'fast-check';
 import { FakeClock, FakeLlmClient, range } from '../support/engineFakes';
 
 interface Row { id: string; n?: number; c?: number; text?: string; error?: string | null }
@@ -171,6 +172,53 @@ describe('run output: resume and repair', () => {
     for (const r of rowsOf(file)) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
     assert.equal(counts.size, 15);
     for (const [k, n] of counts) assert.equal(n, 2, k);
+  });
+});
+
+describe('run output: repair property', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'sdg-run-prop-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('after open: only complete, successful, first copies of items remain, in order, and doneKeys matches', async () => {
+    const itemArb = fc.record({
+      key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
+      n: fc.integer({ min: 1, max: 3 }),
+      kind: fc.constantFrom('ok', 'ok', 'ok', 'failed', 'partial'),
+    });
+    let run = 0;
+    await fc.assert(fc.asyncProperty(fc.array(itemArb, { maxLength: 12 }), fc.nat({ max: 40 }), async (items, tornBytes) => {
+      const file = join(dir, `p${run++}.jsonl`);
+      // Build the file and what must survive.
+      let text = '';
+      const expected: string[] = [];
+      const done = new Set<string>();
+      items.forEach((it, idx) => {
+        let rows: string[];
+        if (it.kind === 'failed') rows = [line({ id: it.key, error: 'boom' })];
+        else {
+          rows = range(it.n).map((c) => line({ id: it.key, n: it.n, c, text: `x${idx}` }));
+          if (it.kind === 'partial') rows = rows.slice(0, it.n - 1);
+        }
+        text += rows.join('');
+        // An item only counts if it is complete and not glued to the previous item's rows.
+        if (it.kind === 'ok' && !done.has(it.key)) {
+          done.add(it.key);
+          expected.push(...rows);
+        }
+      });
+      // Glued rows (a partial item followed by rows of the same key) make the oracle ambiguous: skip those cases.
+      for (let i = 1; i < items.length; i++) if (items[i].key === items[i - 1].key && items[i - 1].kind === 'partial') return;
+      for (let i = 0; i < items.length; i++) if (items[i].kind === 'partial' && items[i].n === 1) return; // 0 rows: nothing written
+      const torn = tornBytes > 0 ? `{"id":"z","n":1,"text":"${'y'.repeat(tornBytes)}` : '';
+      writeFileSync(file, text + torn);
+      const out = await openRunOutput<Row>({ path: file, keyOf: (r) => r.id, rowsPerItem: (r) => r.n ?? 1 });
+      await out.close();
+      assert.equal(readFileSync(file, 'utf8'), expected.join(''));
+      assert.equal(out.doneKeys.size, done.size);
+      for (const k of done) assert.ok(out.doneKeys.has(k));
+      assert.ok(!out.doneKeys.has('z'));
+    }), { numRuns: 300 });
   });
 });
 
