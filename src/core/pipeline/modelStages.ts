@@ -150,6 +150,8 @@ export async function executeModelItem(c: ModelStageContext, row: Row, caller: M
       const persona = String(opts.persona ?? 'normal') as Persona;
       const userT = c.templates.get(templateName(opts.user_template ?? `dialogue/user_${persona}`, values, stage));
       const assistantT = opts.assistant_template !== undefined ? c.templates.get(templateName(opts.assistant_template, values, stage)) : undefined;
+      const userParams = itemParams(opts.user_params, row.id);
+      const assistantParams = itemParams(opts.assistant_params, row.id);
       const conversation = await generateDialogue(c.client(String(opts.user_endpoint)), c.client(String(opts.assistant_endpoint)), {
         opening: String(row[String(opts.opening_field)] ?? ''),
         turns: Number(opts.turns),
@@ -158,12 +160,13 @@ export async function executeModelItem(c: ModelStageContext, row: Row, caller: M
         userTemplate: userT,
         assistantTemplate: assistantT,
         values,
-        userParams: itemParams(opts.user_params, row.id),
-        assistantParams: itemParams(opts.assistant_params, row.id),
+        userParams,
+        assistantParams,
         request,
         caller,
       });
-      return { rows: [child(row.id, { [String(opts.output)]: conversation }, { template: userT.name })] };
+      const seed = assistantParams.seed ?? userParams.seed;
+      return { rows: [child(row.id, { [String(opts.output)]: conversation }, { template: userT.name, ...(seed !== undefined ? { seed } : {}) })] };
     }
     default:
       throw new Error(`stage kind ${stage.kind} does not call a model`);
