@@ -98,9 +98,10 @@ export class JsonlViewer extends LitElement {
   private onFile(f: FileInfo): void {
     const prev = this.info;
     this.info = f;
-    if (!this.columnsChosen && f.stats.keys.length > 0) {
-      this.columns = f.stats.keys.slice(0, 6).map((k) => k.name);
-      this.columnsChosen = f.stats.analyzedLines >= Math.min(1000, f.stats.lines) && !f.stats.indexing;
+    if (!this.columnsChosen) {
+      // Until the user picks columns, show the first keys seen (they follow the file as it changes).
+      const auto = f.stats.keys.slice(0, 6).map((k) => k.name);
+      if (auto.join('\u0001') !== this.columns.join('\u0001')) this.columns = auto;
     }
     if (!prev || prev.generation !== f.generation) {
       // First message, or the file was truncated/rewritten: start over (queries re-run).

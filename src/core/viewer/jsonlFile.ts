@@ -439,7 +439,8 @@ export class JsonlFile {
         const d = displayValue(got, max);
         return d.truncated ? d.text + '…' : d.text;
       });
-      if (!isObject) row.preview = cut(safeStringify(v), max);
+      // Non-objects, and records with none of the chosen columns, show their compact JSON.
+      if (!isObject || (row.cells.length > 0 && row.cells.every((c) => c === null)) || row.cells.length === 0) row.preview = cut(safeStringify(v), max);
       else {
         const g = (v as Record<string, unknown>)[GRADE_FIELD];
         if (typeof g === 'boolean') row.correct = g;
