@@ -171,7 +171,10 @@ stages:
     writeFileSync(join(dir, 'p', 'd.yaml'), yaml);
     const r = loadPipelineSource(YamlSource.fromText('d.yaml', yaml), { templates: templateStore() });
     assert.deepEqual(r.errors, []);
-    const res = await runPipeline({ def: r.def!, params: resolveParameters(r.def!), templates: templateStore(), outputDir: join(dir, 'out'), client: () => { throw new Error('no model needed'); } });
+    const opts = { def: r.def!, params: resolveParameters(r.def!), templates: templateStore(), outputDir: join(dir, 'out'), client: () => { throw new Error('no model needed'); } };
+    const first = runPipeline(opts);
+    await assert.rejects(runPipeline(opts), /already running in this process/);
+    const res = await first;
     assert.equal(res.status, 'completed', res.error ?? '');
     const count = (s: string) => readFileSync(join(dir, 'out', 'stages', `${s}.jsonl`), 'utf8').split('\n').filter(Boolean).length;
     assert.equal(count('exact'), 3);

@@ -66,9 +66,22 @@ export function stageFile(outputDir: string, stage: string): string {
 
 const SEED_ROW = (def: PipelineDef): Row => ({ id: '0', provenance: { pipeline: def.name, stage: '', parents: {} } });
 
+/** Run folders being run by this process (a second run of the same folder is refused). */
+const running = new Set<string>();
+
 export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult> {
-  const { def, params } = o;
   const dir = resolve(o.outputDir);
+  if (running.has(dir)) throw new RunInUseError(dir, process.pid);
+  running.add(dir);
+  try {
+    return await runPipelineIn(dir, o);
+  } finally {
+    running.delete(dir);
+  }
+}
+
+async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<PipelineResult> {
+  const { def, params } = o;
   await fsp.mkdir(join(dir, 'stages'), { recursive: true });
   const previous = await readManifest(dir).catch(() => null);
   if (previous && previous.status === 'running' && previous.pid !== process.pid && isPidAlive(previous.pid)) throw new RunInUseError(dir, previous.pid);
