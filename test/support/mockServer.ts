@@ -69,7 +69,8 @@ export type FaultKind =
   | 'hang'                 // never answers (until the server closes)
   | 'invalid_json'         // 200 with a body that is not JSON
   | 'no_choices'           // 200 with `choices: []`
-  | 'empty_completion';    // 200 with empty text in every choice
+  | 'empty_completion'     // 200 with empty text in every choice
+  | 'stream_error';        // streamed requests: an error event after the first chunk (others: 500)
 
 export interface FaultRule {
   fault: FaultKind;
@@ -115,6 +116,8 @@ export interface MockServerOptions {
   respond?: MockRespond;
   /** Words in the default answer. Default 24. */
   defaultWords?: number;
+  /** Streamed answers (`stream: true`) send this many words per chunk. Default 4. */
+  streamChunkWords?: number;
   faults?: FaultRule[];
   /** Per-request fault decided by code; runs before `faults`. */
   fault?: (req: MockRequest) => FaultRule | FaultKind | null | undefined;
@@ -328,6 +331,14 @@ function contextErrorBody(style: ContextErrorStyle, limit: number, promptTokens:
 const DEFAULT_REWARD_MODELS = ['nvidia/nemotron-4-340b-reward'];
 const REWARD_CATEGORIES = ['helpfulness', 'correctness', 'coherence', 'complexity', 'verbosity'];
 const JSON_HEADERS = { 'content-type': 'application/json' };
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+
+interface StreamableChoice {
+  index: number;
+  message?: { content: string };
+  text?: string;
+  finish_reason: string;
+}
 
 function emptyStats(): MockStats {
   return { total: 0, byPath: {}, byKey: new Map(), faults: {}, completed: 0, promptTokens: 0, completionTokens: 0, inFlight: 0, maxInFlight: 0, connections: 0 };
@@ -420,8 +431,21 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
   }
 
   /** Delivers a fault. Returns after the response is ended (or abandoned). */
-  function deliverFault(res: http.ServerResponse, rule: FaultRule, endpoint: MockEndpoint, promptTokens: number, maxTokens: number): void {
+  function deliverFault(res: http.ServerResponse, rule: FaultRule, endpoint: MockEndpoint, promptTokens: number, maxTokens: number, streaming = false): void {
     countFault(rule.fault);
+    if (streaming && (rule.fault === 'reset_mid_body' || rule.fault === 'stream_error')) {
+      res.writeHead(200, SSE_HEADERS);
+      const first = endpoint === 'chat'
+        ? { id: 'mock-s', object: 'chat.completion.chunk', model: 'mock', choices: [{ index: 0, delta: { role: 'assistant', content: 'partial ' }, finish_reason: null }] }
+        : { id: 'mock-s', object: 'text_completion', model: 'mock', choices: [{ index: 0, text: 'partial ', finish_reason: null }] };
+      res.write(`data: ${JSON.stringify(first)}\n\n`);
+      if (rule.fault === 'stream_error') {
+        res.end(`data: ${JSON.stringify(openAiError(rule.message ?? 'generation failed mid-stream', 'server_error', rule.status ?? 500))}\n\n`);
+      } else {
+        res.write('', () => setImmediate(() => res.socket?.destroy()));
+      }
+      return;
+    }
     switch (rule.fault) {
       case 'rate_limit':
         return send(res, 429, openAiError(rule.message ?? 'Rate limit reached for requests', 'rate_limit_error', 'rate_limit_exceeded'), retryAfterHeader(rule));
@@ -452,6 +476,8 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
         return send(res, 200, '{"id": "cmpl-mock", "choices": [ {"index": 0, "mess');
       case 'no_choices':
         return send(res, 200, { id: 'cmpl-mock', object: endpoint === 'chat' ? 'chat.completion' : 'text_completion', created: 0, model: 'mock', choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens } });
+      case 'stream_error':
+        return send(res, rule.status ?? 500, openAiError(rule.message ?? 'generation failed', 'server_error', null));
       case 'empty_completion':
         // handled by the caller (it needs the normal response shape)
         return;
@@ -541,9 +567,6 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     if (!Number.isInteger(n) || n < 1 || n > 1024) {
       return send(res, 400, openAiError(`n must be an integer between 1 and 1024, got ${JSON.stringify(body.n)}`, 'invalid_request_error', null, 'n'));
     }
-    if (body.stream) {
-      return send(res, 400, openAiError('the mock server does not stream', 'invalid_request_error', null, 'stream'));
-    }
     if (options.contextLength !== undefined && promptTokens + (maxTokens ?? 0) > options.contextLength) {
       entry.fault = 'context_length';
       countFault('context_length');
@@ -558,7 +581,7 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     }
     if (fault && fault.fault !== 'empty_completion') {
       entry.fault = fault.fault;
-      return deliverFault(res, fault, endpoint, promptTokens, maxTokens ?? 0);
+      return deliverFault(res, fault, endpoint, promptTokens, maxTokens ?? 0, body.stream === true);
     }
     if (fault) {
       entry.fault = fault.fault;
@@ -610,10 +633,29 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     stats.completed++;
     stats.promptTokens += promptTokens;
     stats.completionTokens += completionTokens;
-    send(res, 200, {
-      id, object: endpoint === 'chat' ? 'chat.completion' : 'text_completion', created, model, choices,
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-    });
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    if (body.stream === true) return sendStream(res, endpoint, id, created, model, choices as StreamableChoice[], body.stream_options?.include_usage ? usage : undefined);
+    send(res, 200, { id, object: endpoint === 'chat' ? 'chat.completion' : 'text_completion', created, model, choices, usage });
+  }
+
+  /** Server-sent events the way vLLM / OpenAI send them: deltas per choice, then usage, then [DONE]. */
+  function sendStream(res: http.ServerResponse, endpoint: 'chat' | 'completions', id: string, created: number, model: string, choices: StreamableChoice[], usage: object | undefined): void {
+    const object = endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+    const per = Math.max(1, options.streamChunkWords ?? 4);
+    let out = '';
+    const event = (choice: object) => { out += `data: ${JSON.stringify({ id, object, created, model, choices: [choice] })}\n\n`; };
+    for (const c of choices) {
+      const text = endpoint === 'chat' ? (c.message?.content ?? '') : (c.text ?? '');
+      // Pieces of `per` words, keeping the whitespace, so the deltas add up to the exact text.
+      const pieces = text.match(new RegExp(`(?:\\s*\\S+){1,${per}}\\s*|\\s+`, 'g')) ?? [];
+      if (endpoint === 'chat') event({ index: c.index, delta: { role: 'assistant', content: '' }, finish_reason: null });
+      for (const p of pieces) event(endpoint === 'chat' ? { index: c.index, delta: { content: p }, finish_reason: null } : { index: c.index, text: p, finish_reason: null });
+      event(endpoint === 'chat' ? { index: c.index, delta: {}, finish_reason: c.finish_reason } : { index: c.index, text: '', finish_reason: c.finish_reason });
+    }
+    if (usage) out += `data: ${JSON.stringify({ id, object, created, model, choices: [], usage })}\n\n`;
+    out += 'data: [DONE]\n\n';
+    res.writeHead(200, SSE_HEADERS);
+    res.end(out);
   }
 
   function defaultRewardScores(key: string): Record<string, number> {

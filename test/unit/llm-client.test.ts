@@ -15,10 +15,10 @@ function profile(server: MockServer, over: Partial<EndpointProfile> = {}): Endpo
 }
 
 /** A one-off server answering every request with `handler`, and a client on it. */
-async function withRawServer(handler: http.RequestListener, apiKey: string | undefined, body: (c: OpenAiCompatibleClient) => Promise<void>): Promise<void> {
+async function withRawServer(handler: http.RequestListener, apiKey: string | undefined, body: (c: OpenAiCompatibleClient) => Promise<void>, over: Partial<EndpointProfile> = {}): Promise<void> {
   const raw = http.createServer((req, res) => { req.resume(); handler(req, res); });
   await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-  const c = createClient({ name: 'raw', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat' }, { apiKey });
+  const c = createClient({ name: 'raw', baseUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`, model: 'm', apiKind: 'chat', ...over }, { apiKey });
   try {
     await body(c);
   } finally {
@@ -318,7 +318,7 @@ describe('llm client', () => {
       const kinds: Record<FaultKind, LlmErrorKind | 'ok'> = {
         rate_limit: 'rate_limit', server_error: 'server', request_timeout: 'request_timeout', http_error: 'bad_request',
         unauthorized: 'auth', context_length: 'context_length', reset_before_headers: 'network', reset_mid_body: 'network',
-        hang: 'timeout', invalid_json: 'bad_response', no_choices: 'bad_response', empty_completion: 'ok',
+        hang: 'timeout', invalid_json: 'bad_response', no_choices: 'bad_response', empty_completion: 'ok', stream_error: 'server',
       };
       await setup({ fault: (r) => r.messages?.[0].content as FaultKind });
       for (const [fault, kind] of Object.entries(kinds)) {
@@ -548,5 +548,62 @@ describe('llm client through a proxy', () => {
     assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), { https_proxy: 'http://low:1', NO_PROXY: '*' }), undefined);
     assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), { ALL_PROXY: 'http://all:1' }), 'http://all:1');
     assert.equal(proxyFromEnv(new URL('https://api.openai.com/v1'), {}), undefined);
+  });
+});
+
+describe('llm client streaming (profile.stream)', () => {
+  let server: MockServer;
+  let client: OpenAiCompatibleClient;
+  afterEach(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  it('reassembles streamed choices exactly as the non-streamed answer, with usage', async () => {
+    server = await startMockServer({ defaultWords: 30, streamChunkWords: 3 });
+    client = createClient(profile(server, { stream: true }));
+    const plain = createClient(profile(server));
+    try {
+      const params = { n: 3, seed: 11, max_tokens: 20 };
+      const a = await client.queryModel(USER, params);
+      const b = await plain.queryModel(USER, params);
+      assert.deepEqual(a, b);
+      assert.equal(a.choices.length, 3);
+      assert.equal(a.usage.completionTokens, 60);
+      const sent = server.requests[0].body;
+      assert.equal(sent.stream, true);
+      assert.deepEqual(sent.stream_options, { include_usage: true });
+      assert.equal(server.requests[1].body.stream, undefined);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('keeps whitespace and newlines of streamed text, for chat and formatted completions', async () => {
+    server = await startMockServer({ streamChunkWords: 1, respond: () => '  Step 1:\n\n  x = 2 <|eot_id|> tail' });
+    client = createClient(profile(server, { stream: true }));
+    assert.equal((await client.queryModel(USER)).choices[0].text, '  Step 1:\n\n  x = 2 <|eot_id|> tail');
+    await client.close();
+    client = createClient(profile(server, { stream: true, apiKind: 'completions', formatter: 'llama3' }));
+    const r = await client.queryModel(USER, { n: 2 });
+    assert.deepEqual(r.choices.map((c) => c.text), ['Step 1:\n\n  x = 2', 'Step 1:\n\n  x = 2']);
+  });
+
+  it('maps an error event mid-stream and a reset mid-stream', async () => {
+    server = await startMockServer({ fault: (r) => r.messages?.[0].content as FaultKind });
+    client = createClient(profile(server, { stream: true }));
+    const e = await expectLlmError(client.queryModel([{ role: 'user', content: 'stream_error' }]), 'server');
+    assert.match(e.message, /error event in the stream .*generation failed mid-stream/);
+    await expectLlmError(client.queryModel([{ role: 'user', content: 'reset_mid_body' }]), 'network');
+    await expectLlmError(client.queryModel([{ role: 'user', content: 'rate_limit' }]), 'rate_limit');
+  });
+
+  it('accepts plain JSON from a server that ignores stream', async () => {
+    await withRawServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'plain' } }] }));
+    }, undefined, async (c) => {
+      assert.equal((await c.queryModel(USER)).choices[0].text, 'plain');
+    }, { stream: true });
   });
 });

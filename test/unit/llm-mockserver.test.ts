@@ -66,6 +66,19 @@ describe('mock server', () => {
     assert.deepEqual(await texts(), a);
   });
 
+  it('streams deltas, usage and [DONE] when asked', async () => {
+    server = await startMockServer({ respond: () => 'a b c d e', streamChunkWords: 2 });
+    const r = await fetch(server.url + '/chat/completions', { method: 'POST', body: JSON.stringify(chat('x', { stream: true, stream_options: { include_usage: true } })) });
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    const events = (await r.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    assert.equal(events.at(-1), '[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'a b c d e');
+    assert.deepEqual(chunks.map((c) => c.choices[0]?.delta?.content).filter((t) => t), ['a b ', 'c d ', 'e']);
+    assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop');
+    assert.deepEqual(chunks.at(-1).usage, { prompt_tokens: 1, completion_tokens: 5, total_tokens: 6 });
+  });
+
   it('injects 429 to a deterministic share of first attempts only, with Retry-After', async () => {
     const faults = [{ fault: 'rate_limit' as const, rate: 0.3, attempts: 'first' as const, retryAfterSeconds: 2 }];
     server = await startMockServer({ faults });

@@ -16,6 +16,7 @@ import type OpenAI from 'openai';
 import { LlmError, parseRetryAfter, type LlmErrorKind } from './errors';
 import { ConversationError, getFormatter, stripStopWords, type ConversationFormatter } from './formatters';
 import { PRESETS, isPresetName, redactSecrets } from './presets';
+import { SseAggregator, SseError } from './sse';
 import type { ChatMessage, Choice, EndpointProfile, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores } from './types';
 
 export interface ClientOptions {
@@ -116,6 +117,8 @@ interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** A streamed answer, already reassembled into the non-streamed shape. */
+  json?: unknown;
 }
 
 type ChatBody = ChatCompletionCreateParamsNonStreaming & { top_k?: number; [extra: string]: unknown };
@@ -260,7 +263,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     const body = this.samplingBody(params) as ChatBody;
     body.model = this.endpoint.model;
     body.messages = messages as ChatCompletionMessageParam[];
-    const json = await this.postJson<ChatCompletion>('/chat/completions', body, options);
+    const json = await this.postJson<ChatCompletion>('/chat/completions', body, options, this.endpoint.stream ? 'chat' : undefined);
     const choices = this.checkChoices(json);
     return {
       choices: choices.map((c): Choice => {
@@ -368,7 +371,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       body.max_tokens = body.max_completion_tokens as number;
       delete body.max_completion_tokens;
     }
-    const json = await this.postJson<Completion>('/completions', body, options);
+    const json = await this.postJson<Completion>('/completions', body, options, this.endpoint.stream ? 'completions' : undefined);
     const choices = this.checkChoices(json);
     return {
       choices: choices.map((c): Choice => ({
@@ -396,12 +399,17 @@ export class OpenAiCompatibleClient implements LlmClient {
     return body;
   }
 
-  private async postJson<T>(path: string, body: object, options: RequestOptions): Promise<T> {
-    return this.parse<T>(await this.send('POST', path, JSON.stringify(body), options));
+  /** POSTs a JSON body; with `stream`, asks for server-sent events and reassembles them. */
+  private async postJson<T>(path: string, body: Record<string, unknown>, options: RequestOptions, stream?: 'chat' | 'completions'): Promise<T> {
+    if (stream) {
+      body.stream = true;
+      body.stream_options = { include_usage: true };
+    }
+    return this.parse<T>(await this.send('POST', path, JSON.stringify(body), options, stream));
   }
 
   /** One HTTP exchange. Throws LlmError for anything but a 2xx answer. */
-  private async send(method: 'GET' | 'POST', path: string, body: string | undefined, options: RequestOptions): Promise<RawResponse> {
+  private async send(method: 'GET' | 'POST', path: string, body: string | undefined, options: RequestOptions, stream?: 'chat' | 'completions'): Promise<RawResponse> {
     const url = this.where + path;
     if (this.closed) throw new LlmError('aborted', `client for ${url} is closed`);
     const signal = options.signal;
@@ -427,6 +435,10 @@ export class OpenAiCompatibleClient implements LlmClient {
         signal: controller.signal,
       });
       if (res.statusCode >= 200 && res.statusCode < 300) {
+        // A server that ignores `stream` answers plain JSON: fine, parse it as such.
+        if (stream && String(header(res.headers, 'content-type')).includes('text/event-stream')) {
+          return { status: res.statusCode, headers: res.headers, text: '', json: await this.readStream(res.body, stream, method, url) };
+        }
         return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
       }
       const text = await readLimited(res.body, MAX_ERROR_BODY);
@@ -447,6 +459,23 @@ export class OpenAiCompatibleClient implements LlmClient {
     }
   }
 
+  private async readStream(body: Dispatcher.ResponseData['body'], kind: 'chat' | 'completions', method: string, url: string): Promise<unknown> {
+    const sse = new SseAggregator();
+    try {
+      for await (const chunk of body) sse.pushBytes(chunk as Buffer);
+      return sse.finish(kind);
+    } catch (e) {
+      if (!(e instanceof SseError)) throw e; // network, abort: handled by send()
+      body.destroy();
+      if (e.reason === 'error_event') {
+        const message = this.redact(e.message);
+        const status = e.status ?? 500;
+        throw new LlmError(kindForStatus(status, message), `error event in the stream from ${method} ${url}: ${message}`, e.status);
+      }
+      throw this.badResponse(this.redact(e.message));
+    }
+  }
+
   private httpError(method: string, url: string, status: number, headers: RawResponse['headers'], text: string): LlmError {
     const parsed = parseErrorBody(text);
     const message = this.redact(parsed.message);
@@ -462,6 +491,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   }
 
   private parse<T>(res: RawResponse): T {
+    if (res.json !== undefined) return res.json as T;
     try {
       return JSON.parse(res.text) as T;
     } catch {

@@ -108,6 +108,7 @@ export function resolveEndpoint(partial: PartialEndpointProfile): EndpointProfil
   const rpm = partial.requestsPerMinute ?? preset?.requestsPerMinute;
   if (rpm !== undefined) out.requestsPerMinute = rpm;
   if (partial.tokensPerMinute !== undefined) out.tokensPerMinute = partial.tokensPerMinute;
+  if (partial.stream !== undefined) out.stream = partial.stream;
   out.timeoutMs = partial.timeoutMs ?? preset?.timeoutMs;
   if (out.maxConcurrency === undefined) delete out.maxConcurrency;
   if (out.timeoutMs === undefined) delete out.timeoutMs;
@@ -157,6 +158,9 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
   }
   if (profile.maxConcurrency !== undefined && !Number.isInteger(profile.maxConcurrency)) {
     add('maxConcurrency', `${where}: maxConcurrency must be a whole number, got ${profile.maxConcurrency}`);
+  }
+  if (profile.stream !== undefined && typeof profile.stream !== 'boolean') {
+    add('stream', `${where}: stream must be true or false, got ${JSON.stringify(profile.stream)}`);
   }
   if (profile.apiKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(profile.apiKeyEnv)) {
     add('apiKeyEnv', `${where}: apiKeyEnv must be an environment variable name (like NVIDIA_API_KEY), not the key itself`);

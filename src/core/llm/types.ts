@@ -95,4 +95,9 @@ export interface EndpointProfile {
   requestsPerMinute?: number;
   tokensPerMinute?: number;
   timeoutMs?: number;
+  /**
+   * Receive answers as a server-sent-event stream. For hosted gateways that cut long
+   * non-streamed requests (reasoning models, long solutions); costs a little more client CPU.
+   */
+  stream?: boolean;
 }
