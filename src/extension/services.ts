@@ -4,8 +4,9 @@
  * StudioBackend the panel's handlers run against.
  */
 import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import type { PipelineInfo, RunView } from '../shared/protocol/studio';
 import { datasetGlob, defaultConcurrency, requireTrust, runsFolder, workspaceRoots } from './config';
@@ -83,7 +84,10 @@ export class Services implements vscode.Disposable {
       });
       this.manager = new RunManager(launcher, { log: (m) => this.log.info(m) });
       // Live progress needs no disk read: the manager's numbers are fresher than the manifests.
-      this.manager.onDidChange(() => this.fireRunsChanged(false));
+      this.manager.onDidChange((runs) => {
+        this.fireRunsChanged(false);
+        this.updateStatusBar(runs);
+      });
       this.watchRuns();
     }
     return this.manager;
@@ -101,6 +105,29 @@ export class Services implements vscode.Disposable {
   }
 
   private diskRuns: RunView[] | undefined;
+  private statusItem: vscode.StatusBarItem | undefined;
+
+  /** "SDG: 2 runs 45%" while runs of this window are active; click opens the Studio's Run tab. */
+  private updateStatusBar(runs: RunView[]): void {
+    const active = runs.filter((r) => r.status === 'running' || r.status === 'starting' || r.status === 'cancelling');
+    if (!active.length) {
+      this.statusItem?.hide();
+      return;
+    }
+    if (!this.statusItem) {
+      this.statusItem = vscode.window.createStatusBarItem('sdg.runs', vscode.StatusBarAlignment.Left, 10);
+      this.statusItem.name = 'SDG Studio runs';
+      this.statusItem.command = { command: 'sdg.openStudio', title: 'Open Studio', arguments: ['runs'] };
+      this.disposables.push(this.statusItem);
+    }
+    const total = active.reduce((a, r) => a + (r.counts.total ?? 0), 0);
+    const done = active.reduce((a, r) => a + r.counts.done + r.counts.failed, 0);
+    const pct = total ? ` ${Math.floor((done / total) * 100)}%` : '';
+    const rps = active.reduce((a, r) => a + r.throughput.requestsPerSec, 0);
+    this.statusItem.text = `$(sync~spin) SDG: ${active.length === 1 ? active[0].name : `${active.length} runs`}${pct}`;
+    this.statusItem.tooltip = `${active.map((r) => `${r.name}: ${r.status}, ${r.counts.done}${r.counts.total !== null ? `/${r.counts.total}` : ''}${r.currentStage ? ` (${r.currentStage})` : ''}`).join('\n')}\n${rps.toFixed(1)} requests/s`;
+    this.statusItem.show();
+  }
 
   /** Runs on disk (manifest.json under the runs folder) merged with live runs. */
   async listRuns(fresh = true): Promise<RunView[]> {
@@ -194,6 +221,9 @@ export class Services implements vscode.Disposable {
     const runs = await this.listRuns();
     const run = runs.find((r) => r.dir === dir);
     if (!run?.output) throw new Error(`run ${dir} has no output file yet`);
+    if (!existsSync(run.output)) {
+      throw new Error(`${basename(run.output)} of run "${run.name}" does not exist yet (the run is ${run.status}); the rows of each stage are in ${join(dir, 'stages')}`);
+    }
     const uri = vscode.Uri.file(run.output);
     // The JSONL viewer (custom editor) opens it when installed; otherwise the text editor.
     const hasViewer = (await vscode.commands.getCommands(true)).includes('sdg.openJsonlViewer');
