@@ -59,7 +59,7 @@ describe('math grading: sdg grade', () => {
     assert.equal(s.rows, 1);
     assert.match(warnings.join('\n'), /gen\.jsonl:2: skipped a torn last line/);
     writeFileSync(input, '{"a": 1}\n{oops}\n{"a": 2}\n');
-    await assert.rejects(gradeFile({ input, output: join(dir, 'out2.jsonl') }), /gen\.jsonl:2: not valid JSON/);
+    await assert.rejects(gradeFile({ input, output: join(dir, 'out2.jsonl') }), /gen\.jsonl:2: invalid JSON/);
     assert.equal(existsSync(join(dir, 'out2.jsonl')), false, 'no half-written output on error');
     await assert.rejects(gradeFile({ input: join(dir, 'missing.jsonl'), output: join(dir, 'o.jsonl') }), /missing\.jsonl: file not found/);
   });

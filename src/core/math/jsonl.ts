@@ -1,12 +1,13 @@
 /**
  * Streaming JSONL reading and writing for the grading / voting / export commands.
  *
- * Files here can hold millions of rows, so nothing reads a whole file: lines come one at a time
- * from fixed-size chunks. A bad line is an error naming file and line, except a torn last line
+ * Files here can hold millions of rows, so nothing reads a whole file: lines come from the
+ * engine's chunked reader (src/core/io/jsonl.ts). A bad line is an error naming file and line, except a torn last line
  * (a writer killed mid-line, no trailing newline) which is reported through `onTornLine` and
  * skipped, because `sdg generate` repairs such lines on resume and the data before it is good.
  */
-import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { readJsonlBatches } from '../io/jsonl';
 
 export class JsonlError extends Error {
   override readonly name = 'JsonlError';
@@ -21,7 +22,7 @@ export interface JsonlRow<T = Record<string, unknown>> {
   line: number;
   /** 0-based ordinal among the non-blank lines. */
   ordinal: number;
-  /** Byte position of the line (for `readJsonlAt`). */
+  /** Byte position of the line and its length with the line terminator (for `JsonlRandomAccess`). */
   offset: number;
   bytes: number;
 }
@@ -31,59 +32,23 @@ export interface ReadJsonlOptions {
   onTornLine?: (file: string, line: number) => void;
 }
 
-interface RawLine {
-  text: string;
-  /** 1-based line number. */
-  line: number;
-  /** Byte offset of the line's first byte, and its length in bytes (without the newline). */
-  offset: number;
-  bytes: number;
-  /** False for a last line without a newline. */
-  terminated: boolean;
-}
-
-/** Raw lines with their numbers and byte positions, from 1 MiB chunks. */
-async function* readLines(file: string): AsyncGenerator<RawLine> {
-  if (!existsSync(file)) throw new JsonlError(file, undefined, 'file not found');
-  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  let rest: Buffer = Buffer.alloc(0);
-  let restOffset = 0;
-  let line = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    // Splitting on the 0x0A byte is safe in UTF-8: it never occurs inside a multi-byte sequence.
-    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    let start = 0;
-    for (;;) {
-      const nl = data.indexOf(10, start);
-      if (nl < 0) break;
-      line++;
-      yield { text: data.toString('utf8', start, nl), line, offset: restOffset + start, bytes: nl - start, terminated: true };
-      start = nl + 1;
-    }
-    restOffset += start;
-    rest = data.subarray(start);
-  }
-  if (rest.length > 0) yield { text: rest.toString('utf8'), line: line + 1, offset: restOffset, bytes: rest.length, terminated: false };
-}
-
-/** Parsed JSON objects of a JSONL file, streamed. Blank lines are skipped. */
+/** Parsed JSON objects of a JSONL file, streamed (over the engine's fast line reader). Blank lines are skipped. */
 export async function* readJsonl<T = Record<string, unknown>>(file: string, options: ReadJsonlOptions = {}): AsyncGenerator<JsonlRow<T>> {
+  if (!existsSync(file)) throw new JsonlError(file, undefined, 'file not found');
   let ordinal = 0;
-  for await (const { text, line, terminated, offset, bytes } of readLines(file)) {
-    const trimmed = (line === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
-    if (!trimmed) continue;
-    let row: unknown;
-    try {
-      row = JSON.parse(trimmed);
-    } catch (e) {
-      if (!terminated && options.onTornLine) {
-        options.onTornLine(file, line);
-        return;
+  for await (const batch of readJsonlBatches<unknown>(file)) {
+    for (const rec of batch) {
+      if (rec.error !== undefined) {
+        if (!rec.terminated && options.onTornLine) {
+          options.onTornLine(file, rec.line);
+          return;
+        }
+        throw new JsonlError(file, rec.line, rec.error);
       }
-      throw new JsonlError(file, line, `not valid JSON (${(e as Error).message})`);
+      const row = rec.value;
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new JsonlError(file, rec.line, 'each line must be a JSON object');
+      yield { row: row as T, line: rec.line, ordinal: ordinal++, offset: rec.offset, bytes: rec.length };
     }
-    if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new JsonlError(file, line, 'each line must be a JSON object');
-    yield { row: row as T, line, ordinal: ordinal++, offset, bytes };
   }
 }
 
@@ -104,7 +69,8 @@ export class JsonlRandomAccess {
       if (n === 0) throw new JsonlError(this.file, undefined, `file changed while reading (offset ${offset})`);
       got += n;
     }
-    return JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    // JSON.parse ignores the trailing newline; a BOM can only start the file.
+    return JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
   }
 
   close(): void {
