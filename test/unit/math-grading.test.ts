@@ -187,3 +187,18 @@ describe('math grading: sdg vote', () => {
     assert.ok(readFileSync(output, 'utf8').endsWith('\n'));
   });
 });
+
+describe('math grading: answer clusters', () => {
+  it('groups equivalent answers, ignores empty ones, ties go to the first cluster', async () => {
+    const { AnswerClusters } = await import('../../src/core/math/clusters');
+    const c = new AnswerClusters();
+    for (const a of ['3', '1/2', '0.5', '\\frac12', '', null, '3', '0.5', '$3$']) c.add(a);
+    assert.equal(c.total, 7);
+    assert.deepEqual(c.clusters.map((k) => [k.representative, k.votes]), [['3', 3], ['1/2', 4]]);
+    assert.equal(c.winner()!.cluster.representative, '1/2');
+    const tie = new AnswerClusters();
+    for (const a of ['7', '8', '8', '7']) tie.add(a);
+    assert.equal(tie.winner()!.cluster.representative, '7');
+    assert.equal(new AnswerClusters().winner(), null);
+  });
+});

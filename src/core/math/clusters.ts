@@ -18,6 +18,8 @@ export interface Cluster {
 export class AnswerClusters {
   readonly clusters: Cluster[] = [];
   private readonly byKey = new Map<string, number>();
+  /** Raw answer -> cluster, so repeats skip even the string clean-up. */
+  private readonly byRaw = new Map<string, number>();
   private arrivals = 0;
   /** Votes cast (null answers are not votes). */
   total = 0;
@@ -26,10 +28,20 @@ export class AnswerClusters {
   add(answer: string | null | undefined): number {
     const order = this.arrivals++;
     if (answer === null || answer === undefined) return -1;
+    let idx = this.byRaw.get(answer);
+    if (idx !== undefined) {
+      if (idx < 0) return -1;
+      this.total++;
+      this.clusters[idx].votes++;
+      return idx;
+    }
     const key = answerKey(answer);
-    if (!key) return -1;
+    if (!key) {
+      this.byRaw.set(answer, -1);
+      return -1;
+    }
     this.total++;
-    let idx = this.byKey.get(key);
+    idx = this.byKey.get(key);
     if (idx === undefined) {
       idx = this.clusters.findIndex((c) => isEquivalent(answer, c.representative));
       if (idx < 0) {
@@ -38,6 +50,7 @@ export class AnswerClusters {
       }
       this.byKey.set(key, idx);
     }
+    this.byRaw.set(answer, idx);
     this.clusters[idx].votes++;
     return idx;
   }
