@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runItems } from '../../src/core/engine';
-import { CorruptOutputError, openRunOutput } from '../../src/core/run/output';
+import { CorruptOutputError, OutputInUseError, openRunOutput } from '../../src/core/run/output';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { KeySet } from '../../src/core/run/keySet';
 import fc from 'fast-check';
 import { FakeClock, FakeLlmClient, range } from '../support/engineFakes';
@@ -172,6 +174,45 @@ describe('run output: resume and repair', () => {
     for (const r of rowsOf(file)) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
     assert.equal(counts.size, 15);
     for (const [k, n] of counts) assert.equal(n, 2, k);
+  });
+});
+
+describe('run output: lock', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sdg-lock-'));
+    file = join(dir, 'out.jsonl');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('one writer per file in this process; the lock goes away on close', async () => {
+    const a = await open(file);
+    await assert.rejects(open(file), (e: unknown) => e instanceof OutputInUseError && /another job in this process/.test(e.message));
+    await a.close();
+    assert.deepEqual(readdirSync(dir), ['out.jsonl']);
+    const b = await open(file);
+    await b.close();
+  });
+
+  it('refuses while another live process holds the lock, takes over a dead one', async () => {
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      writeFileSync(`${file}.lock`, JSON.stringify({ pid: sleeper.pid, host: hostname() }));
+      await assert.rejects(open(file), (e: unknown) => e instanceof OutputInUseError && e.pid === sleeper.pid && /delete .*out\.jsonl\.lock/.test(e.message));
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: dead, host: hostname() }));
+    const out = await open(file);
+    assert.equal(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid, process.pid);
+    await out.close();
+    // A lock from another host (e.g. an earlier container) or a garbled one is stale too.
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 1, host: 'elsewhere' }));
+    await (await open(file)).close();
+    writeFileSync(`${file}.lock`, '{"pid":');
+    await (await open(file)).close();
   });
 });
 

@@ -11,7 +11,8 @@
  * Then the file is opened for append through a `JsonlWriter`.
  */
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLineBatches } from '../io/jsonl';
 import { KeySet } from './keySet';
 import { isPidAlive } from './manifest';
@@ -72,6 +73,7 @@ export class RunOutput<R = unknown> implements ItemSink<R> {
     readonly recovery: RunOutputRecovery,
     private readonly writer: JsonlWriter,
     options: Pick<RunOutputOptions<R>, 'keyOf' | 'isFailed'>,
+    private readonly releaseLock: () => Promise<void> = async () => undefined,
   ) {
     this.keyOf = options.keyOf;
     this.isFailed = options.isFailed ?? defaultIsFailed;
@@ -104,9 +106,13 @@ export class RunOutput<R = unknown> implements ItemSink<R> {
     return this.writer.flush();
   }
 
-  /** Flushes, fsyncs and closes the file. */
-  close(): Promise<void> {
-    return this.writer.close();
+  /** Flushes, fsyncs and closes the file, and releases its lock. */
+  async close(): Promise<void> {
+    try {
+      await this.writer.close();
+    } finally {
+      await this.releaseLock();
+    }
   }
 }
 
@@ -122,14 +128,74 @@ function defaultIsFailed(row: unknown): boolean {
   return (row as { error?: unknown } | null)?.error != null;
 }
 
+/** Another process (or another job in this process) is writing the same output file. */
+export class OutputInUseError extends Error {
+  override readonly name = 'OutputInUseError';
+  constructor(readonly path: string, readonly pid: number, readonly lockFile: string) {
+    super(pid === process.pid
+      ? `${path} is already being written by another job in this process; wait for it to finish or cancel it`
+      : `${path} is being written by another process (pid ${pid}); stop it first. If no such process is running, delete ${lockFile}`);
+  }
+}
+
+const lockedHere = new Set<string>();
+
+/**
+ * Takes `<path>.lock` (exclusive create, holding pid and host) so two processes never append to
+ * one file. A lock whose process is gone (killed, crashed, another container) is taken over.
+ */
+async function lockOutput(path: string): Promise<() => Promise<void>> {
+  const abs = resolve(path);
+  const lockFile = `${abs}.lock`;
+  if (lockedHere.has(abs)) throw new OutputInUseError(abs, process.pid, lockFile);
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await fsp.writeFile(lockFile, me, { flag: 'wx' });
+      lockedHere.add(abs);
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        lockedHere.delete(abs);
+        await fsp.rm(lockFile, { force: true }).catch(() => undefined);
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError(e, lockFile, 'writing');
+    }
+    let holder: { pid?: unknown; host?: unknown } | null = null;
+    try {
+      holder = JSON.parse(await fsp.readFile(lockFile, 'utf8'));
+    } catch {
+      holder = null; // half-written or unreadable: treat as stale
+    }
+    const pid = typeof holder?.pid === 'number' ? holder.pid : 0;
+    // Liveness can only be checked on this host; our own pid here is a leftover of an earlier life.
+    if (holder?.host === hostname() && pid !== process.pid && isPidAlive(pid)) throw new OutputInUseError(abs, pid, lockFile);
+    await fsp.rm(lockFile, { force: true }).catch(() => undefined);
+  }
+  throw new OutputInUseError(abs, 0, lockFile);
+}
+
 export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): Promise<RunOutput<R>> {
+  const { path } = options;
+  await fsp.mkdir(dirname(path), { recursive: true }).catch((e) => { throw describeFsError(e, dirname(path), 'writing'); });
+  const release = await lockOutput(path);
+  try {
+    return await openLocked(options, release);
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}
+
+async function openLocked<R>(options: RunOutputOptions<R>, release: () => Promise<void>): Promise<RunOutput<R>> {
   const { path } = options;
   const recovery: RunOutputRecovery = {
     items: 0, rows: 0, failedRemoved: 0, incompleteRemoved: 0, duplicatesRemoved: 0,
     truncatedBytes: 0, compacted: false, fresh: false,
   };
   const doneKeys = new KeySet();
-  await fsp.mkdir(dirname(path), { recursive: true }).catch((e) => { throw describeFsError(e, dirname(path), 'writing'); });
 
   let exists = false;
   let size = 0;
@@ -145,7 +211,7 @@ export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): 
   if (!exists || options.overwrite) {
     recovery.fresh = true;
     const writer = await JsonlWriter.open(path, { truncate: true, highWaterMark: options.highWaterMark });
-    return new RunOutput<R>(path, doneKeys, recovery, writer, options);
+    return new RunOutput<R>(path, doneKeys, recovery, writer, options, release);
   }
 
   await removeStaleTemps(path);
@@ -165,7 +231,7 @@ export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): 
 
   const writer = await JsonlWriter.open(path, { highWaterMark: options.highWaterMark });
   if (scan.missingNewline) await writer.writeRaw('\n');
-  return new RunOutput<R>(path, doneKeys, recovery, writer, options);
+  return new RunOutput<R>(path, doneKeys, recovery, writer, options, release);
 }
 
 interface ScanResult {
