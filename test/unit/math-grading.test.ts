@@ -6,6 +6,7 @@ import { gradeFile, gradeRow } from '../../src/core/math/grade';
 import { computeMetrics, passAtK, kValues, formatMetrics } from '../../src/core/math/metrics';
 import { voteFile } from '../../src/core/math/vote';
 import { readJsonl } from '../../src/core/math/jsonl';
+import { AnswerClusters } from '../../src/core/math/clusters';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'sdg-math-'));
@@ -189,8 +190,7 @@ describe('math grading: sdg vote', () => {
 });
 
 describe('math grading: answer clusters', () => {
-  it('groups equivalent answers, ignores empty ones, ties go to the first cluster', async () => {
-    const { AnswerClusters } = await import('../../src/core/math/clusters');
+  it('groups equivalent answers, ignores empty ones, ties go to the first cluster', () => {
     const c = new AnswerClusters();
     for (const a of ['3', '1/2', '0.5', '\\frac12', '', null, '3', '0.5', '$3$']) c.add(a);
     assert.equal(c.total, 7);
