@@ -160,3 +160,23 @@ describe('math equivalence: properties', () => {
     }), { numRuns: 200 });
   });
 });
+
+describe('math equivalence: hostile inputs', () => {
+  it('answers quickly on inputs that would make naive patterns backtrack or recurse', () => {
+    // With a backtracking unit pattern the first case alone never finishes (2^60 paths).
+    const hostile = [
+      `5 \\text{${'a'.repeat(60)}1}`,
+      `5 \\mbox{ ${'ab '.repeat(60)}1}`,
+      `5 ${'ab '.repeat(5000)}1`,
+      '('.repeat(5000) + ')'.repeat(5000),
+      '\\frac{'.repeat(3000),
+      '1,'.repeat(5000) + '1',
+      '{'.repeat(2000) + '}'.repeat(2000),
+      `${'a'.repeat(5000)}=${'b'.repeat(5000)}`,
+    ];
+    for (const h of hostile) {
+      assert.equal(isEquivalent(h, '5'), false);
+      assert.equal(typeof isEquivalent('5', h), 'boolean');
+    }
+  });
+});

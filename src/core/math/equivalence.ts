@@ -53,7 +53,9 @@ function unwrapCommands(s: string, re: RegExp, keep: (inner: string) => string):
   return out + s.slice(last);
 }
 
-const UNIT_WORD = /^\s*(?:[A-Za-z]+\.?\s*)+$/;
+// No nested quantifiers in these patterns: model outputs are adversarial enough to hit
+// catastrophic backtracking (`(?:[A-Za-z]+\s*)+` takes seconds on 30 letters and a digit).
+const UNIT_WORD = /^\s*[A-Za-z][A-Za-z.\s]*$/;
 
 export interface Cleaned {
   text: string;
@@ -100,7 +102,7 @@ export function cleanAnswer(raw: string): Cleaned {
   if (/\\(?:text|mbox|mathrm|textrm)\s*\{/.test(s)) {
     const onlyText = /^\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal)\s*\{(.*)\}$/s.exec(s);
     if (!onlyText || /[{}]/.test(onlyText[1])) {
-      s = s.replace(/\\(?:text|mbox|mathrm|textrm)\s*\{\s*((?:[A-Za-z]+\.?\s*)+)\}(?:\s*\^\s*\{?[23]\}?)?/g, (whole, inner: string, off: number) => {
+      s = s.replace(/\\(?:text|mbox|mathrm|textrm)\s*\{\s*([A-Za-z][A-Za-z.\s]*)\}(?:\s*\^\s*\{?[23]\}?)?/g, (whole, inner: string, off: number) => {
         // Keep words that ARE the answer (`x \text{ or } y` is rare; a leading word is not a unit).
         return off > 0 && UNIT_WORD.test(inner) ? '' : whole;
       });
@@ -304,7 +306,11 @@ interface Compiled {
 const compiledCache = new Map<string, Compiled | null>();
 const COMPILED_CACHE_MAX = 50_000;
 
+/** Longer "answers" are not final answers (a model rambling inside a box): no CAS for them. */
+const MAX_CAS_LENGTH = 1000;
+
 function compileLatex(latex: string): Compiled | null {
+  if (latex.length > MAX_CAS_LENGTH) return null;
   const hit = compiledCache.get(latex);
   if (hit !== undefined) return hit;
   let result: Compiled | null = null;
