@@ -225,7 +225,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
       if (!endpoint) return;
       request = { pipelineId: pick.id, endpoint, params };
     }
-    const run = await services.runs.start(request);
+    const run = await services.runs.start({ kind: 'pipeline', ...request });
     log.info(`Started run ${run.name} in ${run.dir}`);
     void trackRun(services, run.dir, run.name);
     return run.dir;
@@ -260,7 +260,8 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
   register('sdg.deleteRun', async (arg?: unknown) => {
     const dir = runDirOf(arg) ?? (await pickRun(services, (r) => !isActive(r), 'Run to delete', 'No finished runs.'));
     if (!dir) return;
-    const ok = await vscode.window.showWarningMessage(`Delete the run folder ${dir} and all its data?`, { modal: true }, 'Delete');
+    const beside = dir.endsWith('.run') ? ` and its output ${basename(dir.slice(0, -4))}` : '';
+    const ok = await vscode.window.showWarningMessage(`Delete the run folder ${dir}${beside}, with all its data?`, { modal: true }, 'Delete');
     if (ok === 'Delete') await services.deleteRun(dir);
   });
 

@@ -17,7 +17,9 @@ import { mergeRuns, viewFromManifest } from './run/views';
 import type { StudioBackend } from './studio/handlers';
 import { errorMessage } from './util/redact';
 import { checkProfile } from './endpoints/profiles';
-import { PipelineCatalog, type PipelineRunRequest, PipelineLauncher } from './pipelines';
+import { PipelineCatalog, PipelineLauncher } from './pipelines';
+import { LabelingLauncher } from './labeling';
+import { StudioLauncher, type RunRequest } from './launcher';
 
 export interface EndpointTestResult {
   ok: boolean;
@@ -33,7 +35,7 @@ export class Services implements vscode.Disposable {
   private readonly pipelinesChanged = new vscode.EventEmitter<PipelineInfo[]>();
   readonly onPipelinesChanged = this.pipelinesChanged.event;
   private readonly disposables: vscode.Disposable[] = [this.runsChanged, this.pipelinesChanged];
-  private manager: RunManager<PipelineRunRequest> | undefined;
+  private manager: RunManager<RunRequest> | undefined;
   private catalogInstance: PipelineCatalog | undefined;
   private runsTimer: ReturnType<typeof setTimeout> | undefined;
   private watcher: vscode.FileSystemWatcher | undefined;
@@ -69,19 +71,19 @@ export class Services implements vscode.Disposable {
     return this.catalogInstance;
   }
 
-  get runs(): RunManager<PipelineRunRequest> {
+  get runs(): RunManager<RunRequest> {
     if (!this.manager) {
-      const launcher = new PipelineLauncher({
-        catalog: this.catalog,
+      const deps = {
         runsFolder: () => {
           const f = runsFolder();
           if (!f) throw new Error('open a folder first: runs are written under the setting sdg.runsFolder of the workspace');
           return f;
         },
-        resolveEndpoint: (name) => this.resolveEndpoint(name),
+        resolveEndpoint: (name: string) => this.resolveEndpoint(name),
         defaultConcurrency: () => defaultConcurrency(),
         log: this.log,
-      });
+      };
+      const launcher = new StudioLauncher(new PipelineLauncher({ ...deps, catalog: this.catalog }), new LabelingLauncher(deps));
       this.manager = new RunManager(launcher, { log: (m) => this.log.info(m) });
       // Live progress needs no disk read: the manager's numbers are fresher than the manifests.
       this.manager.onDidChange((runs) => {
@@ -234,7 +236,10 @@ export class Services implements vscode.Disposable {
   async deleteRun(dir: string): Promise<void> {
     const abs = this.confineRunDir(dir);
     if (this.manager?.isActive(abs)) throw new Error('cancel the run before deleting it');
+    const run = (await this.listRuns()).find((r) => r.dir === abs);
     await rm(abs, { recursive: true, force: true });
+    // A labeling run's output sits beside its folder (`<output>.run`): it goes with it.
+    if (run?.kind === 'generate' && run.output && abs.endsWith('.run') && resolve(run.output) === abs.slice(0, -4)) await rm(run.output, { force: true });
     this.manager?.forget(abs);
     this.log.info(`Deleted run folder ${abs}`);
     this.fireRunsChanged();
@@ -282,7 +287,8 @@ export class Services implements vscode.Disposable {
       runs: {
         available: () => this.catalog.available(),
         list: () => this.listRuns(),
-        start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ pipelineId, endpoint, params, concurrency })).dir,
+        start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ kind: 'pipeline', pipelineId, endpoint, params, concurrency })).dir,
+        label: async (request) => (await this.runs.start({ kind: 'label', ...request })).dir,
         cancel: async (dir) => {
           if (!this.runs.cancel(resolve(dir))) throw new Error('that run is not running in this window');
         },

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { checkProfile, parseProfiles, removeEntry, secretKeyFor, upsertEntry } from '../../src/extension/endpoints/profiles';
 import { redact, registerSecret } from '../../src/extension/util/redact';
-import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey } from '../../webview/studio/logic/state';
+import { coerceParams, defaultLabelForm, initialState, labelRequest, moveItem, paramProblems, paramValues, reduce, refKey } from '../../webview/studio/logic/state';
 import type { InitResult, PipelineInfo } from '../../src/shared/protocol/studio';
 
 describe('extension: endpoint profiles from settings', () => {
@@ -120,5 +120,26 @@ describe('extension: Studio webview state', () => {
     s = reduce(s, { type: 'fewShotSaved', errors: [] });
     assert.equal(s.persisted.fewShotDrafts['f.yaml'], undefined);
     assert.equal(s.fewShot!.saved.length, 2);
+  });
+});
+
+describe('extension: Studio labeling form', () => {
+  it('lists what is missing, then builds the request with numbers', () => {
+    const empty = labelRequest(defaultLabelForm, null, null);
+    assert.deepEqual(empty.problems, ['prompt config: choose one', 'dataset: choose a JSONL file', 'endpoint: add or choose one']);
+    const form = { ...defaultLabelForm, prompt: 'builtin:generation/gsm8k_text.yaml', input: 'data/x.jsonl', numSeeds: '8', numSamples: '4', limit: '10', temperature: '0.7', contextType: 'masked_solution' as const };
+    const ok = labelRequest(form, 'e1', 16);
+    assert.deepEqual(ok.problems, []);
+    assert.deepEqual(ok.params, { prompt: 'builtin:generation/gsm8k_text.yaml', input: 'data/x.jsonl', endpoint: 'e1', numSeeds: 8, numSamples: 4, contextType: 'masked_solution', limit: 10, temperature: 0.7, concurrency: 16 });
+    assert.deepEqual(labelRequest({ ...form, numSeeds: '1.5', temperature: '-1' }, 'e1', null).problems, ['seeds: a whole number >= 1', 'temperature: a number >= 0']);
+  });
+
+  it('keeps the form across reloads, merged over new defaults', () => {
+    let s = reduce(initialState(), { type: 'label', patch: { numSeeds: '16' } });
+    s = reduce(s, { type: 'runMode', mode: 'label' });
+    const again = initialState(JSON.parse(JSON.stringify(s.persisted)));
+    assert.equal(again.persisted.label.numSeeds, '16');
+    assert.equal(again.persisted.runMode, 'label');
+    assert.equal(initialState({ label: { numSeeds: '2' } as never }).persisted.label.numSamples, '1');
   });
 });

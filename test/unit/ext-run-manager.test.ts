@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { RunManager, type LaunchedRun, type RunHooks, type RunLauncher, type RunOutcome } from '../../src/extension/run/manager';
 import { PipelineCatalog, PipelineLauncher, paramInfo, paramValues, runFolderName, type PipelineRunRequest } from '../../src/extension/pipelines';
 import { mergeRuns, viewFromManifest, isResumable } from '../../src/extension/run/views';
+import { LabelingLauncher } from '../../src/extension/labeling';
+import { StudioLauncher, type RunRequest } from '../../src/extension/launcher';
 import { readManifest } from '../../src/core/run/manifest';
 import type { RunView } from '../../src/shared/protocol/studio';
 import type { Logger } from '../../src/extension/log';
@@ -240,5 +242,62 @@ describe('extension: RunManager over the core pipeline runner (mock server)', fu
     const { m } = manager();
     await assert.rejects(m.start({ pipelineId: 'nope', endpoint: 'mock', params: {} }), /no pipeline named "nope"/);
     await assert.rejects(m.start({ pipelineId: 'tiny', endpoint: 'mock', params: { bogus: 1 } }), /no parameter "bogus"/);
+  });
+});
+
+describe('extension: labeling runs through the RunManager (mock server)', function () {
+  this.timeout(60_000);
+  let server: MockServer;
+  let ws: string;
+
+  before(async () => {
+    server = await startMockServer({ respond: () => 'Adding gives the total. \\boxed{42}' });
+    ws = mkdtempSync(join(tmpdir(), 'sdg-ext-label-'));
+    writeFileSync(
+      join(ws, 'problems.jsonl'),
+      ['{"question":"Tom has 40 apples and buys 2 more. How many?","answer":"40+2=42\\n#### 42"}', '{"question":"What is 6*7?","answer":"#### 42"}', '{"question":"What is 84/2?","answer":"#### 42"}'].join('\n') + '\n',
+    );
+  });
+  after(async () => server?.close());
+
+  function manager() {
+    const deps = {
+      runsFolder: () => join(ws, '.sdg', 'runs'),
+      resolveEndpoint: async (name: string) => ({ profile: { name, baseUrl: server.url, model: 'mock', apiKind: 'chat' as const }, apiKey: undefined }),
+      defaultConcurrency: () => 2,
+      log: quietLog,
+    };
+    const catalog = new PipelineCatalog(join(__dirname, '../../prompts'), () => [ws]);
+    return new RunManager<RunRequest>(new StudioLauncher(new PipelineLauncher({ ...deps, catalog }), new LabelingLauncher(deps)), { throttleMs: 0 });
+  }
+
+  it('labels a dataset with a built-in prompt config, lists it like any run, and resumes it from its frozen config', async () => {
+    const m = manager();
+    const promptFile = join(__dirname, '../../prompts/generation/gsm8k_text.yaml');
+    const run = await m.start({ kind: 'label', promptFile, input: join(ws, 'problems.jsonl'), endpoint: 'mock', numSeeds: 2, numSamples: 1, limit: 2 });
+    assert.match(run.dir, /\.jsonl\.run$/);
+    await m.whenIdle();
+    const v = m.get(run.dir)!;
+    assert.equal(v.status, 'completed', v.error ?? '');
+    assert.equal(v.kind, 'generate');
+    assert.deepEqual(v.counts.done, 4);
+    const output = run.dir.slice(0, -4);
+    assert.equal(readFileSync(output, 'utf8').trim().split('\n').length, 4, '2 problems x 2 seeds');
+    const before = server.stats.completed;
+    // Resume a finished run: it reads config.json (kind "generate") and requests nothing again.
+    await m.resume(run.dir);
+    await m.whenIdle();
+    assert.equal(m.get(run.dir)!.status, 'completed', m.get(run.dir)!.error ?? '');
+    assert.equal(readFileSync(output, 'utf8').trim().split('\n').length, 4);
+    assert.equal(server.stats.completed, before, 'no request was repeated');
+  });
+
+  it('reports a prompt that does not fit the dataset before any run folder exists', async () => {
+    const m = manager();
+    writeFileSync(join(ws, 'no-problem.jsonl'), '{"text":"hello"}\n');
+    await assert.rejects(
+      m.start({ kind: 'label', promptFile: join(__dirname, '../../prompts/generation/gsm8k_text.yaml'), input: join(ws, 'no-problem.jsonl'), endpoint: 'mock', numSeeds: 1, numSamples: 1 }),
+      /no-problem\.jsonl/,
+    );
   });
 });

@@ -20,7 +20,7 @@ function backend(root: string, over: Partial<StudioBackend> = {}): StudioBackend
     openFile: async () => undefined,
     endpoints: { list: async () => [], save: async () => undefined, remove: async () => undefined, test: async () => ({ ok: true, latencyMs: 1, models: ['m'], error: null }) },
     pipelines: { available: () => false, list: async () => [], listTemplates: async () => [], copyToWorkspace: async () => 'x' },
-    runs: { available: () => false, list: async () => [], start: async () => '/d', cancel: async () => undefined, resume: async () => undefined, openOutput: async () => undefined },
+    runs: { available: () => false, list: async () => [], start: async () => '/d', label: async () => '/l', cancel: async () => undefined, resume: async () => undefined, openOutput: async () => undefined },
     ...over,
   };
 }

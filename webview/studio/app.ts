@@ -8,6 +8,7 @@ import type { MessageChannel } from '../../src/shared/ipc.js';
 import type {
   EndpointProfile,
   FewShotExampleData,
+  LabelParams,
   ParamInfo,
   PipelineInfo,
   RunView,
@@ -18,7 +19,7 @@ import type {
 } from '../../src/shared/protocol/studio.js';
 import { baseStyles, compactNumber, formatDuration } from '../shared/theme.js';
 import { connectToHost, vscodeApi } from '../shared/vscodeApi.js';
-import { coerceParams, initialState, moveItem, paramProblems, paramValues, reduce, refKey, type Action, type Persisted, type StudioState } from './logic/state.js';
+import { coerceParams, initialState, labelRequest, moveItem, paramProblems, paramValues, reduce, refKey, type Action, type Persisted, type StudioState } from './logic/state.js';
 
 type Host = MessageChannel<Record<string, never>, StudioRequests, StudioHostNotifications, Record<string, never>>;
 
@@ -558,34 +559,101 @@ export class SdgStudio extends LitElement {
 
   private renderRuns(): TemplateResult {
     const s = this.state;
-    const p = this.selectedPipeline();
-    const values = p ? paramValues(s, p) : {};
-    const problems = p ? paramProblems(p.parameters, values) : [];
-    const canRun = s.trusted && !!p && !p.errors.length && !!s.persisted.endpoint && !problems.length && s.features.runs;
+    const mode = s.persisted.runMode;
     return html`
       <div class="card">
-        <h3>New run</h3>
         <div class="row">
-          <vscode-label>Pipeline</vscode-label>
-          <vscode-single-select aria-label="Pipeline" .value=${p?.id ?? ''} @change=${(e: Event) => this.dispatch({ type: 'selectPipeline', id: targetValue(e) })}>
-            ${s.pipelines.map((x) => html`<vscode-option value=${x.id} ?selected=${x.id === p?.id}>${x.name} (${x.source === 'builtin' ? 'built-in' : 'workspace'})</vscode-option>`)}
+          <h3 class="grow">New run</h3>
+          <vscode-single-select aria-label="Kind of run" .value=${mode} @change=${(e: Event) => this.dispatch({ type: 'runMode', mode: targetValue(e) === 'label' ? 'label' : 'pipeline' })}>
+            <vscode-option value="pipeline" ?selected=${mode === 'pipeline'}>Pipeline</vscode-option>
+            <vscode-option value="label" ?selected=${mode === 'label'}>Labeling (solutions per problem)</vscode-option>
           </vscode-single-select>
-          <vscode-label>Endpoint</vscode-label>
-          <vscode-single-select aria-label="Endpoint" .value=${s.persisted.endpoint ?? ''} @change=${(e: Event) => this.dispatch({ type: 'endpoint', name: targetValue(e) || null })}>
-            ${s.endpoints.map((x) => html`<vscode-option value=${x.profile.name} ?selected=${x.profile.name === s.persisted.endpoint}>${x.profile.name}</vscode-option>`)}
-          </vscode-single-select>
-          <vscode-label>Concurrency</vscode-label>
-          <vscode-textfield aria-label="Concurrency" type="number" min="1" placeholder=${String(s.defaultConcurrency)} .value=${s.persisted.concurrency ? String(s.persisted.concurrency) : ''} @input=${(e: Event) => this.dispatch({ type: 'concurrency', value: Number(targetValue(e)) || null })}></vscode-textfield>
-          <vscode-button ?disabled=${!canRun || this.busy.has('start')} @click=${() => void this.startRun()}>Launch</vscode-button>
         </div>
-        ${p && p.parameters.length ? html`<p class="muted">Parameters: ${Object.entries(coerceParams(p.parameters, values)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(defaults)'} — edit them on the Pipelines tab.</p>` : nothing}
-        ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+        ${mode === 'pipeline' ? this.renderPipelineLaunch() : this.renderLabelLaunch()}
         ${!s.endpoints.length ? html`<p class="warning">Add an endpoint first (Endpoints tab).</p>` : nothing}
         ${!s.trusted ? html`<p class="warning">Running is disabled in an untrusted workspace.</p>` : nothing}
       </div>
       <h3>Runs</h3>
       ${s.runs.length ? s.runs.map((r) => this.renderRun(r)) : html`<p class="muted">No runs yet.</p>`}
     `;
+  }
+
+  private renderEndpointAndConcurrency(): TemplateResult {
+    const s = this.state;
+    return html`
+      <vscode-label>Endpoint</vscode-label>
+      <vscode-single-select aria-label="Endpoint" .value=${s.persisted.endpoint ?? ''} @change=${(e: Event) => this.dispatch({ type: 'endpoint', name: targetValue(e) || null })}>
+        ${s.endpoints.map((x) => html`<vscode-option value=${x.profile.name} ?selected=${x.profile.name === s.persisted.endpoint}>${x.profile.name}</vscode-option>`)}
+      </vscode-single-select>
+      <vscode-label>Concurrency</vscode-label>
+      <vscode-textfield aria-label="Concurrency" type="number" min="1" placeholder=${String(s.defaultConcurrency)} .value=${s.persisted.concurrency ? String(s.persisted.concurrency) : ''} @input=${(e: Event) => this.dispatch({ type: 'concurrency', value: Number(targetValue(e)) || null })}></vscode-textfield>`;
+  }
+
+  private renderPipelineLaunch(): TemplateResult {
+    const s = this.state;
+    const p = this.selectedPipeline();
+    const values = p ? paramValues(s, p) : {};
+    const problems = p ? paramProblems(p.parameters, values) : [];
+    const canRun = s.trusted && !!p && !p.errors.length && !!s.persisted.endpoint && !problems.length && s.features.runs;
+    return html`
+      <div class="row">
+        <vscode-label>Pipeline</vscode-label>
+        <vscode-single-select aria-label="Pipeline" .value=${p?.id ?? ''} @change=${(e: Event) => this.dispatch({ type: 'selectPipeline', id: targetValue(e) })}>
+          ${s.pipelines.map((x) => html`<vscode-option value=${x.id} ?selected=${x.id === p?.id}>${x.name} (${x.source === 'builtin' ? 'built-in' : 'workspace'})</vscode-option>`)}
+        </vscode-single-select>
+        ${this.renderEndpointAndConcurrency()}
+        <vscode-button ?disabled=${!canRun || this.busy.has('start')} @click=${() => void this.startRun()}>Launch</vscode-button>
+      </div>
+      ${p && p.parameters.length ? html`<p class="muted">Parameters: ${Object.entries(coerceParams(p.parameters, values)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(defaults)'} — edit them on the Pipelines tab.</p>` : nothing}
+      ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+    `;
+  }
+
+  private renderLabelLaunch(): TemplateResult {
+    const s = this.state;
+    const f = s.persisted.label;
+    const set = (patch: Partial<typeof f>) => this.dispatch({ type: 'label', patch });
+    const configs = this.allTemplates.filter((t) => t.field[0] === 'user');
+    const { problems, params } = labelRequest(f, s.persisted.endpoint, s.persisted.concurrency);
+    const field = (label: string, key: 'numSeeds' | 'numSamples' | 'fewShotCount' | 'limit' | 'temperature' | 'maxTokens', placeholder: string) =>
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" placeholder=${placeholder} .value=${f[key]} @input=${(e: Event) => set({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+    return html`
+      <div class="row">
+        <vscode-label>Prompt config</vscode-label>
+        <vscode-single-select aria-label="Prompt config" .value=${f.prompt} @change=${(e: Event) => set({ prompt: targetValue(e) })}>
+          <vscode-option value="">(choose)</vscode-option>
+          ${configs.map((c) => html`<vscode-option value=${c.file} ?selected=${c.file === f.prompt}>${c.label.replace(/ \(prompt config\)$/, '')}${c.file.startsWith('builtin:') ? '' : ' (workspace)'}</vscode-option>`)}
+        </vscode-single-select>
+        <vscode-label>Dataset</vscode-label>
+        <vscode-single-select aria-label="Labeling dataset" .value=${f.input} @change=${(e: Event) => set({ input: targetValue(e) })}>
+          <vscode-option value="">(choose)</vscode-option>
+          ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === f.input}>${d}</vscode-option>`)}
+        </vscode-single-select>
+      </div>
+      <div class="row">${this.renderEndpointAndConcurrency()}</div>
+      <div class="stats">
+        ${field('Seeds', 'numSeeds', '4')}
+        ${field('Samples per request (n)', 'numSamples', '1')}
+        ${field('Few-shot examples', 'fewShotCount', 'config')}
+        ${field('First rows only', 'limit', 'all')}
+        ${field('Temperature', 'temperature', 'config')}
+        ${field('Max tokens', 'maxTokens', 'config')}
+        <vscode-form-group variant="vertical"><vscode-label>Context</vscode-label>
+          <vscode-single-select aria-label="Context type" .value=${f.contextType} @change=${(e: Event) => set({ contextType: targetValue(e) as typeof f.contextType })}>
+            ${(['', 'empty', 'reference_solution', 'masked_solution'] as const).map((c) => html`<vscode-option value=${c} ?selected=${c === f.contextType}>${c || '(as in the config)'}</vscode-option>`)}
+          </vscode-single-select></vscode-form-group>
+      </div>
+      <div class="row">
+        <vscode-button ?disabled=${!params || !s.trusted || this.busy.has('start')} @click=${() => params && void this.startLabel(params)}>Launch</vscode-button>
+        <span class="muted">Each problem gets seeds x samples solutions; the output goes to the runs folder.</span>
+      </div>
+      ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+    `;
+  }
+
+  private async startLabel(params: LabelParams): Promise<void> {
+    const r = await this.call('start', () => this.host.request('runs.label', params));
+    if (r) this.dispatch({ type: 'selectRun', dir: r.dir });
   }
 
   private async startRun(): Promise<void> {

@@ -8,6 +8,7 @@ import type { MessageChannel } from '../../shared/ipc';
 import type {
   EndpointView,
   InitResult,
+  LabelParams,
   PipelineInfo,
   RunView,
   StudioHostNotifications,
@@ -40,6 +41,8 @@ export interface StudioBackend extends files.FileContext {
     available(): boolean;
     list(): Promise<RunView[]>;
     start(pipelineId: string, endpoint: string, params: Record<string, unknown>, concurrency: number | undefined): Promise<string>;
+    /** A labeling run; prompt and input are absolute paths already confined. */
+    label(request: Omit<LabelParams, 'prompt' | 'input'> & { promptFile: string; input: string }): Promise<string>;
     cancel(dir: string): Promise<void>;
     resume(dir: string): Promise<void>;
     openOutput(dir: string): Promise<void>;
@@ -87,6 +90,19 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'endpoints.remove': v.object({ name: ENDPOINT_NAME }),
   'endpoints.test': v.object({ name: ENDPOINT_NAME }),
   'runs.start': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), endpoint: ENDPOINT_NAME, params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }), concurrency: v.optional(v.int({ min: 1, max: 100_000 })) }),
+  'runs.label': v.object({
+    prompt: fileRef,
+    input: fileRef,
+    endpoint: ENDPOINT_NAME,
+    numSeeds: v.int({ min: 1, max: 100_000 }),
+    numSamples: v.int({ min: 1, max: 1024 }),
+    contextType: v.optional(v.literal('empty', 'reference_solution', 'masked_solution')),
+    fewShotCount: v.optional(v.int({ min: 0, max: 1000 })),
+    limit: v.optional(v.int({ min: 1 })),
+    temperature: v.optional(v.number({ min: 0, max: 10 })),
+    maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
+    concurrency: v.optional(v.int({ min: 1, max: 100_000 })),
+  }),
   'runs.cancel': v.object({ dir: runDir }),
   'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
   'runs.openOutput': v.object({ dir: runDir }),
@@ -141,6 +157,13 @@ export function createHandlers(b: StudioBackend): Handlers {
     'runs.start': async ({ pipelineId, endpoint, params, concurrency }) => {
       requireTrust(b, 'Running pipelines');
       return { dir: await b.runs.start(pipelineId, endpoint, params, concurrency) };
+    },
+    'runs.label': async ({ prompt, input, ...rest }) => {
+      requireTrust(b, 'Running labeling jobs');
+      const promptFile = files.resolveFileRef(b, prompt, 'prompt').abs;
+      const inputFile = files.resolveFileRef(b, input, 'input');
+      if (inputFile.readonly) throw new Error('input: choose a dataset in the workspace');
+      return { dir: await b.runs.label({ ...rest, promptFile, input: inputFile.abs }) };
     },
     'runs.cancel': async ({ dir }) => {
       await b.runs.cancel(dir);

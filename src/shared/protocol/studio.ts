@@ -107,6 +107,24 @@ export interface DatasetFile {
 /** One few-shot example: field name -> text (problem, solution, expected_answer, ...). */
 export type FewShotExampleData = Record<string, string>;
 
+export type ContextType = 'empty' | 'reference_solution' | 'masked_solution';
+
+export interface LabelParams {
+  /** Prompt config file reference (workspace-relative or `builtin:generation/NAME.yaml`). */
+  prompt: string;
+  /** Input dataset (workspace-relative JSONL). */
+  input: string;
+  endpoint: string;
+  numSeeds: number;
+  numSamples: number;
+  contextType?: ContextType;
+  fewShotCount?: number;
+  limit?: number;
+  temperature?: number;
+  maxTokens?: number;
+  concurrency?: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests: webview -> host
 
@@ -159,6 +177,8 @@ export type StudioRequests = {
   'endpoints.remove': { params: { name: string }; result: EndpointView[] };
   'endpoints.test': { params: { name: string }; result: { ok: boolean; latencyMs: number | null; models: string[]; error: string | null } };
   'runs.start': { params: { pipelineId: string; endpoint: string; params: Record<string, unknown>; concurrency?: number }; result: { dir: string } };
+  /** A labeling run (`sdg generate`): solutions per problem of a dataset with a prompt config. */
+  'runs.label': { params: LabelParams; result: { dir: string } };
   'runs.cancel': { params: { dir: string }; result: null };
   'runs.resume': { params: { dir: string; endpoint?: string }; result: null };
   'runs.openOutput': { params: { dir: string }; result: null };

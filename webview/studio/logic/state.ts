@@ -6,6 +6,7 @@
 import type {
   EndpointView,
   FewShotExampleData,
+  LabelParams,
   InitResult,
   ParamInfo,
   PipelineInfo,
@@ -32,6 +33,70 @@ export interface Persisted {
   /** Unsaved few-shot edits, keyed by file. */
   fewShotDrafts: Record<string, FewShotExampleData[]>;
   selectedRun: string | null;
+  /** What the Run tab launches: a pipeline, or a labeling job (`sdg generate`). */
+  runMode: 'pipeline' | 'label';
+  label: LabelForm;
+}
+
+/** The labeling form as typed (numbers as text until launch). */
+export interface LabelForm {
+  prompt: string;
+  input: string;
+  numSeeds: string;
+  numSamples: string;
+  contextType: '' | 'empty' | 'reference_solution' | 'masked_solution';
+  fewShotCount: string;
+  limit: string;
+  temperature: string;
+  maxTokens: string;
+}
+
+export const defaultLabelForm: LabelForm = {
+  prompt: '',
+  input: '',
+  numSeeds: '4',
+  numSamples: '1',
+  contextType: '',
+  fewShotCount: '',
+  limit: '',
+  temperature: '',
+  maxTokens: '',
+};
+
+/** Checks the labeling form; returns problems, or the request params when it is complete. */
+export function labelRequest(form: LabelForm, endpoint: string | null, concurrency: number | null): { problems: string[]; params?: LabelParams } {
+  const problems: string[] = [];
+  const int = (name: string, text: string, min: number, required: boolean): number | undefined => {
+    if (!text.trim()) {
+      if (required) problems.push(`${name}: required`);
+      return undefined;
+    }
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) problems.push(`${name}: a whole number >= ${min}`);
+    return n;
+  };
+  if (!form.prompt) problems.push('prompt config: choose one');
+  if (!form.input) problems.push('dataset: choose a JSONL file');
+  if (!endpoint) problems.push('endpoint: add or choose one');
+  const numSeeds = int('seeds', form.numSeeds, 1, true);
+  const numSamples = int('samples per request', form.numSamples, 1, true);
+  const fewShotCount = int('few-shot examples', form.fewShotCount, 0, false);
+  const limit = int('first rows only', form.limit, 1, false);
+  const maxTokens = int('max tokens', form.maxTokens, 1, false);
+  let temperature: number | undefined;
+  if (form.temperature.trim()) {
+    temperature = Number(form.temperature);
+    if (!Number.isFinite(temperature) || temperature < 0) problems.push('temperature: a number >= 0');
+  }
+  if (problems.length) return { problems };
+  const params: LabelParams = { prompt: form.prompt, input: form.input, endpoint: endpoint!, numSeeds: numSeeds!, numSamples: numSamples! };
+  if (form.contextType) params.contextType = form.contextType;
+  if (fewShotCount !== undefined) params.fewShotCount = fewShotCount;
+  if (limit !== undefined) params.limit = limit;
+  if (temperature !== undefined) params.temperature = temperature;
+  if (maxTokens !== undefined) params.maxTokens = maxTokens;
+  if (concurrency) params.concurrency = concurrency;
+  return { problems, params };
 }
 
 export interface StudioState {
@@ -65,6 +130,8 @@ export const defaultPersisted: Persisted = {
   fewShotFile: null,
   fewShotDrafts: {},
   selectedRun: null,
+  runMode: 'pipeline',
+  label: defaultLabelForm,
 };
 
 export function initialState(saved?: Partial<Persisted>): StudioState {
@@ -83,7 +150,7 @@ export function initialState(saved?: Partial<Persisted>): StudioState {
     row: null,
     rowCount: 0,
     fewShot: null,
-    persisted: { ...defaultPersisted, ...(saved ?? {}) },
+    persisted: { ...defaultPersisted, ...(saved ?? {}), label: { ...defaultLabelForm, ...(saved?.label ?? {}) } },
   };
 }
 
@@ -116,7 +183,9 @@ export type Action =
   | { type: 'fewShotLoaded'; file: string; examples: FewShotExampleData[]; readonly: boolean }
   | { type: 'fewShotEdit'; examples: FewShotExampleData[] }
   | { type: 'fewShotSaved'; errors: ValidationIssue[] }
-  | { type: 'selectRun'; dir: string | null };
+  | { type: 'selectRun'; dir: string | null }
+  | { type: 'runMode'; mode: 'pipeline' | 'label' }
+  | { type: 'label'; patch: Partial<LabelForm> };
 
 /** Default values of a pipeline's parameters, overlaid with what the user typed. */
 export function paramValues(state: StudioState, pipeline: PipelineInfo): Record<string, unknown> {
@@ -267,6 +336,10 @@ export function reduce(state: StudioState, action: Action): StudioState {
     }
     case 'selectRun':
       return withPersisted(state, { selectedRun: action.dir });
+    case 'runMode':
+      return withPersisted(state, { runMode: action.mode });
+    case 'label':
+      return withPersisted(state, { label: { ...state.persisted.label, ...action.patch } });
   }
 }
 

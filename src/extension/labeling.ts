@@ -1,0 +1,166 @@
+/**
+ * Labeling runs (the job of `sdg generate`: many solutions per problem from a teacher model)
+ * started and resumed from VS Code. The job is the core's `generateSolutions`; this file only
+ * turns Studio requests and frozen configs into its options, with the key from SecretStorage.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { EndpointProfile } from '../core/llm/types';
+import type { ContextType } from '../core/prompts/promptConfig';
+import type { Logger } from './log';
+import type { LaunchedRun, RunHooks } from './run/manager';
+import { runFolderName } from './pipelines';
+import { errorMessage } from './util/redact';
+
+type GenerateCore = typeof import('../core/generate/index.js');
+function core(): GenerateCore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../core/generate/index') as GenerateCore;
+}
+
+export interface LabelRunRequest {
+  /** Absolute path of the prompt config (already confined by the caller). */
+  promptFile: string;
+  /** Absolute path of the input dataset (already confined). */
+  input: string;
+  endpoint: string;
+  numSeeds: number;
+  numSamples: number;
+  contextType?: ContextType;
+  fewShotCount?: number;
+  limit?: number;
+  temperature?: number;
+  maxTokens?: number;
+  concurrency?: number;
+}
+
+export interface LabelingDeps {
+  runsFolder(): string;
+  resolveEndpoint(name: string): Promise<{ profile: EndpointProfile; apiKey: string | undefined }>;
+  defaultConcurrency(): number;
+  log: Logger;
+}
+
+/** The subset of generateSolutions' options a run is defined by (frozen config <-> request). */
+interface JobOptions {
+  input: string;
+  output: string;
+  prompt: string;
+  endpointName: string;
+  numSeeds: number;
+  startSeed?: number;
+  numSamples: number;
+  contextType?: ContextType;
+  fewShotCount?: number;
+  limit?: number;
+  datasetFormat?: import('../core/datasets/index.js').DatasetFormat;
+  fields?: Record<string, string>;
+  params: { temperature?: number; max_tokens?: number; top_p?: number; top_k?: number; stop?: string[] };
+  concurrency?: number;
+}
+
+export class LabelingLauncher {
+  constructor(private readonly deps: LabelingDeps) {}
+
+  async start(r: LabelRunRequest, hooks: RunHooks): Promise<LaunchedRun> {
+    const folder = this.deps.runsFolder();
+    const promptName = basename(r.promptFile).replace(/\.ya?ml$/i, '');
+    // The output JSONL sits in the runs folder, its run folder beside it (`<output>.run`).
+    const name = runFolderName(`${promptName}-${basename(r.input).replace(/\.jsonl$/i, '')}`, new Date(), (n) => existsSync(join(folder, `${n}.jsonl`)) || existsSync(join(folder, `${n}.jsonl.run`)));
+    const params: JobOptions['params'] = {};
+    if (r.temperature !== undefined) params.temperature = r.temperature;
+    if (r.maxTokens !== undefined) params.max_tokens = r.maxTokens;
+    return this.launch(
+      {
+        input: r.input,
+        output: join(folder, `${name}.jsonl`),
+        prompt: r.promptFile,
+        endpointName: r.endpoint,
+        numSeeds: r.numSeeds,
+        numSamples: r.numSamples,
+        contextType: r.contextType,
+        fewShotCount: r.fewShotCount,
+        limit: r.limit,
+        params,
+        concurrency: r.concurrency,
+      },
+      hooks,
+    );
+  }
+
+  /** Resume from the frozen config.json of `<output>.run` (also runs started by `sdg generate`). */
+  async resume(dir: string, config: Record<string, any>, hooks: RunHooks): Promise<LaunchedRun> {
+    if (!dir.endsWith('.run')) throw new Error(`${basename(dir)}: a labeling run folder is named <output>.run`);
+    const endpointName = config.endpoint?.name;
+    if (typeof endpointName !== 'string' || !endpointName) throw new Error(`${basename(dir)}: config.json names no endpoint`);
+    const promptFile: string | undefined = config.prompt?.file;
+    const p = config.params ?? {};
+    const params: JobOptions['params'] = {};
+    for (const k of ['temperature', 'max_tokens', 'top_p', 'top_k', 'stop'] as const) if (p[k] !== null && p[k] !== undefined) (params as Record<string, unknown>)[k] = p[k];
+    return this.launch(
+      {
+        input: config.input,
+        output: dir.slice(0, -'.run'.length),
+        prompt: promptFile && existsSync(promptFile) ? promptFile : config.prompt?.name,
+        endpointName,
+        numSeeds: config.num_seeds,
+        startSeed: config.start_seed,
+        numSamples: config.num_samples,
+        contextType: config.prompt?.context_type,
+        fewShotCount: config.prompt?.few_shot?.count,
+        limit: config.dataset?.limit ?? undefined,
+        datasetFormat: config.dataset?.format,
+        fields: config.dataset?.fields,
+        params,
+        concurrency: config.concurrency ?? undefined,
+      },
+      hooks,
+    );
+  }
+
+  private async launch(o: JobOptions, hooks: RunHooks): Promise<LaunchedRun> {
+    const { generateSolutions, prepareGeneration } = core();
+    const { profile: named, apiKey } = await this.deps.resolveEndpoint(o.endpointName);
+    const profile = { ...named };
+    const concurrency = o.concurrency ?? profile.maxConcurrency ?? this.deps.defaultConcurrency();
+    const options = {
+      input: o.input,
+      output: o.output,
+      prompt: o.prompt,
+      endpoint: profile,
+      apiKey,
+      numSeeds: o.numSeeds,
+      startSeed: o.startSeed,
+      numSamples: o.numSamples,
+      contextType: o.contextType,
+      fewShotCount: o.fewShotCount,
+      limit: o.limit,
+      datasetFormat: o.datasetFormat,
+      fields: o.fields,
+      params: o.params,
+      concurrency,
+      signal: hooks.signal,
+    };
+    // Setup mistakes (bad prompt, dataset that does not fit it) surface here, before a run folder exists.
+    const prepared = await prepareGeneration(options);
+    const dir = `${o.output}.run`;
+    const name = `${prepared.config.name}: ${basename(o.input)}`;
+    this.deps.log.info(`Labeling ${name}: output ${o.output}, endpoint ${profile.name} (${profile.model}), ${o.numSeeds} seed(s) x ${o.numSamples} sample(s), concurrency ${concurrency}`);
+    hooks.onProgress({ output: o.output, name, kind: 'generate' });
+    const done = generateSolutions({
+      ...options,
+      onProgress: (e) =>
+        hooks.onProgress({
+          counts: { total: e.total, done: e.done, failed: e.failed, pending: e.total === null ? null : Math.max(0, e.total - e.done - e.failed) },
+          tokens: e.tokens,
+          throughput: { requestsPerSec: e.requestsPerSec, tokensPerSec: e.tokensPerSec },
+          etaSeconds: e.etaMs === null ? null : e.etaMs / 1000,
+          recentErrors: e.lastErrors,
+        }),
+    }).then(
+      (result) => ({ status: result.status, error: result.error ? errorMessage(result.error) : null }),
+      (e: unknown) => ({ status: hooks.signal.aborted ? ('cancelled' as const) : ('failed' as const), error: errorMessage(e) }),
+    );
+    return { dir, name, kind: 'generate', done };
+  }
+}
