@@ -107,6 +107,8 @@ export interface MockServerOptions {
   port?: number;
   /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
   apiKey?: string;
+  /** Expect the bare key in this header instead (e.g. 'api-key', Azure style). */
+  apiKeyHeader?: string;
   /** When set, requests for other models get 404 (reward models are always known). Default: any model accepted. */
   models?: string[];
   /** Models answered like nvidia/nemotron-4-340b-reward. Default: ['nvidia/nemotron-4-340b-reward']. */
@@ -394,6 +396,12 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     res.end(text);
   }
 
+  function authorized(headers: http.IncomingHttpHeaders): boolean {
+    if (options.apiKey === undefined) return true;
+    if (options.apiKeyHeader) return headers[options.apiKeyHeader.toLowerCase()] === options.apiKey;
+    return headers.authorization === `Bearer ${options.apiKey}`;
+  }
+
   function countFault(kind: string): void {
     stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
   }
@@ -554,7 +562,7 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     const maxTokens: number | undefined = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
 
     // Checks real servers make, in their usual order.
-    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+    if (!authorized(req.headers)) {
       entry.fault = 'unauthorized';
       countFault('unauthorized');
       return send(res, 401, openAiError('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key'));
@@ -701,7 +709,7 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     log({ method: req.method!, path, headers: req.headers, body: undefined, at: Date.now() });
     if (endpoint === 'health') return send(res, 200, { status: 'ok' });
     // /v1/models: the auth check and fault rules apply here too.
-    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+    if (!authorized(req.headers)) {
       countFault('unauthorized');
       return send(res, 401, openAiError('Incorrect API key provided', 'invalid_request_error', 'invalid_api_key'));
     }

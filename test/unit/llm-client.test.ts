@@ -233,6 +233,18 @@ describe('llm client', () => {
       });
     });
 
+    it('sends the bare key in apiKeyHeader when the profile names one (Azure style)', async () => {
+      server = await startMockServer({ apiKey: KEY, apiKeyHeader: 'api-key' });
+      client = createClient(profile(server, { apiKeyHeader: 'api-key' }), { apiKey: KEY });
+      assert.equal((await client.queryModel(USER)).choices.length, 1);
+      assert.equal(server.requests[0].headers['api-key'], KEY);
+      assert.equal(server.requests[0].headers.authorization, undefined);
+      await client.close();
+      client = createClient(profile(server), { apiKey: KEY });
+      const e = await expectLlmError(client.queryModel(USER), 'auth');
+      assert.ok(!e.message.includes(KEY));
+    });
+
     it('redacts the key when a server echoes it back', async () => {
       await withRawServer((req, res) => {
         res.writeHead(400, { 'content-type': 'application/json' });

@@ -59,6 +59,8 @@ describe('endpoint presets', () => {
     assert.deepEqual(fields({ ...base, preset: 'together' as never }), ['preset']);
     assert.deepEqual(fields({ ...base, stream: 'yes' as never }), ['stream']);
     assert.deepEqual(fields({ ...base, stream: true }), []);
+    assert.deepEqual(fields({ ...base, apiKeyHeader: 'api key' }), ['apiKeyHeader']);
+    assert.deepEqual(fields({ ...base, apiKeyHeader: 'api-key' }), []);
     assert.deepEqual(fields(resolveEndpoint({ model: 'm' })), ['baseUrl']);
     assert.throws(() => assertValidEndpoint({ ...base, model: '', maxConcurrency: -2 }), (e: unknown) =>
       e instanceof EndpointConfigError && e.problems.length === 2 && /model is required/.test(e.message) && /maxConcurrency/.test(e.message));

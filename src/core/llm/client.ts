@@ -17,6 +17,7 @@ import { LlmError, parseRetryAfter, type LlmErrorKind } from './errors';
 import { ConversationError, getFormatter, stripStopWords, type ConversationFormatter } from './formatters';
 import { PRESETS, isPresetName, redactSecrets } from './presets';
 import { SseAggregator, SseError } from './sse';
+import { createPoolClient } from './pool';
 import type { ChatMessage, Choice, EndpointProfile, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores } from './types';
 
 export interface ClientOptions {
@@ -227,7 +228,10 @@ export class OpenAiCompatibleClient implements LlmClient {
     headers['content-type'] = 'application/json';
     headers['accept'] = 'application/json';
     if (opts.userAgent) headers['user-agent'] = opts.userAgent;
-    if (this.apiKey) headers['authorization'] = `Bearer ${this.apiKey}`;
+    if (this.apiKey) {
+      const keyHeader = (profile.apiKeyHeader ?? 'authorization').toLowerCase();
+      headers[keyHeader] = keyHeader === 'authorization' ? `Bearer ${this.apiKey}` : this.apiKey;
+    }
     this.headers = headers;
 
     const poolOptions = {
@@ -331,7 +335,9 @@ export class OpenAiCompatibleClient implements LlmClient {
       const { OpenAI: Sdk } = require('openai') as typeof import('openai');
       const pool = this.pool;
       const poolFetch = ((input: any, init?: any) => undiciFetch(input, { ...init, dispatcher: pool })) as unknown as typeof fetch;
-      const extraHeaders = { ...this.endpoint.headers };
+      const extraHeaders: Record<string, string> = { ...this.endpoint.headers };
+      const keyHeader = this.endpoint.apiKeyHeader?.toLowerCase();
+      if (this.apiKey && keyHeader && keyHeader !== 'authorization') extraHeaders[keyHeader] = this.apiKey;
       this.sdk = new Sdk({
         apiKey: this.apiKey ?? 'no-key',
         baseURL: this.where,
@@ -559,7 +565,11 @@ function formatMs(ms: number): string {
   return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`;
 }
 
-/** Creates the client for a profile. The key comes from SecretStorage (extension) or `resolveApiKey` (CLI). */
-export function createClient(profile: EndpointProfile, opts: ClientOptions = {}): OpenAiCompatibleClient {
+/**
+ * Creates the client for a profile. The key comes from SecretStorage (extension) or `resolveApiKey` (CLI).
+ * A profile listing `servers` gets a pool over them (src/core/llm/pool.ts).
+ */
+export function createClient(profile: EndpointProfile, opts: ClientOptions = {}): LlmClient & Pick<OpenAiCompatibleClient, 'listModelInfo' | 'openaiSdk'> {
+  if (profile.servers?.length) return createPoolClient(profile, opts);
   return new OpenAiCompatibleClient(profile, opts);
 }

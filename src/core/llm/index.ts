@@ -5,3 +5,4 @@ export * from './client';
 export * from './formatters';
 export * from './presets';
 export * from './check';
+export * from './pool';

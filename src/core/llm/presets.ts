@@ -103,12 +103,14 @@ export function resolveEndpoint(partial: PartialEndpointProfile): EndpointProfil
   if (formatter !== undefined) out.formatter = formatter;
   const apiKeyEnv = partial.apiKeyEnv ?? preset?.apiKeyEnv;
   if (apiKeyEnv !== undefined) out.apiKeyEnv = apiKeyEnv;
+  if (partial.apiKeyHeader !== undefined) out.apiKeyHeader = partial.apiKeyHeader;
   if (partial.headers !== undefined) out.headers = { ...partial.headers };
   out.maxConcurrency = partial.maxConcurrency ?? preset?.maxConcurrency;
   const rpm = partial.requestsPerMinute ?? preset?.requestsPerMinute;
   if (rpm !== undefined) out.requestsPerMinute = rpm;
   if (partial.tokensPerMinute !== undefined) out.tokensPerMinute = partial.tokensPerMinute;
   if (partial.stream !== undefined) out.stream = partial.stream;
+  if (partial.servers !== undefined) out.servers = partial.servers.map((s) => ({ ...s }));
   out.timeoutMs = partial.timeoutMs ?? preset?.timeoutMs;
   if (out.maxConcurrency === undefined) delete out.maxConcurrency;
   if (out.timeoutMs === undefined) delete out.timeoutMs;
@@ -164,6 +166,9 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
   }
   if (profile.apiKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(profile.apiKeyEnv)) {
     add('apiKeyEnv', `${where}: apiKeyEnv must be an environment variable name (like NVIDIA_API_KEY), not the key itself`);
+  }
+  if (profile.apiKeyHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(profile.apiKeyHeader)) {
+    add('apiKeyHeader', `${where}: apiKeyHeader must be an HTTP header name (like api-key), got ${JSON.stringify(profile.apiKeyHeader)}`);
   }
   if (profile.headers !== undefined) {
     if (typeof profile.headers !== 'object' || profile.headers === null) add('headers', `${where}: headers must be an object of name: value`);

@@ -66,6 +66,36 @@ export interface LlmClient {
   /** Model ids the server lists at `/models`. */
   listModels(options?: RequestOptions): Promise<string[]>;
   close(): Promise<void>;
+  /** Pools of several servers (src/core/llm/pool.ts): live per-server counters for progress views. */
+  serverStats?(): ServerStats[];
+}
+
+/** One server of an endpoint pool (`EndpointProfile.servers`). */
+export interface PoolServer {
+  baseUrl: string;
+  /** Share of the traffic relative to the others (default 1). */
+  weight?: number;
+  /** Requests in flight on this server at most (default: no per-server limit). */
+  maxConcurrency?: number;
+}
+
+/** Live counters of one server of a pool. */
+export interface ServerStats {
+  baseUrl: string;
+  weight: number;
+  maxConcurrency: number | null;
+  /** Requests sent and not yet answered. */
+  outstanding: number;
+  /** Requests answered successfully. */
+  done: number;
+  /** Requests that failed (any error but a cancel). */
+  failed: number;
+  /** False while the server is out of rotation (being probed back in). */
+  healthy: boolean;
+  /** Mean latency of the recent successful requests (ms), null before the first. */
+  latencyMs: number | null;
+  /** The last error seen from this server, if any. */
+  lastError: string | null;
 }
 
 /** `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter. */
@@ -90,6 +120,11 @@ export interface EndpointProfile {
   formatter?: FormatterName;
   preset?: PresetName;
   apiKeyEnv?: string;
+  /**
+   * Header that carries the key. Default: `Authorization: Bearer <key>`. Another name sends the
+   * bare key in that header (`api-key` for Azure OpenAI, `x-api-key` for some gateways).
+   */
+  apiKeyHeader?: string;
   headers?: Record<string, string>;
   maxConcurrency?: number;
   requestsPerMinute?: number;
@@ -100,4 +135,9 @@ export interface EndpointProfile {
    * non-streamed requests (reasoning models, long solutions); costs a little more client CPU.
    */
   stream?: boolean;
+  /**
+   * Several servers serving the same model: requests go to the least busy healthy one
+   * (src/core/llm/pool.ts). `baseUrl` is then the first server's, kept for messages.
+   */
+  servers?: PoolServer[];
 }
