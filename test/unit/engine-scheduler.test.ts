@@ -341,6 +341,28 @@ describe('engine: cancellation', () => {
     assert.equal(events.at(-1)!.inFlight, 0);
   });
 
+  it('cancel does not wait for a slow item stream', async () => {
+    const controller = new AbortController();
+    const stuck = deferred<void>();
+    async function* items() {
+      yield 1;
+      yield 2;
+      await stuck.promise; // e.g. an upstream that has nothing more for now
+      yield 3;
+    }
+    const client = new FakeLlmClient();
+    const sink = new MemorySink<Row>();
+    const done = runItems(baseJob(client, sink, items(), { signal: controller.signal }));
+    while (sink.items.length < 2) await settle(1);
+    controller.abort();
+    const result = await done;
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.done, 2);
+    stuck.resolve();
+    await settle();
+    assert.equal(client.calls, 2); // item 3 never started
+  });
+
   it('an already-aborted signal starts nothing', async () => {
     const client = new FakeLlmClient();
     const result = await runItems(baseJob(client, new MemorySink<Row>(), range(10), { signal: AbortSignal.abort() }));

@@ -13,9 +13,21 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A longer Retry-After is capped to this (ms). Default 300 000. */
   maxRetryAfterMs: number;
+  /**
+   * Outage tolerance (ms): once a request has succeeded, a server whose every request fails with
+   * connection errors (restart, crash, network cut) is waited for, pausing and probing, without
+   * failing items, for up to this long; then the run stops with a clear message. Default 15 min.
+   * 0 turns it off (connection errors then only get `maxAttempts`).
+   */
+  outageToleranceMs: number;
+  /** Time between probes while the server is unreachable (ms). Default 5000. */
+  outageProbeMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, maxRetryAfterMs: 300_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, maxRetryAfterMs: 300_000,
+  outageToleranceMs: 15 * 60_000, outageProbeMs: 5000,
+};
 
 /**
  * Delay before attempt `attempt + 1` after `attempt` failed with `err`: full jitter

@@ -125,6 +125,8 @@ export interface RunResult {
 
 const EMPTY_KEYS = { has: () => false, size: 0 };
 const FAST_FAIL_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Connection errors in a row (across all requests) before the server counts as down. */
+const OUTAGE_AFTER_FAILURES = 3;
 
 function estimateTokens(messages: ChatMessage[]): number {
   let chars = 0;
@@ -176,12 +178,19 @@ class Scheduler<I, R> implements ItemContext {
   private startedAt = 0;
   /** No request starts before this (set by Retry-After on a 429). */
   private holdUntil = 0;
+  /** Connection errors in a row across all requests, and when the first of them happened. */
+  private netFailures = 0;
+  private netDownSince = 0;
+  private outageNoted = false;
 
   private stopping = false;
   private stopStatus: RunStatusResult = 'completed';
   private stopError: string | null = null;
   private earlyStopped = false;
   private wake: (() => void) | null = null;
+  private onStopped: () => void = () => undefined;
+  /** Resolves when the run stops (cancel, early stop, write failure). */
+  private readonly stopped = new Promise<void>((resolve) => (this.onStopped = resolve));
   private lastWrite: Promise<void> = Promise.resolve();
 
   // Early stop: outcomes of the first K completed items; failures are held back (not written)
@@ -226,12 +235,12 @@ class Scheduler<I, R> implements ItemContext {
     this.startProgress();
     if (job.manifest) this.updateManifest(true);
 
-    try {
-      await this.pump();
-    } catch (e) {
-      // The item stream itself failed (unreadable input file, bad line...): stop cleanly.
-      this.stop('failed', errorMessage(e));
-    }
+    // The item stream failing (unreadable input, bad line...) stops the run cleanly. A stop does
+    // not wait for a pending `next()` of a slow item stream: the pump finishes on its own.
+    const pumping = this.pump().catch((e: unknown) => {
+      if (!this.stopping) this.stop('failed', errorMessage(e));
+    });
+    await Promise.race([pumping, this.stopped]);
     // Wait for every in-flight item to settle (aborted ones settle quickly).
     while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.deciding && !this.stopping) this.decideEarlyStop(true);
@@ -278,7 +287,7 @@ class Scheduler<I, R> implements ItemContext {
             continue;
           }
           const next = syncIt ? syncIt.next() : await asyncIt!.next();
-          if (next.done) return;
+          if (next.done || this.stopping) return;
           const item = next.value;
           const key = job.keyOf(item);
           if (this.doneKeys.has(key)) {
@@ -414,6 +423,7 @@ class Scheduler<I, R> implements ItemContext {
     this.stopError = error;
     if (error) this.errors.add(error);
     this.controller.abort(new LlmError('aborted', status === 'cancelled' ? 'cancelled' : `stopped: ${error ?? status}`));
+    this.onStopped();
     const wake = this.wake;
     if (wake) {
       this.wake = null;
@@ -451,11 +461,18 @@ class Scheduler<I, R> implements ItemContext {
         }
         const t1 = clock.now();
         this.adaptive.onSuccess(t1 - t0, t1);
+        this.serverReachable();
         return result;
       } catch (e) {
         if (this.limiter) this.limiter.settle(ticket, promptEstimate);
         if (signal.aborted) throw signal.reason;
         if (!isLlmError(e)) throw e;
+        if (e.kind !== 'network') this.serverReachable();
+        else if (await this.waitOutOutage(e)) {
+          // The server is down: this try does not count against the request's attempts.
+          attempt--;
+          continue;
+        }
         if (e.kind === 'context_length' && !shrunk) {
           const smaller = shrinkMaxTokens(maxTokens, e);
           if (smaller !== undefined) {
@@ -481,6 +498,48 @@ class Scheduler<I, R> implements ItemContext {
         await clock.sleep(backoffDelay(attempt, e, this.policy, this.random), signal);
       }
     }
+  }
+
+  /** Any answer from the server ends an outage. */
+  private serverReachable(): void {
+    if (this.netFailures === 0) return;
+    if (this.outageNoted) {
+      this.errors.add(`server reachable again after ${Math.round((this.clock.now() - this.netDownSince) / 1000)} s`);
+      this.outageNoted = false;
+    }
+    this.netFailures = 0;
+  }
+
+  /**
+   * After the run has worked, every request failing with connection errors means the server is
+   * restarting or down: rather than burn each request's retries (and fail items), requests pause
+   * and probe every `outageProbeMs` until it answers, up to `outageToleranceMs`; then the run
+   * stops with one message (nothing is written for the items in flight, so a resume redoes them).
+   * Returns true when the caller should try again without using an attempt.
+   */
+  private async waitOutOutage(e: LlmError): Promise<boolean> {
+    const { outageToleranceMs, outageProbeMs } = this.policy;
+    if (this.deciding || !(outageToleranceMs > 0)) return false;
+    const now = this.clock.now();
+    if (this.netFailures++ === 0) this.netDownSince = now;
+    // One or two connection errors can be a blip: ordinary retries handle those.
+    if (this.netFailures < OUTAGE_AFTER_FAILURES) return false;
+    const where = this.job.endpoint?.baseUrl ? ` at ${this.job.endpoint.baseUrl}` : '';
+    if (now - this.netDownSince >= outageToleranceMs) {
+      this.stop('failed', `Stopped: the server${where} has been unreachable for ${formatDuration(now - this.netDownSince)} ` +
+        `(outage tolerance ${formatDuration(outageToleranceMs)}; last error: ${e.message}). Nothing written is lost: ` +
+        'run the same command again to resume once the server is back.');
+      throw this.signal.reason;
+    }
+    if (!this.outageNoted) {
+      this.outageNoted = true;
+      this.errors.add(`server${where} unreachable (${e.message}): pausing and probing every ${formatDuration(outageProbeMs)} ` +
+        `for up to ${formatDuration(outageToleranceMs)}`);
+    }
+    // Jittered so the paused requests do not probe in lockstep.
+    await this.clock.sleep(Math.max(1, Math.floor(outageProbeMs * (0.5 + this.random() / 2))), this.signal);
+    if (this.signal.aborted) throw this.signal.reason;
+    return true;
   }
 
   query(client: LlmClient, messages: ChatMessage[], params?: ModelParams, options?: RequestOptions): Promise<ModelResponse> {
@@ -616,6 +675,12 @@ class Scheduler<I, R> implements ItemContext {
     });
     await m.finish(result.status, result.error).catch(() => undefined);
   }
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }
 
 function round2(n: number): number {
