@@ -16,6 +16,8 @@ const PAGE = 100;
 /** Browsers cap element heights (~16M px in Firefox, ~33M in Chromium): scale beyond this. */
 const MAX_SCROLL_PX = 8_000_000;
 const GRADE_FIELDS = ['is_correct', 'predicted_answer'];
+/** Pages of rows kept in the webview (the rest is fetched again when scrolled back to). */
+const MAX_CACHED_PAGES = 40;
 
 interface SavedState {
   columns?: string[];
@@ -177,9 +179,21 @@ export class JsonlViewer extends LitElement {
       if (key !== this.viewKey) return;
       items.forEach((it, k) => this.cache.set(p * PAGE + k, it));
       this.pageState.set(p, items.length);
+      this.evictFarPages();
       this.requestUpdate();
     } catch {
       if (key === this.viewKey) this.pageState.delete(p);
+    }
+  }
+
+  /** Keep the webview small: only pages near the viewport stay cached. */
+  private evictFarPages(): void {
+    if (this.pageState.size <= MAX_CACHED_PAGES) return;
+    const here = Math.floor(this.firstRow / PAGE);
+    const far = [...this.pageState.entries()].filter(([, st]) => st !== 'pending').map(([p]) => p).sort((a, b) => Math.abs(b - here) - Math.abs(a - here));
+    for (const p of far.slice(0, this.pageState.size - MAX_CACHED_PAGES)) {
+      this.pageState.delete(p);
+      for (let i = p * PAGE; i < (p + 1) * PAGE; i++) this.cache.delete(i);
     }
   }
 
