@@ -118,14 +118,18 @@ export function cleanAnswer(raw: string): Cleaned {
     .replace(/\\frac\s*(\d)\s*\{/g, '\\frac{$1}{')
     .replace(/\\sqrt\s*(\d)/g, '\\sqrt{$1}');
   // Trailing plain unit words after a number: `18 dollars`, `5 cm^2`.
-  const unit = /^([-+]?(?:\d[\d,]*\.?\d*|\.\d+))\s+[A-Za-z]{2,}(?:\s+[A-Za-z]+)*\.?(?:\s*\^\s*\{?[23]\}?)?$/.exec(s);
+  const unit = /^([-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+))\s+[A-Za-z]{2,}(?:\s+[A-Za-z]+)*\.?(?:\s*\^\s*\{?[23]\}?)?$/.exec(s);
   if (unit) s = unit[1];
   s = s.replace(/\s+/g, ' ').replace(/\u0001/g, '\\\\').trim();
   return { text: s, percent };
 }
 
+/** Answers longer than this are compared as whitespace-free text only. */
+export const MAX_ANSWER_LENGTH = 2000;
+
 /** A key that equal-looking answers share: cleaned, whitespace removed. */
 export function answerKey(raw: string): string {
+  if (raw.length > MAX_ANSWER_LENGTH) return raw.replace(/\s+/g, '');
   return cleanAnswer(raw).text.replace(/\s+/g, '');
 }
 
@@ -284,13 +288,13 @@ function expandSet(items: Answer[]): Answer[] {
 
 /** Plain numbers without mathjs: integers, decimals, `a/b`, `\frac{a}{b}`, mixed numbers. */
 export function quickNumber(s: string): number | null {
-  let m = /^([-+]?)(\d+\.?\d*|\.\d+)(?:e([-+]?\d+))?$/.exec(s);
+  let m = /^([-+]?)(\d+(?:\.\d*)?|\.\d+)(?:e([-+]?\d+))?$/.exec(s);
   if (m) return Number(s);
   m = /^([-+]?)\s*(\d+)\s*\/\s*(\d+)$/.exec(s);
   if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
-  m = /^([-+]?)\s*\\frac\{\s*(\d+\.?\d*)\s*\}\{\s*(\d+\.?\d*)\s*\}$/.exec(s);
+  m = /^([-+]?)\s*\\frac\{\s*(\d+(?:\.\d*)?)\s*\}\{\s*(\d+(?:\.\d*)?)\s*\}$/.exec(s);
   if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
-  m = /^([-+]?)\s*\\frac\{\s*-\s*(\d+\.?\d*)\s*\}\{\s*(\d+\.?\d*)\s*\}$/.exec(s);
+  m = /^([-+]?)\s*\\frac\{\s*-\s*(\d+(?:\.\d*)?)\s*\}\{\s*(\d+(?:\.\d*)?)\s*\}$/.exec(s);
   if (m) return (m[1] === '-' ? 1 : -1) * Number(m[2]) / Number(m[3]);
   // Mixed numbers: `1\frac{4}{5}`, `137 \frac{1}{2}`.
   m = /^([-+]?)\s*(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s);
@@ -539,6 +543,9 @@ export function isEquivalent(predicted: string | null | undefined, reference: st
   const p = String(predicted);
   const r = String(reference);
   if (p === r) return p.trim().length > 0;
+  // A "final answer" this long is a model rambling inside a box: whitespace-insensitive equality
+  // only, so no pattern ever runs over megabytes of text.
+  if (p.length > MAX_ANSWER_LENGTH || r.length > MAX_ANSWER_LENGTH) return p.replace(/\s+/g, '') === r.replace(/\s+/g, '');
   const key = p + '\u0000' + r;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;

@@ -173,7 +173,7 @@ class Converter {
     if (c === '\\') return this.command();
     if (/\s/.test(c)) { this.i++; return ' '; }
     if (/[0-9.]/.test(c)) {
-      const m = /^(?:\d+\.?\d*|\.\d+)/.exec(this.s.slice(this.i))!;
+      const m = /^(?:\d+(?:\.\d*)?|\.\d+)/.exec(this.s.slice(this.i))!;
       this.i += m[0].length;
       return ` ${m[0]} `;
     }
