@@ -173,6 +173,8 @@ describe('math equivalence: hostile inputs', () => {
       '1,'.repeat(5000) + '1',
       '{'.repeat(2000) + '}'.repeat(2000),
       `${'a'.repeat(5000)}=${'b'.repeat(5000)}`,
+      `${'1'.repeat(20000)} x`,
+      `${'1'.repeat(20000)}.${'1'.repeat(20000)}x`,
     ];
     for (const h of hostile) {
       assert.equal(isEquivalent(h, '5'), false);
