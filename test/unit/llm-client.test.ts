@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient, kindForStatus, proxyFromEnv, serverMessage, type OpenAiCompatibleClient } from '../../src/core/llm/client';
+import { createClient, kindForStatus, proxyFromEnv, serverMessage } from '../../src/core/llm/client';
+
+/** What createClient returns (the single-server client, or a pool with the same surface). */
+type OpenAiCompatibleClient = ReturnType<typeof createClient>;
 import { checkEndpoint } from '../../src/core/llm/check';
 import { LlmError, type LlmErrorKind } from '../../src/core/llm/errors';
 import type { EndpointProfile } from '../../src/core/llm/types';
