@@ -57,6 +57,8 @@ export class SdgStudio extends LitElement {
       .msg-role { font-weight: 600; text-transform: uppercase; font-size: 11px; }
       .example { border-left: 2px solid var(--vscode-textLink-foreground); padding-left: 8px; margin: 8px 0; }
       .stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: 4px 16px; }
+      .form-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 4px 12px; margin: 6px 0; }
+      .form-grid vscode-textfield, .form-grid vscode-single-select { min-width: 0; width: 100%; }
       .stat-label { font-size: 11px; color: var(--vscode-descriptionForeground); }
       .banner { padding: 6px 10px; margin: 8px 0; border-radius: 3px; background: var(--vscode-inputValidation-warningBackground); border: 1px solid var(--vscode-inputValidation-warningBorder); }
       .toast { padding: 6px 10px; margin: 8px 0; border-radius: 3px; background: var(--vscode-inputValidation-errorBackground); border: 1px solid var(--vscode-inputValidation-errorBorder); }
@@ -631,9 +633,9 @@ export class SdgStudio extends LitElement {
         </vscode-single-select>
       </div>
       <div class="row">${this.renderEndpointAndConcurrency()}</div>
-      <div class="stats">
+      <div class="form-grid">
         ${field('Seeds', 'numSeeds', '4')}
-        ${field('Samples per request (n)', 'numSamples', '1')}
+        ${field('Samples per request', 'numSamples', '1')}
         ${field('Few-shot examples', 'fewShotCount', 'config')}
         ${field('First rows only', 'limit', 'all')}
         ${field('Temperature', 'temperature', 'config')}
