@@ -3,8 +3,10 @@
  * their PID, and killed when the test process exits however it exits, so no server outlives a run.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 
 const live = new Set<ChildProcess>();
 
@@ -29,27 +31,60 @@ export interface Tracked {
   pid: number;
   /** The last lines the process printed (stdout and stderr), for failure messages. */
   tail(): string;
+  /** Where its stdout and stderr go. */
+  logFile: string;
   exited: Promise<number | null>;
 }
 
+/**
+ * Output goes to a log file, not a pipe: a pipe is only drained while this process' event loop
+ * runs, and a test blocked in spawnSync would leave a chatty server (llama-server logs every
+ * request) stuck writing to a full pipe. `tail()` reads the file's end.
+ */
 export function spawnTracked(cmd: string, args: string[], options: SpawnOptions = {}, tailLines = 200): Tracked {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const logFile = join(logDir(), `${basename(cmd)}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, { ...options, stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
   if (!child.pid) throw new Error(`could not start ${cmd}`);
   live.add(child);
-  const lines: string[] = [];
-  const collect = (buf: Buffer) => {
-    for (const l of buf.toString('utf8').split('\n')) if (l) lines.push(l);
-    if (lines.length > tailLines) lines.splice(0, lines.length - tailLines);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       live.delete(child);
       resolve(code);
     }),
   );
-  return { child, pid: child.pid, tail: () => lines.join('\n'), exited };
+  const tail = () => {
+    try {
+      const size = statSync(logFile).size;
+      const len = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(len);
+      const rfd = openSync(logFile, 'r');
+      try {
+        readSync(rfd, buf, 0, len, size - len);
+      } finally {
+        closeSync(rfd);
+      }
+      return buf.toString('utf8').split('\n').filter(Boolean).slice(-tailLines).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  return { child, pid: child.pid, tail, exited, logFile };
+}
+
+let logs: string | undefined;
+/** One folder of process logs per test process, removed when it exits. */
+function logDir(): string {
+  if (!logs) {
+    logs = mkdtempSync(join(tmpdir(), 'sdg-proc-logs-'));
+    process.on('exit', () => rmSync(logs!, { recursive: true, force: true }));
+  }
+  return logs;
 }
 
 /** PIDs of every process below `pid` (from /proc; empty where there is no /proc). */
