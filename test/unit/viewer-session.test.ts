@@ -78,6 +78,13 @@ describe('viewer session (host side)', () => {
     assert.equal(d.fields.find((f) => f.name === 'seed')?.text, '2');
   });
 
+  it('sends the file state again when a reloaded webview says ready again', async () => {
+    const before = files.length;
+    webview.sendReady();
+    for (let i = 0; i < 50 && files.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(files.length, before + 1);
+  });
+
   it('rejects invalid requests with a clear error and keeps working', async () => {
     await assert.rejects(webview.request('rows', { view: { kind: 'all' }, start: -5, count: 10, columns: [] } as never), /start must be an integer/);
     await assert.rejects(webview.request('record', { line: 'x' } as never), /line must be an integer/);

@@ -108,8 +108,9 @@ export class JsonlViewer extends LitElement {
     if (!prev || prev.generation !== f.generation) {
       // First message, or the file was truncated/rewritten: start over (queries re-run).
       this.resetCache();
-      if (this.hasQuery()) void this.runQuery();
-      else if (!prev) this.restoreDetail();
+      // On the first message (webview restored), keep the saved scroll position and detail.
+      if (this.hasQuery()) void this.runQuery(!prev);
+      if (!prev) this.restoreDetail();
       return;
     }
     if (this.viewKind() === 'all') {
@@ -197,12 +198,13 @@ export class JsonlViewer extends LitElement {
     }
   }
 
-  private async runQuery(): Promise<void> {
+  private async runQuery(keepPosition = false): Promise<void> {
     this.save();
     if (this.queryId) void this.channel.request('cancelQuery', { queryId: this.queryId }).catch(() => undefined);
     this.queryError = undefined;
     this.selectedGroup = -1;
     this.groupRows = [];
+    this.highlighter = undefined;
     if (!this.hasQuery()) {
       this.queryId = 0;
       this.progress = undefined;
@@ -219,11 +221,17 @@ export class JsonlViewer extends LitElement {
       return;
     }
     this.queryId = r.queryId;
+    this.highlighter = search ? makeHighlighter(search.text, search.regex, search.caseSensitive) : undefined;
+    this.highlightField = search?.field ?? '';
     this.progress = { queryId: r.queryId, scannedLines: 0, totalLines: this.info?.stats.lines ?? 0, matches: 0, groups: 0, done: false };
-    this.cursor = 0;
-    this.firstRow = 0;
     this.resetCache();
-    this.setScrollTop(0);
+    if (keepPosition) {
+      this.restoreScroll = true;
+    } else {
+      this.cursor = 0;
+      this.firstRow = 0;
+      this.setScrollTop(0);
+    }
   }
 
   private cancelQuery(): void {
@@ -263,6 +271,30 @@ export class JsonlViewer extends LitElement {
   }
 
   private cardColumns: string[] = [];
+  /** Marks search matches in cells (the search of the current query). */
+  private highlighter: RegExp | undefined;
+  private highlightField = '';
+
+  private cellText(text: string, column: string): TemplateResult | string {
+    const re = this.highlighter;
+    const shown = flat(text);
+    if (!re || (this.highlightField && this.highlightField !== column)) return shown;
+    const parts: Array<TemplateResult | string> = [];
+    let last = 0;
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    for (let n = 0; n < 20 && (m = re.exec(shown)) !== null; n++) {
+      if (m[0].length === 0) {
+        re.lastIndex++;
+        continue;
+      }
+      parts.push(shown.slice(last, m.index), html`<mark>${m[0]}</mark>`);
+      last = m.index + m[0].length;
+    }
+    if (parts.length === 0) return shown;
+    parts.push(shown.slice(last));
+    return html`${parts}`;
+  }
 
   private async moreGroupRows(): Promise<void> {
     const g = this.selectedGroup;
@@ -291,7 +323,8 @@ export class JsonlViewer extends LitElement {
 
   private onScroll = (): void => {
     const el = this.scroller;
-    if (!el) return;
+    // While a saved position waits to be restored, scroll events come from the view resizing.
+    if (!el || this.restoreScroll) return;
     const g = this.geometry();
     this.firstRow = g.maxScroll > 0 ? (el.scrollTop / g.maxScroll) * g.maxFirst : 0;
     this.scheduleSave();
@@ -373,7 +406,9 @@ export class JsonlViewer extends LitElement {
       this.viewportH = el.clientHeight || this.viewportH;
       this.restoreScroll = true;
     }
-    if (el && this.restoreScroll && this.total() > 0) {
+    // Restore the saved position once the view is long enough (or has finished growing).
+    const settled = this.viewKind() === 'all' ? this.info !== undefined && !this.info.stats.indexing : this.progress?.done === true;
+    if (el && this.restoreScroll && (settled || (this.total() > 0 && this.total() >= this.firstRow + this.visibleRows()))) {
       this.restoreScroll = false;
       this.setScrollTop(this.firstRow);
     }
@@ -540,10 +575,10 @@ export class JsonlViewer extends LitElement {
     if (r.status !== 'ok' || r.preview !== undefined) {
       const label = r.status === 'bad' ? 'malformed' : r.status === 'partial' ? 'incomplete last line' : r.status === 'tooLong' ? 'too long to parse' : r.status === 'blank' ? 'blank line' : '';
       return html`<div class=${cls} ${gridStyle} role="row" @click=${click} title=${r.error ?? ''}>
-        <span class="lineno">${r.line + 1}</span><span class="wide">${label ? html`<span class="tag">${label}</span> ` : nothing}${r.preview ?? ''}</span></div>`;
+        <span class="lineno">${r.line + 1}</span><span class="wide">${label ? html`<span class="tag">${label}</span> ` : nothing}${this.cellText(r.preview ?? '', '')}</span></div>`;
     }
     return html`<div class=${cls} ${gridStyle} role="row" @click=${click}>
-      <span class="lineno">${r.line + 1}</span>${r.cells.map((c) => html`<span class=${c === null ? 'missing' : ''}>${c === null ? '' : flat(c)}</span>`)}</div>`;
+      <span class="lineno">${r.line + 1}</span>${r.cells.map((c, k) => html`<span class=${c === null ? 'missing' : ''}>${c === null ? '' : this.cellText(c, this.columns[k])}</span>`)}</div>`;
   }
 
   private renderGroupRow(i: number): TemplateResult {
@@ -641,6 +676,16 @@ export class JsonlViewer extends LitElement {
 function percent(a: number, b: number): string {
   if (b <= 0) return '100%';
   return `${((100 * a) / b).toFixed(a === b ? 0 : 1)}%`;
+}
+
+/** A global regex for marking matches in the webview; undefined when the pattern is invalid here. */
+function makeHighlighter(text: string, regex: boolean, caseSensitive: boolean): RegExp | undefined {
+  try {
+    const src = regex ? text : text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(src, caseSensitive ? 'g' : 'gi');
+  } catch {
+    return undefined;
+  }
 }
 
 /** One-line display of a cell: newlines and tabs shown as symbols. */

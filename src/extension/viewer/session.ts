@@ -76,9 +76,15 @@ export class ViewerSession {
   }
 
   /** Feed every message from the webview here. */
-  receive(data: unknown): Promise<void> {
-    return this.channel.receive(data);
+  async receive(data: unknown): Promise<void> {
+    await this.channel.receive(data);
+    // A webview that is hidden and shown again reloads and says `ready` again: send it the
+    // file state afresh (the channel's onReady fires only for the first one).
+    if (this.readySeen && (data as { kind?: unknown } | null)?.kind === 'ready') this.sendFile();
+    if ((data as { kind?: unknown } | null)?.kind === 'ready') this.readySeen = true;
   }
+
+  private readySeen = false;
 
   fileInfo(): FileInfo {
     return { fileName: this.fileName, stats: this.live.file.stats(), generation: this.live.file.generation };
