@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isEquivalent, answerKey, cleanAnswer, quickNumber, clearEquivalenceCache } from '../../src/core/math/equivalence';
+import { isEquivalent, answerKey, cleanAnswer, quickNumber, clearEquivalenceCache, boundedBinomial } from '../../src/core/math/equivalence';
 
 interface Case { unique_id: string; reference: string; equivalent: string; not_equivalent: string }
 
@@ -175,10 +175,26 @@ describe('math equivalence: hostile inputs', () => {
       `${'a'.repeat(5000)}=${'b'.repeat(5000)}`,
       `${'1'.repeat(20000)} x`,
       `${'1'.repeat(20000)}.${'1'.repeat(20000)}x`,
+      '\\binom{1000000000}{500000000}',
+      '\\binom{10^{12}}{10^{11}}',
+      '(10^9)!',
     ];
     for (const h of hostile) {
       assert.equal(isEquivalent(h, '5'), false);
       assert.equal(typeof isEquivalent('5', h), 'boolean');
     }
+  });
+});
+
+describe('math equivalence: bounded binomial', () => {
+  it('is exact for small k and finite work for huge arguments', () => {
+    assert.equal(boundedBinomial(5, 2), 10);
+    assert.equal(boundedBinomial(52, 5), 2598960);
+    assert.equal(boundedBinomial(60, 30), 118264581564861424);
+    assert.ok(Math.abs(boundedBinomial(100, 50) / 1.0089134454556419e29 - 1) < 1e-12);
+    assert.equal(boundedBinomial(2002, 1001), Infinity);
+    assert.equal(boundedBinomial(1e12, 1e11), Infinity);
+    assert.ok(Number.isNaN(boundedBinomial(3, 5)));
+    assert.equal(isEquivalent('\\binom{10}{3}', '120'), true);
   });
 });

@@ -33,7 +33,7 @@ const GREEK = new Set([
 ]);
 
 /** Names the converter may emit that are not free variables. */
-export const KNOWN_NAMES = new Set(['pi', 'e', 'i', 'Infinity', 'sqrt', 'nthRoot', 'combinations', 'abs', 'log', 'log10', 'exp',
+export const KNOWN_NAMES = new Set(['pi', 'e', 'i', 'Infinity', 'sqrt', 'nthRoot', 'binom', 'abs', 'log', 'log10', 'exp',
   'sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh']);
 
 const SPACING = new Set([',', ';', ':', '!', ' ', 'quad', 'qquad', 'left', 'right', 'displaystyle', 'big', 'Big', 'bigl', 'bigr', 'Bigl', 'Bigr']);
@@ -139,7 +139,7 @@ class Converter {
       case 'binom': case 'dbinom': case 'tbinom': case 'choose': {
         const a = this.arg();
         const b = this.arg();
-        return ` combinations(${a}, ${b}) `;
+        return ` binom(${a}, ${b}) `;
       }
       case 'pi': return ' pi ';
       case 'infty': case 'infin': return ' Infinity ';
