@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LineIndex } from '../../src/core/viewer/lineIndex';
 import { JsonlFile } from '../../src/core/viewer/jsonlFile';
-import { QueryRun, QueryError, compileQuery, requiredLiteral } from '../../src/core/viewer/query';
+import { QueryRun, QueryError, compileQuery, requiredLiteral, filterNeedle } from '../../src/core/viewer/query';
+import { parseFilter } from '../../src/core/viewer/filterExpr';
 
 /** Offsets computed the slow, obvious way: every byte after a \n starts a line. */
 function naiveStarts(buf: Buffer): number[] {
@@ -334,6 +335,27 @@ describe('viewer search, filter and group-by', () => {
     assert.deepEqual(await run({ filter: 'predicted_answer == null && input_index == 1' }), [3]);
     assert.deepEqual(await run({ filter: 'generation =~ /boxed\\{\\d\\}/' }), [0]);
     assert.deepEqual(await run({ search: { text: 'Add', regex: false, caseSensitive: true }, filter: 'is_correct' }), [0]);
+  });
+
+  it('derives a raw-text prefilter from a filter only where it is sound', () => {
+    const needle = (src: string): string | undefined => filterNeedle(parseFilter(src));
+    assert.equal(needle('problem contains "Caf" && seed > 1'), 'Caf');
+    assert.equal(needle('problem == "Add 2+2"'), 'Add 2+2');
+    assert.equal(needle('seed > 1'), '"seed"');
+    assert.equal(needle('generation =~ /boxed\\{4/'), 'boxed{4');
+    assert.equal(needle('generation =~ /boxed/i'), '"generation"');
+    assert.equal(needle('a == "x" || b == "y"'), undefined);
+    assert.equal(needle('!is_correct'), undefined);
+    assert.equal(needle('x == null'), undefined);
+    assert.equal(needle('x != "a"'), undefined);
+    assert.equal(needle('$bad'), undefined);
+    assert.equal(needle('x == "say \\"hi\\""'), '"x"');
+  });
+
+  it('gives the same results with and without the filter prefilter', async () => {
+    assert.deepEqual(await run({ filter: 'problem contains "Caf" && seed > 3' }), [3]);
+    assert.deepEqual(await run({ filter: 'generation == "say \\"hi\\""' }), [3]);
+    assert.deepEqual(await run({ filter: 'meta.source == "x"' }), [2]);
   });
 
   it('reports filter errors with their column', () => {

@@ -269,6 +269,49 @@ function anyString(v: unknown, match: (s: string) => boolean): boolean {
   return false;
 }
 
+/**
+ * A text that appears in the raw line of every record a filter accepts, or undefined.
+ * Only `&&` chains are used: a string compared with ==, contains or a regex literal must appear
+ * as written (when JSON writes it unescaped); a field compared with a value must appear as a
+ * quoted key. The longest candidate is chosen (longer texts are rarer).
+ */
+export function filterNeedle(node: FilterNode): string | undefined {
+  const found: Array<{ text: string; weight: number }> = [];
+  const lastKey = (n: FilterNode): string | undefined => {
+    if (n.type !== 'path' || n.special) return undefined;
+    const k = [...n.segments].reverse().find((x): x is string => typeof x === 'string');
+    return k !== undefined && rawSafe(k) && k.length > 0 ? JSON.stringify(k) : undefined;
+  };
+  const walk = (n: FilterNode): void => {
+    if (n.type === 'and') {
+      walk(n.left);
+      walk(n.right);
+      return;
+    }
+    if (n.type === 'path') {
+      const k = lastKey(n);
+      if (k) found.push({ text: k, weight: k.length });
+      return;
+    }
+    if (n.type !== 'compare') return;
+    const { op, left, right } = n;
+    if (left.type !== 'path') return;
+    if (op === '!=' || ((op === '==' || op === 'contains') && right.type === 'literal' && right.value === null)) return;
+    if ((op === '==' || op === 'contains') && right.type === 'literal' && typeof right.value === 'string' && right.value.length > 0 && rawSafe(right.value)) {
+      // Strings outrank keys: a value is far more selective than a key most records have.
+      found.push({ text: right.value, weight: 1000 + right.value.length });
+    } else if (op === '=~' && right.type === 'regex' && !right.regex.flags.includes('i')) {
+      const lit = requiredLiteral(right.regex.source);
+      if (lit && rawSafe(lit)) found.push({ text: lit, weight: 1000 + lit.length });
+    }
+    const k = lastKey(left);
+    if (k) found.push({ text: k, weight: k.length });
+  };
+  walk(node);
+  found.sort((a, b) => b.weight - a.weight);
+  return found[0]?.text;
+}
+
 /** Validate a query without running it (throws QueryError naming the part and column). */
 export function compileQuery(spec: QuerySpec): { search?: CompiledSearch; filter?: FilterNode; groupBy?: PathSegment[] } {
   const out: { search?: CompiledSearch; filter?: FilterNode; groupBy?: PathSegment[] } = {};
@@ -334,7 +377,12 @@ export class QueryRun {
     const { search, filter, groupBy } = this.compiled;
     const needsParse = Boolean(filter || groupBy || search?.needsParse);
     const lastUnterminated = end > 0 && file.index.isUnterminated(end - 1);
-    const prefilter: Prefilter = search ? search.prefilter : { kind: 'none' };
+    let prefilter: Prefilter = search ? search.prefilter : { kind: 'none' };
+    if (prefilter.kind === 'none' && filter) {
+      // A text every line passing the filter must contain lets memmem skip the others.
+      const needle = filterNeedle(filter);
+      if (needle) prefilter = { kind: 'bytes', needle: Buffer.from(needle, 'utf8') };
+    }
 
     const consider = (line: number, text: string): void => {
       let value: unknown;
