@@ -63,7 +63,7 @@ describe('masked solutions: generate -> select-masked -> generate with masked_so
     const log = console.log;
     console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
     try {
-      await buildProgram().exitOverride().parseAsync(['node', 'sdg', 'select-masked', '--input', candidates, '--dataset', dataset, '--output', masked]);
+      await buildProgram().exitOverride().parseAsync(['node', 'sdg', 'select-masked', '--inputs', candidates, '--dataset', dataset, '--output', masked]);
     } finally {
       console.log = log;
     }
