@@ -1,6 +1,7 @@
 /**
  * Acceptance of the labeling chain on real data over loopback HTTP:
- *   sdg generate (core) -> sdg grade -> sdg metrics --json -> sdg export-sft (CLI, in process)
+ *   sdg generate (core) -> sdg grade -> sdg metrics --json -> sdg export-sft (CLI, in process),
+ *   and sdg vote over the same generations
  * on the first 40 problems of GSM8K test and of MATH-500, against the mock server whose scripted
  * `respond` answers each (problem, seed) with a known-right or known-wrong final answer.
  *
@@ -167,6 +168,26 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
     }
     const table = await sdg(['metrics', graded.gsm]);
     assert.match(table, /greedy accuracy\s+50\.00%/);
+  });
+
+  it('vote: majority labels with a minimum share, on the MATH-500 generations', async () => {
+    const voted = join(tmp, 'math500.voted.jsonl');
+    const out = await sdg(['vote', '--input', files.math, '--output', voted, '--min-share', '0.6']);
+    // Shares of the winning answer per pattern: C 4/4, W1 2/4 (tie, first), W1 2/4, W1 2/3 (N does not vote).
+    assert.match(out, new RegExp(`voted on ${PROBLEMS} problems \\(${PROBLEMS * SEEDS} rows\\): ${PROBLEMS / 2} labeled, ${PROBLEMS / 2} flagged`));
+    const rows = readRows(voted);
+    assert.equal(rows.length, PROBLEMS * SEEDS);
+    for (const r of rows) {
+      const i = r.input_index as number;
+      const want = [
+        { label: math[i].expected, votes: 4, total: 4 },
+        { label: null, votes: 2, total: 4 },
+        { label: null, votes: 2, total: 4 },
+        { label: answerFor(i, 'W1', ''), votes: 2, total: 3 },
+      ][i % 4];
+      assert.deepEqual([r.expected_answer, r.majority_votes, r.total_votes, r.majority_flagged], [want.label, want.votes, want.total, want.label === null], `problem ${i}`);
+      assert.equal(r.original_expected_answer, math[i].expected);
+    }
   });
 
   it('export-sft: exactly the right solutions, contaminated GSM8K problems removed, capped per problem', async () => {
