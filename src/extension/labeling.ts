@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import type { ContextType } from '../core/prompts/promptConfig';
+import type { LabelParams } from '../shared/protocol/studio';
 import type { Logger } from './log';
 import type { LaunchedRun, RunHooks } from './run/manager';
 import { runFolderName } from './pipelines';
@@ -18,21 +19,8 @@ function core(): GenerateCore {
   return require('../core/generate/index') as GenerateCore;
 }
 
-export interface LabelRunRequest {
-  /** Absolute path of the prompt config (already confined by the caller). */
-  promptFile: string;
-  /** Absolute path of the input dataset (already confined). */
-  input: string;
-  endpoint: string;
-  numSeeds: number;
-  numSamples: number;
-  contextType?: ContextType;
-  fewShotCount?: number;
-  limit?: number;
-  temperature?: number;
-  maxTokens?: number;
-  concurrency?: number;
-}
+/** The Studio's labeling params, with the prompt config and the input as confined absolute paths. */
+export type LabelRunRequest = Omit<LabelParams, 'prompt' | 'input'> & { promptFile: string; input: string };
 
 export interface LabelingDeps {
   runsFolder(): string;

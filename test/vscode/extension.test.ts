@@ -147,6 +147,26 @@ describe('SDG Studio extension (in the extension host)', function () {
     assert.ok(all.some((r) => r.dir === dir && r.status === 'completed'));
   });
 
+  it('labels problems of a workspace dataset (solutions per problem) and resumes the finished run without new requests', async () => {
+    const s = await services();
+    const root = workspaceRoot();
+    const input = join(root, 'hosttest-problems.jsonl');
+    writeFileSync(input, ['{"question":"Ann has 3 cats and gets 2 more. How many cats?","answer":"3+2=5\\n#### 5"}', '{"question":"What is 9 - 4?","answer":"#### 5"}'].join('\n') + '\n');
+    const promptFile = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'prompts', 'generation', 'gsm8k_text.yaml');
+    const run = await s.runs.start({ kind: 'label', promptFile, input, endpoint: endpointName, numSeeds: 2, numSamples: 1, maxTokens: 16, fewShotCount: 0 }); // short prompts fit a tiny model's context
+    await s.runs.whenIdle();
+    const v = s.runs.get(run.dir)!;
+    assert.equal(v.status, 'completed', v.error ?? '');
+    const output = run.dir.slice(0, -'.run'.length);
+    const rows = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 4, '2 problems x 2 seeds');
+    assert.ok(rows.every((r) => r.error === null || r.error === undefined), JSON.stringify(rows[0]));
+    await s.runs.resume(run.dir);
+    await s.runs.whenIdle();
+    assert.equal(s.runs.get(run.dir)!.status, 'completed');
+    assert.equal(readFileSync(output, 'utf8').trim().split('\n').length, 4, 'resume adds nothing to a finished run');
+  });
+
   it('opens the Studio panel (a webview of type sdg.studio)', async () => {
     await vscode.commands.executeCommand('sdg.openStudio');
     const tab = await waitFor('the Studio tab', () =>

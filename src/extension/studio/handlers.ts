@@ -8,7 +8,6 @@ import type { MessageChannel } from '../../shared/ipc';
 import type {
   EndpointView,
   InitResult,
-  LabelParams,
   PipelineInfo,
   RunView,
   StudioHostNotifications,
@@ -16,6 +15,7 @@ import type {
   TemplateRef,
 } from '../../shared/protocol/studio';
 import { ENDPOINT_NAME, v, type Check } from '../util/validate';
+import type { LabelRunRequest } from '../labeling';
 import * as files from './files';
 
 export interface StudioBackend extends files.FileContext {
@@ -42,7 +42,7 @@ export interface StudioBackend extends files.FileContext {
     list(): Promise<RunView[]>;
     start(pipelineId: string, endpoint: string, params: Record<string, unknown>, concurrency: number | undefined): Promise<string>;
     /** A labeling run; prompt and input are absolute paths already confined. */
-    label(request: Omit<LabelParams, 'prompt' | 'input'> & { promptFile: string; input: string }): Promise<string>;
+    label(request: LabelRunRequest): Promise<string>;
     cancel(dir: string): Promise<void>;
     resume(dir: string): Promise<void>;
     openOutput(dir: string): Promise<void>;
