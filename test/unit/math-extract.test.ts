@@ -29,6 +29,10 @@ describe('math answer extraction', () => {
     assert.equal(extractAnswerIs('Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.'), '\\frac{1}{2}');
     assert.equal(extractAnswerIs('The answer is: $x = 5$'), 'x = 5');
     assert.equal(extractAnswerIs('Therefore, the answer is \\boxed{7} apples'), '7');
+    assert.equal(extractAnswerIs('**Final Answer:** 18'), '18');
+    assert.equal(extractAnswerIs('**Final Answer**: $\\frac{3}{4}$'), '\\frac{3}{4}');
+    assert.equal(extractAnswerIs('The answer is **42**.'), '42');
+    assert.equal(extractAnswerIs('My answer isolates x'), null);
   });
   it('auto mode prefers boxes, then ####, then phrasing', () => {
     assert.equal(extractAnswer('The answer is 3. \\boxed{4}'), '4');

@@ -90,7 +90,8 @@ export function extractGsm8k(text: string): string | null {
   return ans || null;
 }
 
-const ANSWER_IS = /(?:final answer|the answer|answer)\s*(?:is|:)\s*:?\s*/gi;
+// `**` around the phrase or the answer: markdown bold, common in chat models' final lines.
+const ANSWER_IS = /(?:final answer|the answer|answer)\**\s*(?:is\b|:)\**\s*:?\**\s*/gi;
 
 /** "The answer is 42." / "Final answer: $\frac{1}{2}$": the last such phrase, to the end of its line. */
 export function extractAnswerIs(text: string): string | null {
@@ -110,7 +111,7 @@ export function extractAnswerIs(text: string): string | null {
   // Plain text: up to the end of the sentence (a period followed by space or the end).
   const end = /\.(?:\s|$)/.exec(ans);
   if (end) ans = ans.slice(0, end.index);
-  ans = ans.replace(/^\*\*(.*)\*\*$/, '$1').trim();
+  ans = ans.replace(/^\*+|\*+$/g, '').trim();
   return ans || null;
 }
 
