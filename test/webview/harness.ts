@@ -14,13 +14,32 @@ import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage
 import { launchBrowser, type Browser } from '../real/harness/browser';
 import { REPO_ROOT } from '../real/harness/setup';
 import { webviewHtml } from '../../src/extension/studio/html';
+import { viewerHtml } from '../../src/extension/viewer/html';
 
-/** Which bundle, and the root custom element the extension's HTML puts in <body>. */
+/**
+ * Which bundle, and the extension's own HTML shell for it (each webview has a pure builder:
+ * src/extension/studio/html.ts, src/extension/viewer/html.ts).
+ */
 export interface WebviewSpec {
   name: string;
-  rootElement: string;
-  /** Stylesheets under dist/webview the extension links (e.g. codicons). */
-  styles?: string[];
+  /** The shell as the extension renders it, given the resource origin (cspSource) and a nonce. */
+  html(o: { origin: string; nonce: string; scriptUri: string; assetUri(file: string): string }): string;
+}
+
+export const STUDIO: WebviewSpec = {
+  name: 'studio',
+  html: ({ origin, nonce, scriptUri }) => webviewHtml({ cspSource: origin, nonce, scriptUri, title: 'SDG Studio (test host)', rootElement: 'sdg-studio' }),
+};
+
+export const VIEWER: WebviewSpec = {
+  name: 'viewer',
+  html: ({ origin, nonce, scriptUri, assetUri }) => viewerHtml({ cspSource: origin, nonce, scriptUri, styleUri: assetUri('viewer.css'), title: 'JSONL Viewer (test host)' }),
+};
+
+/** What plays the extension host: anything fed with the webview's messages. */
+export interface HostSide {
+  receive(data: unknown): unknown;
+  dispose?(): void;
 }
 
 export const WEBVIEW_DIST = join(REPO_ROOT, 'dist', 'webview');
@@ -78,28 +97,25 @@ const THEME_VARS: Record<string, string> = {
 };
 
 /**
- * The page is the extension's own webview HTML (src/extension/studio/html.ts: CSP, nonce, root
- * element, module script) with two things VS Code adds around it: the theme (CSS variables and
+ * The page is the extension's own webview HTML (its CSP, nonce, root element, module script) with two things VS Code adds around it: the theme (CSS variables and
  * a body class, set through the CSSOM as VS Code does, so the CSP allows it) and
  * `acquireVsCodeApi`, here a stand-in that hands posted messages to this Node process.
  */
 function testPage(view: WebviewSpec, nonce: string, origin: string): string {
-  const html = webviewHtml({
-    cspSource: origin,
+  const html = view.html({
+    origin,
     nonce,
     scriptUri: `${origin}/webview/${view.name}.js`,
-    styleUris: view.styles?.map((s) => `${origin}/webview/${s}`),
-    title: `${view.name} (test host)`,
-    rootElement: view.rootElement,
+    assetUri: (file) => `${origin}/webview/${file}`,
   });
-  const standIn = `<style nonce="${nonce}">
-  body { margin: 0; padding: 0 20px; background: var(--vscode-editor-background); color: var(--vscode-foreground);
-         font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }
-</style>
-<script nonce="${nonce}">
+  const standIn = `<script nonce="${nonce}">
   window.__sdgCsp = [];
   document.addEventListener('securitypolicyviolation', (e) => window.__sdgCsp.push(e.violatedDirective + ' ' + e.blockedURI));
   for (const [k, v] of Object.entries(${JSON.stringify(THEME_VARS)})) document.documentElement.style.setProperty(k, v);
+  // VS Code's default webview styles; a constructable sheet, which style-src does not govern.
+  const defaults = new CSSStyleSheet();
+  defaults.replaceSync('body { margin: 0; padding: 0 20px; background: var(--vscode-editor-background); color: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }');
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, defaults];
   document.addEventListener('DOMContentLoaded', () => {
     document.body.classList.add('vscode-dark');
     document.body.dataset.vscodeThemeKind = 'vscode-dark';
@@ -156,17 +172,28 @@ async function serveStatic(): Promise<{ server: Server; origin: string; pages: M
   return { server, origin: `http://127.0.0.1:${addr.port}`, pages };
 }
 
-export interface HostedWebview<HostReq extends RequestMap, WebReq extends RequestMap, ToWeb extends NotificationMap, ToHost extends NotificationMap> {
+export interface HostedWebview<H extends HostSide> {
   page: Page;
-  /** The host side of the protocol: handle the webview's requests, send notifications in. */
-  host: MessageChannel<WebReq, HostReq, ToHost, ToWeb>;
+  /** The host side: the product's channel or session, fed with what the webview posts. */
+  host: H;
   /** Every message the webview posted, in order. */
   posted: WireMessage[];
-  /** Console errors, uncaught page errors and CSP violations seen so far. */
+  /** Console errors, uncaught page errors, failed loads and CSP violations seen so far. */
   problems(): Promise<string[]>;
   /** Resolves when the webview has said `ready`. */
   ready: Promise<void>;
   close(): Promise<void>;
+}
+
+/** A host played by a plain MessageChannel of src/shared/ipc.ts; `setup` adds its handlers. */
+export function channelHost<InReq extends RequestMap, OutReq extends RequestMap, InNote extends NotificationMap, OutNote extends NotificationMap>(
+  setup: (host: MessageChannel<InReq, OutReq, InNote, OutNote>) => void,
+): (post: (m: WireMessage) => void) => MessageChannel<InReq, OutReq, InNote, OutNote> {
+  return (post) => {
+    const host = new MessageChannel<InReq, OutReq, InNote, OutNote>(post, { waitForReady: true });
+    setup(host);
+    return host;
+  };
 }
 
 export class WebviewTestHost {
@@ -188,13 +215,10 @@ export class WebviewTestHost {
   }
 
   /**
-   * Opens dist/webview/<view.name>.js. `setup` registers host handlers before the page loads, so
-   * requests the webview sends on start are answered.
+   * Opens dist/webview/<view.name>.js with a host made by `makeHost` (given the function that
+   * posts into the page). The host exists before the page loads, so it answers start-up requests.
    */
-  async open<HostReq extends RequestMap, WebReq extends RequestMap, ToWeb extends NotificationMap, ToHost extends NotificationMap>(
-    view: WebviewSpec,
-    setup: (host: MessageChannel<WebReq, HostReq, ToHost, ToWeb>) => void = () => undefined,
-  ): Promise<HostedWebview<HostReq, WebReq, ToWeb, ToHost>> {
+  async open<H extends HostSide>(view: WebviewSpec, makeHost: (post: (m: WireMessage) => void) => H): Promise<HostedWebview<H>> {
     const nonce = randomBytes(16).toString('hex');
     const path = `/${view.name}-${randomBytes(4).toString('hex')}.html`;
     this.pages.set(path, testPage(view, nonce, this.origin));
@@ -209,16 +233,12 @@ export class WebviewTestHost {
     });
     const posted: WireMessage[] = [];
     // The host posts into the page like VS Code does: a window 'message' event.
-    const host = new MessageChannel<WebReq, HostReq, ToHost, ToWeb>(
-      (msg) => void page.evaluate((m) => window.postMessage(m, '*'), msg as unknown as Record<string, unknown>).catch(() => undefined),
-      { waitForReady: true },
-    );
+    const host = makeHost((msg) => void page.evaluate((m) => window.postMessage(m, '*'), msg as unknown as Record<string, unknown>).catch(() => undefined));
     let markReady!: () => void;
     const ready = new Promise<void>((r) => (markReady = r));
-    host.onReady(markReady);
-    setup(host);
     await page.exposeFunction('__sdgHostReceive', (msg: WireMessage) => {
       posted.push(msg);
+      if (msg?.kind === 'ready') markReady();
       void host.receive(msg);
     });
     await page.goto(this.origin + path);
@@ -232,7 +252,7 @@ export class WebviewTestHost {
         return [...errors, ...csp.map((c) => `CSP violation: ${c}`)];
       },
       close: async () => {
-        host.dispose();
+        host.dispose?.();
         this.pages.delete(path);
         await page.close().catch(() => undefined);
       },
@@ -246,7 +266,7 @@ export class WebviewTestHost {
 }
 
 /** Waits for `ready` with a clear failure that lists what the page reported. */
-export async function waitReady(w: HostedWebview<RequestMap, RequestMap, NotificationMap, NotificationMap>, ms = 20_000): Promise<void> {
+export async function waitReady(w: HostedWebview<HostSide>, ms = 20_000): Promise<void> {
   const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
   if ((await Promise.race([w.ready, t])) === 'timeout') {
     throw new Error(`the webview never sent "ready" within ${ms} ms; problems: ${(await w.problems()).join(' | ') || 'none'}`);

@@ -7,10 +7,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InitResult, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
 import { REPO_ROOT } from '../real/harness/setup';
-import { bundleExists, WebviewTestHost, type HostedWebview } from './harness';
+import type { MessageChannel } from '../../src/shared/ipc';
+import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 
-type Studio = HostedWebview<StudioRequests, StudioRequests, StudioHostNotifications, StudioWebviewNotifications>;
-type Host = Studio['host'];
+type Host = MessageChannel<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>;
+type Studio = HostedWebview<Host>;
 
 const pipeline: PipelineInfo = {
   id: 'math-solutions',
@@ -74,7 +75,7 @@ describe('Studio webview in Chromium (webview)', function () {
   after(async () => env?.close());
 
   async function openStudio(setup: (host: Host) => void): Promise<Studio> {
-    open = await env.open({ name: 'studio', rootElement: 'sdg-studio' }, setup) as Studio;
+    open = await env.open(STUDIO, channelHost(setup));
     return open;
   }
 
