@@ -5,6 +5,7 @@
  * Exit codes: 0 every item done; 1 fatal error (one line on stderr); 2 finished, but some items
  * failed (their error rows are in the output; the same command retries them); 130 cancelled.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DATASET_FORMATS, parseFieldMapping, type DatasetFormat } from '../../core/datasets';
 import { countItems, generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
@@ -12,13 +13,17 @@ import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
 import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
 import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
 import { CONTEXT_TYPES, type ContextType, type PromptParams } from '../../core/prompts/promptConfig';
+import { parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
+import type { ServerStats } from '../../core/llm/types';
+import { currentCommand, writeCommandRecord } from '../../core/scale/command';
+import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
 import { createProgressRenderer } from '../progress';
 
 interface GenerateFlags {
   input: string;
   output?: string;
   prompt: string;
-  baseUrl?: string;
+  baseUrl: string[];
   model?: string;
   apiKeyEnv?: string;
   apiKind?: string;
@@ -44,6 +49,8 @@ interface GenerateFlags {
   dryRun?: boolean;
   overwrite?: boolean;
   progress?: boolean;
+  numChunks?: string;
+  chunkId?: string;
 }
 
 function num(flag: string, value: string | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
@@ -69,10 +76,13 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
   if (f.preset !== undefined && !isPresetName(f.preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(f.preset)}`);
   if (f.apiKind !== undefined && f.apiKind !== 'chat' && f.apiKind !== 'completions') throw new Error(`--api-kind must be chat or completions, got ${JSON.stringify(f.apiKind)}`);
   if (f.formatter !== undefined && !isFormatterName(f.formatter)) throw new Error(`--formatter must be one of ${FORMATTER_NAMES.join(', ')}, got ${JSON.stringify(f.formatter)}`);
+  // Several --base-url values (or one with commas) make a pool of servers serving the same model.
+  const servers = parseServerSpecs(f.baseUrl ?? []);
   const profile = resolveEndpoint({
     name: f.preset ?? 'cli',
     preset: f.preset as PresetName | undefined,
-    baseUrl: f.baseUrl,
+    baseUrl: servers[0]?.baseUrl,
+    servers: servers.length > 1 || servers.some((s) => s.weight !== undefined || s.maxConcurrency !== undefined) ? servers : undefined,
     model: f.model,
     apiKind: f.apiKind as ApiKind | undefined,
     formatter: f.formatter as FormatterName | undefined,
@@ -84,6 +94,10 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
   });
   if (f.apiKind === 'completions' && f.formatter === undefined && profile.formatter === undefined) {
     throw new Error(`--api-kind completions needs --formatter (${FORMATTER_NAMES.join(', ')})`);
+  }
+  if (profile.servers) {
+    const problems = validatePoolServers(profile.servers, '--base-url');
+    if (problems.length) throw new Error(problems.join('\n'));
   }
   return profile;
 }
@@ -131,6 +145,17 @@ export function optionsFromFlags(f: GenerateFlags): Omit<GenerateOptions, 'outpu
   };
 }
 
+/** The chunk of a sharded run from --num-chunks / --chunk-id, or undefined. */
+export function chunkFromFlags(f: Pick<GenerateFlags, 'numChunks' | 'chunkId'>): Chunk | undefined {
+  if (f.numChunks === undefined && f.chunkId === undefined) return undefined;
+  return validateChunk({ numChunks: num('--num-chunks', f.numChunks, { integer: true, min: 1 }), chunkId: num('--chunk-id', f.chunkId, { integer: true, min: 0 }) });
+}
+
+/** One line per server of a pool, for the end of a run. */
+export function describeServers(servers: readonly ServerStats[]): string {
+  return servers.map((s) => `  ${s.baseUrl}: ${s.done} done, ${s.failed} failed${s.latencyMs !== null ? `, ~${s.latencyMs} ms` : ''}${s.healthy ? '' : ' (out of rotation)'}`).join('\n');
+}
+
 async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<void> {
   const prepared = await prepareGeneration({ ...options, skipEndpointCheck: true });
   const out: string[] = [];
@@ -141,9 +166,10 @@ async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<voi
     out.push(`# input row ${prepared.first.row.input_index} (line ${prepared.first.row.line}), expected_answer ${JSON.stringify(prepared.first.row.expected_answer)}`);
     for (const msg of prepared.first.messages) out.push(`--- ${msg.role} ---`, msg.content);
   }
-  const items = await countItems(options.input, options.limit, prepared.seeds.length);
+  const items = await countItems(options.input, options.limit, prepared.seeds.length, undefined, options.chunk);
   if (items !== null) {
     const problems = items / prepared.seeds.length;
+    if (options.chunk) out.push(`# chunk ${options.chunk.chunkId} of ${options.chunk.numChunks}: input rows with input_index % ${options.chunk.numChunks} == ${options.chunk.chunkId}${options.output ? ` -> ${options.output}` : ''}`);
     out.push(`--- plan ---`, `${problems} problems x ${prepared.seeds.length} seeds = ${items} requests, ${items * prepared.numSamples} rows (n=${prepared.numSamples})`);
   }
   out.push('--- request ---', JSON.stringify({ model: options.endpoint.model || null, seeds: prepared.seeds.length > 3 ? `${prepared.seeds[0]}..${prepared.seeds[prepared.seeds.length - 1]}` : prepared.seeds, ...prepared.params }));
@@ -157,7 +183,7 @@ export function register(program: Command): void {
     .requiredOption('--input <file>', 'problems JSONL (gsm8k, math/MATH-500, or any JSONL with --field)')
     .option('--output <file>', 'output JSONL (run folder: <file>.run/)')
     .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked) or a YAML file')
-    .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1')
+    .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; repeat it (or separate with commas) for a pool of servers serving the same model; URL#weight=2&max=64 sets a server\'s share and limit', collect, [])
     .option('--model <name>', 'model name as the server serves it')
     .option('--api-key-env <VAR>', 'environment variable holding the API key')
     .option('--api-kind <kind>', 'chat (default) or completions (raw prompt built by --formatter)')
@@ -183,10 +209,18 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the first rendered prompt and the request parameters; send nothing')
     .option('--overwrite', 'discard existing output rows and start over')
     .option('--no-progress', 'no progress bar')
+    .option('--num-chunks <n>', 'split the input into N chunks (rows with input_index % N == chunk id); see docs/scale-out.md')
+    .option('--chunk-id <i>', 'the chunk this run does (0..N-1); output OUT-chunkI.jsonl (or {chunk} in --output)')
     .action(async (flags: GenerateFlags) => {
       const options = optionsFromFlags(flags);
+      const chunk = chunkFromFlags(flags);
+      if (chunk) {
+        options.chunk = chunk;
+        if (options.output) options.output = chunkOutputPath(options.output, chunk.chunkId);
+      }
       if (flags.dryRun) return dryRun(options);
       if (!flags.output) throw new Error('--output is required (or use --dry-run)');
+      if (chunk) process.stderr.write(`sdg: chunk ${chunk.chunkId} of ${chunk.numChunks} -> ${options.output}\n`);
       assertValidEndpoint(options.endpoint);
       const apiKey = resolveApiKey(options.endpoint);
 
@@ -201,20 +235,30 @@ export function register(program: Command): void {
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
       const renderer = flags.progress === false ? null : createProgressRenderer({ label: 'generate' });
+      // The command goes into the run folder once the run has opened (its config was accepted),
+      // so that `sdg merge` can print the exact command that resumes this run.
+      let recorded: Promise<void> | undefined;
+      let servers: ServerStats[] | undefined;
       let result;
       try {
         result = await generateSolutions({
           ...options,
           apiKey,
           signal: controller.signal,
-          onProgress: renderer ? (e) => renderer.update(e) : undefined,
+          onProgress: (e) => {
+            recorded ??= writeCommandRecord(`${resolve(options.output)}.run`, currentCommand()).catch(() => undefined);
+            if (e.servers) servers = e.servers;
+            renderer?.update(e);
+          },
         });
       } finally {
         renderer?.finish();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
       }
+      await recorded;
       const r = result;
+      if (servers) process.stderr.write(`sdg: servers:\n${describeServers(servers)}\n`);
       const resumed = r.resumed ? `, ${r.resumed} already done before` : '';
       if (r.status === 'failed') throw new Error(r.error ?? 'the run failed');
       if (r.status === 'cancelled') {

@@ -7,14 +7,14 @@
  */
 import type { Command } from 'commander';
 import { YamlSource } from '../../core/config/yamlSource';
-import { createClient } from '../../core/llm/client';
+import { createEndpointClient, parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
 import { assertValidEndpoint, resolveApiKey, resolveEndpoint, isPresetName, PRESET_NAMES, type PartialEndpointProfile } from '../../core/llm/presets';
 import type { EndpointProfile, LlmClient } from '../../core/llm/types';
 import { dryRun, resolveParameters, resolvePipeline, runPipeline } from '../../core/pipeline';
 import { createProgressRenderer, type ProgressRenderer } from '../progress';
 
 interface RunFlags {
-  baseUrl?: string;
+  baseUrl: string[];
   model?: string;
   apiKeyEnv?: string;
   apiKind?: string;
@@ -77,10 +77,17 @@ export function readEndpointFile(file: string, fallback?: EndpointProfile): Endp
     const p = raw as Record<string, unknown>;
     if ('apiKey' in p) throw src.error(['endpoints', role, 'apiKey'], 'API keys do not belong in files: set apiKeyEnv to the name of an environment variable');
     if (p.preset !== undefined && !isPresetName(p.preset)) throw src.error(['endpoints', role, 'preset'], `must be one of ${PRESET_NAMES.join(', ')}`);
+    if (p.servers !== undefined) {
+      // A pool: `servers: [{ baseUrl, weight?, maxConcurrency? }, ...]` (src/core/llm/pool.ts).
+      const problems = validatePoolServers(p.servers, `endpoint "${role}"`);
+      if (problems.length) throw src.error(['endpoints', role, 'servers'], problems.join('; '));
+    }
+    const servers = p.servers as EndpointProfile['servers'];
     try {
       endpoints[role] = assertValidEndpoint(resolveEndpoint({
-        ...(fallback && !p.baseUrl ? { baseUrl: fallback.baseUrl, apiKeyEnv: fallback.apiKeyEnv } : {}),
+        ...(fallback && !p.baseUrl && !servers ? { baseUrl: fallback.baseUrl, servers: fallback.servers, apiKeyEnv: fallback.apiKeyEnv } : {}),
         ...(p as PartialEndpointProfile),
+        ...(servers && !p.baseUrl ? { baseUrl: servers[0].baseUrl } : {}),
         name: role,
       }));
     } catch (e) {
@@ -100,7 +107,7 @@ export function register(program: Command): void {
   program
     .command('run <pipeline>')
     .description('Run a pipeline (built-in name or YAML file) into --output-dir; the same command again resumes')
-    .option('--base-url <url>', 'OpenAI-compatible base URL of the default endpoint')
+    .option('--base-url <url>', 'OpenAI-compatible base URL of the default endpoint; repeat it (or separate with commas) for a pool of servers serving the same model (URL#weight=2&max=64)', collect, [])
     .option('--model <name>', 'model of the default endpoint')
     .option('--api-key-env <VAR>', 'environment variable holding the API key')
     .option('--api-kind <kind>', 'chat or completions')
@@ -129,11 +136,18 @@ export function register(program: Command): void {
         return;
       }
       if (!f.outputDir) throw new Error('--output-dir is required (the run folder)');
-      if (!f.baseUrl || !f.model) throw new Error('--base-url and --model are required (the default endpoint)');
+      const servers = parseServerSpecs(f.baseUrl);
+      if (!servers.length || !f.model) throw new Error('--base-url and --model are required (the default endpoint)');
+      const pool = servers.length > 1 || servers.some((s) => s.weight !== undefined || s.maxConcurrency !== undefined);
+      if (pool) {
+        const problems = validatePoolServers(servers, '--base-url');
+        if (problems.length) throw new Error(problems.join('\n'));
+      }
       const main = assertValidEndpoint(resolveEndpoint({
         name: 'default',
         preset: f.preset as EndpointProfile['preset'],
-        baseUrl: f.baseUrl,
+        baseUrl: servers[0].baseUrl,
+        servers: pool ? servers : undefined,
         model: f.model,
         apiKeyEnv: f.apiKeyEnv,
         apiKind: f.apiKind as EndpointProfile['apiKind'],
@@ -149,7 +163,7 @@ export function register(program: Command): void {
         const r = role in profiles ? role : 'default';
         let c = clients.get(r);
         if (!c) {
-          c = createClient(profiles[r]!, { apiKey: keys.get(r), connections: Math.max(concurrency, 8) });
+          c = createEndpointClient(profiles[r]!, { apiKey: keys.get(r), connections: Math.max(concurrency, 8) });
           clients.set(r, c);
         }
         return c;

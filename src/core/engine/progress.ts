@@ -1,3 +1,5 @@
+import type { ServerStats } from '../llm/types';
+
 /**
  * Progress of a job, as the CLI progress bar, the extension and manifest.json see it.
  * Emitted on a timer (default every 250 ms) and once at the end, never per request.
@@ -34,6 +36,8 @@ export interface ProgressEvent {
   lastErrors: string[];
   /** True for the last event of a job. */
   final: boolean;
+  /** Per-server counters when the job's client is an endpoint pool (src/core/llm/pool.ts). */
+  servers?: ServerStats[];
 }
 
 /** Bounded list of recent distinct error messages. */

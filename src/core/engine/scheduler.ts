@@ -166,6 +166,8 @@ class Scheduler<I, R> implements ItemContext {
   /** Keys of the items in flight (at most `concurrency`): catches duplicate keys in the input. */
   private readonly running = new Set<string>();
   private duplicates = 0;
+  /** A pool client seen in ctx.query: its per-server stats go into progress events. */
+  private pool: LlmClient | null = null;
   private requests = 0;
   private retries = 0;
   private promptTokens = 0;
@@ -543,6 +545,7 @@ class Scheduler<I, R> implements ItemContext {
   }
 
   query(client: LlmClient, messages: ChatMessage[], params?: ModelParams, options?: RequestOptions): Promise<ModelResponse> {
+    if (client.serverStats && !this.pool) this.pool = client;
     return this.call(
       (a) => {
         const p = a.maxTokens === params?.max_tokens ? params : { ...params, max_tokens: a.maxTokens };
@@ -553,6 +556,7 @@ class Scheduler<I, R> implements ItemContext {
   }
 
   queryReward(client: LlmClient, messages: ChatMessage[], options?: RequestOptions): Promise<RewardScores> {
+    if (client.serverStats && !this.pool) this.pool = client;
     return this.call((a) => client.queryRewardModel(messages, { ...options, signal: a.signal }), {
       promptTokens: estimateTokens(messages),
       usage: () => undefined,
@@ -624,6 +628,7 @@ class Scheduler<I, R> implements ItemContext {
       lastErrors: this.errors.list(),
       final,
     };
+    if (this.pool) event.servers = this.pool.serverStats!();
     this.lastProgress = event;
     try {
       this.job.onProgress?.(event);

@@ -13,12 +13,13 @@ import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { detectFileFormat, readDataset, readLines, type DatasetFormat, type DatasetRow, type FieldMapping } from '../datasets';
 import { runItems, type ProgressEvent, type RunResult } from '../engine';
-import { createClient } from '../llm/client';
+import { createEndpointClient } from '../llm/pool';
 import { assertValidEndpoint } from '../llm/presets';
 import type { ChatMessage, EndpointProfile, LlmClient, ModelParams } from '../llm/types';
 import { loadPromptConfig, withOverrides, type ContextType, type PromptConfig, type PromptParams } from '../prompts/promptConfig';
 import { PromptRenderError, renderPrompt } from '../prompts/render';
 import { openRun, type OpenedRun, type RunOutputRecovery } from '../run';
+import { chunkConfig, chunkRows, chunkSize, validateChunk, type Chunk } from '../scale/shard';
 import { errorRow, itemsOf, rowKey, seedsOf, successRows, type GenerateItem, type GenerationRow, type RowContext } from './rows';
 
 export * from './rows';
@@ -54,6 +55,8 @@ export interface GenerateOptions {
   tokensPerMinute?: number;
   /** Only the first L input rows. */
   limit?: number;
+  /** Only the rows of this chunk (input_index % numChunks === chunkId; src/core/scale/shard.ts). */
+  chunk?: Chunk;
   /** Discard existing rows and start over. */
   overwrite?: boolean;
   signal?: AbortSignal;
@@ -161,6 +164,8 @@ export async function prepareGeneration(options: Omit<GenerateOptions, 'output'>
     requests_per_minute: options.requestsPerMinute ?? ep.requestsPerMinute ?? null,
     tokens_per_minute: options.tokensPerMinute ?? ep.tokensPerMinute ?? null,
   };
+  // Only sharded runs carry it, so earlier run folders resume unchanged; a different chunk is refused.
+  if (options.chunk) frozen.chunk = chunkConfig(validateChunk(options.chunk));
   return { config, datasetFormat, params, seeds: seedsOf(startSeed, numSeeds), numSamples, first, frozen };
 }
 
@@ -174,14 +179,14 @@ export const RESUME_IGNORED_FIELDS = [
 ];
 
 /** Count the items of the job (non-blank input lines x seeds, capped by limit); null when unreadable. */
-export async function countItems(input: string, limit: number | undefined, seeds: number, signal?: AbortSignal): Promise<number | null> {
+export async function countItems(input: string, limit: number | undefined, seeds: number, signal?: AbortSignal, chunk?: Chunk): Promise<number | null> {
   try {
     let n = 0;
     for await (const _ of readLines(input, signal)) {
       n++;
       if (limit !== undefined && n >= limit) break;
     }
-    return n * seeds;
+    return (chunk ? chunkSize(n, chunk) : n) * seeds;
   } catch {
     return null;
   }
@@ -199,7 +204,7 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
 
   const concurrency = options.concurrency ?? options.endpoint.maxConcurrency ?? 16;
   // The client first: a client that cannot be built must not leave a run folder open.
-  const client = options.client ?? createClient(options.endpoint, { apiKey: options.apiKey, connections: concurrency });
+  const client = options.client ?? createEndpointClient(options.endpoint, { apiKey: options.apiKey, connections: concurrency });
   const closeClient = () => (options.client ? Promise.resolve() : client.close().catch(() => undefined));
   let run: OpenedRun<GenerationRow>;
   try {
@@ -232,7 +237,8 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
 
   let result: RunResult;
   try {
-    const rows = readDataset(input, { format: datasetFormat, fields: options.fields, limit: options.limit, signal: options.signal });
+    const all = readDataset(input, { format: datasetFormat, fields: options.fields, limit: options.limit, signal: options.signal });
+    const rows = options.chunk ? chunkRows(all, options.chunk) : all;
     result = await runItems<GenerateItem, GenerationRow>({
       items: itemsOf(rows, seeds),
       keyOf: (item) => item.key,
@@ -252,7 +258,7 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
       requestsPerMinute: options.requestsPerMinute ?? options.endpoint.requestsPerMinute,
       tokensPerMinute: options.tokensPerMinute ?? options.endpoint.tokensPerMinute,
       earlyStop: options.earlyStop,
-      total: countItems(input, options.limit, seeds.length, options.signal),
+      total: countItems(input, options.limit, seeds.length, options.signal, options.chunk),
       signal: options.signal,
       onProgress: options.onProgress,
       manifest: run.manifest,

@@ -17,7 +17,6 @@ import { LlmError, parseRetryAfter, type LlmErrorKind } from './errors';
 import { ConversationError, getFormatter, stripStopWords, type ConversationFormatter } from './formatters';
 import { PRESETS, isPresetName, redactSecrets } from './presets';
 import { SseAggregator, SseError } from './sse';
-import { createPoolClient } from './pool';
 import type { ChatMessage, Choice, EndpointProfile, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores } from './types';
 
 export interface ClientOptions {
@@ -567,9 +566,8 @@ function formatMs(ms: number): string {
 
 /**
  * Creates the client for a profile. The key comes from SecretStorage (extension) or `resolveApiKey` (CLI).
- * A profile listing `servers` gets a pool over them (src/core/llm/pool.ts).
+ * Profiles listing several `servers` need `createEndpointClient` (src/core/llm/pool.ts) to get a pool.
  */
-export function createClient(profile: EndpointProfile, opts: ClientOptions = {}): LlmClient & Pick<OpenAiCompatibleClient, 'listModelInfo' | 'openaiSdk'> {
-  if (profile.servers?.length) return createPoolClient(profile, opts);
+export function createClient(profile: EndpointProfile, opts: ClientOptions = {}): OpenAiCompatibleClient {
   return new OpenAiCompatibleClient(profile, opts);
 }

@@ -405,3 +405,12 @@ export class PoolClient implements LlmClient {
 export function createPoolClient(profile: EndpointProfile, opts: PoolOptions = {}): PoolClient {
   return new PoolClient(profile, opts);
 }
+
+/**
+ * The client for any profile: a pool when it lists `servers`, else the single-server client.
+ * Use this instead of `createClient` wherever a profile may come from a user.
+ */
+export function createEndpointClient(profile: EndpointProfile, opts: PoolOptions = {}): LlmClient & Pick<OpenAiCompatibleClient, 'listModelInfo' | 'openaiSdk'> {
+  if (profile.servers?.length) return new PoolClient(profile, opts);
+  return new OpenAiCompatibleClient(profile, opts);
+}
