@@ -1,0 +1,55 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../../src/cli/index';
+
+async function sdg(args: string[]): Promise<string> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
+  try {
+    await buildProgram().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined }).parseAsync(['node', 'sdg', ...args]);
+  } finally {
+    console.log = log;
+  }
+  return lines.join('\n');
+}
+
+describe('math CLI: flags and errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sdg-math-cli-'));
+  const gen = join(dir, 'gen.jsonl');
+  writeFileSync(gen, `${JSON.stringify({ input_index: 0, problem: 'p', expected_answer: '7', generation: 'ANSWER=7 \\boxed{8}', seed: 0 })}\n`);
+
+  it('grade: --extract regex with --answer-regex, and clear errors for bad values', async () => {
+    const out = join(dir, 'g.jsonl');
+    assert.match(await sdg(['grade', '--input', gen, '--output', out, '--extract', 'regex', '--answer-regex', 'ANSWER=(\\d+)']), /graded 1 rows: 1 correct/);
+    assert.match(await sdg(['grade', '--input', gen, '--output', out]), /graded 1 rows: 0 correct/);
+    await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--extract', 'magic']), /--extract must be one of auto, boxed, gsm8k, answer-is, regex/);
+    await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--extract', 'regex']), /--extract regex needs --answer-regex/);
+    await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--answer-regex', '(']), /invalid answer regex/);
+  });
+
+  it('vote, export-sft, select-masked: bad numbers and formats are named', async () => {
+    await assert.rejects(sdg(['vote', '--input', gen, '--output', join(dir, 'v.jsonl'), '--min-share', 'half']), /--min-share must be a number/);
+    const graded = join(dir, 'graded.jsonl');
+    await sdg(['grade', '--input', gen, '--output', graded]);
+    const out = join(dir, 's.jsonl');
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--format', 'csv']), /--format must be one of messages, prompt-completion, text/);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--percentiles', '5']), /--percentiles must be two numbers/);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--max-per-problem', '0']), /--max-per-problem must be a positive integer/);
+    await assert.rejects(sdg(['export-sft', '--output', out]), /give at least one --input/);
+    await assert.rejects(sdg(['select-masked', '--dataset', gen, '--output', out]), /give at least one --input/);
+    await assert.rejects(sdg(['select-masked', '--input', gen, '--dataset', gen, '--output', out, '--length-tolerance', '-1']), /--length-tolerance must be a number >= 0/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('export-sft --json prints the summary object; metrics prints a table', async () => {
+    const graded = join(dir, 'graded2.jsonl');
+    await sdg(['grade', '--input', gen, '--output', graded, '--extract', 'regex', '--answer-regex', 'ANSWER=(\\d+)']);
+    const s = JSON.parse(await sdg(['export-sft', '--input', graded, '--output', join(dir, 'sft.jsonl'), '--json'])) as { written: number; removed: Record<string, number> };
+    assert.equal(s.written, 1);
+    assert.equal(s.removed.incorrect, 0);
+    assert.match(await sdg(['metrics', graded]), /graded2\.jsonl: 1 problems, 1 samples \(1 per problem\)/);
+  });
+});
