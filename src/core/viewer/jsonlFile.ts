@@ -13,7 +13,10 @@ import { LineIndex, trimCr } from './lineIndex';
 import { displayValue, getPath, parseFieldPath, safeStringify, type PathSegment } from './fieldPath';
 
 export interface ViewerLimits {
-  /** Bytes read per indexing/search step. */
+  /**
+   * Read buffer memory per open file: two buffers of half this size, so the next chunk is read
+   * while the current one is scanned. Each indexing/search step covers half of it.
+   */
   chunkBytes: number;
   /** Characters of a cell sent to the table. */
   cellChars: number;
@@ -151,18 +154,21 @@ export class JsonlFile {
   readonly limits: ViewerLimits;
   /** Bumped on every reset (truncation/rewrite) so callers can drop stale results. */
   generation = 0;
-  private readBuf: Buffer;
+  /** The two read buffers (see chunkBytes); `prefetch` may be filling one of them. */
+  private readonly bufs: [Buffer, Buffer];
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private ino = 0;
   private headSample = Buffer.alloc(0);
   private analysis = emptyAnalysis();
   private keyMap = new Map<string, KeyCount>();
+  private prefetch: { pos: number; want: number; buf: Buffer; done: Promise<number> } | undefined;
   private tail: { line: number; end: number; counts: Analysis; keys: string[] } | undefined;
 
   private constructor(readonly path: string, private fh: FileHandle, limits: Partial<ViewerLimits>) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.readBuf = Buffer.allocUnsafe(this.limits.chunkBytes);
+    const half = Math.max(1, this.limits.chunkBytes >>> 1);
+    this.bufs = [Buffer.allocUnsafe(half), Buffer.allocUnsafe(half)];
   }
 
   static async open(path: string, limits: Partial<ViewerLimits> = {}): Promise<JsonlFile> {
@@ -181,7 +187,11 @@ export class JsonlFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.locked(() => this.fh.close());
+    await this.locked(async () => {
+      await this.prefetch?.done.catch(() => 0);
+      this.prefetch = undefined;
+      await this.fh.close();
+    });
   }
 
   get isClosed(): boolean {
@@ -211,15 +221,36 @@ export class JsonlFile {
   indexStep(): Promise<boolean> {
     return this.locked(async () => {
       if (this.closed || this.index.complete) return false;
-      const want = Math.min(this.readBuf.length, this.index.fileSize - this.index.scannedBytes);
-      const { bytesRead } = await this.fh.read(this.readBuf, 0, want, this.index.scannedBytes);
+      const pos = this.index.scannedBytes;
+      const chunk = this.bufs[0].length;
+      const want = Math.min(chunk, this.index.fileSize - pos);
+      // Two buffers: the read of the next chunk runs (on the thread pool) while this one is scanned.
+      let buf: Buffer;
+      let bytesRead: number;
+      const pre = this.prefetch;
+      this.prefetch = undefined;
+      if (pre && pre.pos === pos && pre.want === want) {
+        buf = pre.buf;
+        bytesRead = await pre.done;
+      } else {
+        if (pre) await pre.done.catch(() => 0); // never read into a buffer a stale read still fills
+        buf = this.bufs[0];
+        bytesRead = (await this.fh.read(buf, 0, want, pos)).bytesRead;
+      }
       if (bytesRead === 0) {
         // The file shrank under us; the next refresh() notices and resets.
-        this.index.setFileSize(this.index.scannedBytes);
+        this.index.setFileSize(pos);
         return false;
       }
-      if (this.index.scannedBytes === 0) this.headSample = Buffer.from(this.readBuf.subarray(0, Math.min(bytesRead, 4096)));
-      this.index.scan(this.readBuf, bytesRead);
+      const nextPos = pos + bytesRead;
+      const nextWant = Math.min(chunk, this.index.fileSize - nextPos);
+      if (nextWant > 0) {
+        const other = buf === this.bufs[0] ? this.bufs[1] : this.bufs[0];
+        this.prefetch = { pos: nextPos, want: nextWant, buf: other, done: this.fh.read(other, 0, nextWant, nextPos).then((r) => r.bytesRead) };
+        this.prefetch.done.catch(() => undefined);
+      }
+      if (pos === 0) this.headSample = Buffer.from(buf.subarray(0, Math.min(bytesRead, 4096)));
+      this.index.scan(buf, bytesRead);
       if (this.index.complete) this.index.compact();
       return !this.index.complete;
     });
@@ -284,7 +315,8 @@ export class JsonlFile {
     const idx = this.index;
     to = Math.min(to, idx.lineCount);
     if (from >= to) return undefined;
-    const chunkBytes = this.limits.chunkBytes;
+    const scratch = this.scratch();
+    const chunkBytes = scratch.length;
     const base = idx.start(from);
     let end = from;
     while (end < to && (end === from || idx.rawEnd(end) - base <= chunkBytes)) end++;
@@ -295,7 +327,7 @@ export class JsonlFile {
       total = Math.min(total, this.limits.detailTextChars);
       cutLine = true;
     }
-    const buf = total <= this.readBuf.length ? this.readBuf.subarray(0, total) : Buffer.allocUnsafe(total);
+    const buf = total <= scratch.length ? scratch.subarray(0, total) : Buffer.allocUnsafe(total);
     await this.readFully(buf, base);
     const rel = new Float64Array(count + 1);
     for (let i = 0; i < count; i++) rel[i] = idx.start(from + i) - base;
@@ -334,7 +366,8 @@ export class JsonlFile {
     const idx = this.index;
     to = Math.min(to, idx.lineCount);
     if (from >= to) return [];
-    const chunk = this.limits.chunkBytes;
+    const scratch = this.scratch();
+    const chunk = scratch.length;
     const first = idx.start(from);
     let end = from;
     while (end < to && (end === from || idx.rawEnd(end) - first <= chunk)) end++;
@@ -356,7 +389,7 @@ export class JsonlFile {
       return out;
     }
     const total = idx.rawEnd(end - 1) - first;
-    const buf = total <= this.readBuf.length ? this.readBuf.subarray(0, total) : Buffer.allocUnsafe(total);
+    const buf = total <= scratch.length ? scratch.subarray(0, total) : Buffer.allocUnsafe(total);
     await this.readFully(buf, first);
     for (let i = from; i < end; i++) {
       const s = idx.start(i) - first;
@@ -367,6 +400,11 @@ export class JsonlFile {
       out.push({ line: i, text: buf.toString('utf8', s, e), unterminated, bytes: raw - s, cut: false });
     }
     return out;
+  }
+
+  /** A read buffer no in-flight prefetch is writing into (call under the lock). */
+  private scratch(): Buffer {
+    return this.prefetch?.buf === this.bufs[0] ? this.bufs[1] : this.bufs[0];
   }
 
   private async readFully(buf: Buffer, position: number): Promise<void> {
@@ -619,6 +657,8 @@ export class JsonlFile {
         return 'unchanged'; // deleted: keep showing what we have
       }
       if (st.ino !== this.ino) {
+        await this.prefetch?.done.catch(() => 0);
+        this.prefetch = undefined;
         await this.fh.close();
         this.fh = await openFile(this.path, 'r');
         this.ino = st.ino;

@@ -1,14 +1,20 @@
 /**
  * Byte offsets of every line start of a JSONL file, built incrementally from raw chunks.
  *
- * Storage is one growable Float64Array (8 bytes per line, exact up to 2^53 bytes), so a file of
- * ten million lines costs 80 MB at most and usually much less. The index never holds file
+ * Storage is a list of fixed-size Float64Array blocks (8 bytes per line, exact up to 2^53
+ * bytes): growing never copies, and the spare capacity is at most one block (512 KB), so a file
+ * of ten million lines costs 80 MB. The index never holds file
  * content: callers feed it chunks (`scan`) in file order and it records where each `\n` ends a
  * line. Line `i` spans `[start(i), end(i))` with the `\n` and a trailing `\r` excluded.
  */
+const BLOCK_BITS = 16;
+const BLOCK = 1 << BLOCK_BITS;
+const BLOCK_MASK = BLOCK - 1;
+const FIRST_BLOCK = 1024;
+
 export class LineIndex {
-  /** starts[0] is the first byte after a UTF-8 BOM (0 or 3); each later entry follows a `\n`. */
-  private starts = new Float64Array(1024);
+  /** Line starts in blocks of BLOCK entries. Entry 0 is the first byte after a UTF-8 BOM (0 or 3); each later one follows a `\n`. */
+  private blocks: Float64Array[] = [new Float64Array(FIRST_BLOCK)];
   private count = 1;
   /** Bytes of the file scanned so far. */
   private scanned = 0;
@@ -19,9 +25,8 @@ export class LineIndex {
 
   /** Clear everything (the file was truncated or rewritten). */
   reset(): void {
-    this.starts = new Float64Array(1024);
+    this.blocks = [new Float64Array(FIRST_BLOCK)];
     this.count = 1;
-    this.starts[0] = 0;
     this.scanned = 0;
     this.knownSize = 0;
     this.bom = false;
@@ -56,7 +61,7 @@ export class LineIndex {
    * whole file is scanned, a last line without a trailing newline counts too.
    */
   get lineCount(): number {
-    const last = this.starts[this.count - 1];
+    const last = this.at(this.count - 1);
     if (this.complete && last < this.scanned) return this.count;
     return this.count - 1;
   }
@@ -78,7 +83,7 @@ export class LineIndex {
       }
       if (at === 2) {
         this.bom = true;
-        this.starts[0] = 3;
+        this.blocks[0][0] = 3;
       }
     }
     const base = this.scanned;
@@ -95,13 +100,13 @@ export class LineIndex {
   /** First byte of line `i`. */
   start(i: number): number {
     this.check(i);
-    return this.starts[i];
+    return this.at(i);
   }
 
   /** End of line `i` including its line terminator (start of the next line, or the scanned end). */
   rawEnd(i: number): number {
     this.check(i);
-    return i + 1 < this.count ? this.starts[i + 1] : this.scanned;
+    return i + 1 < this.count ? this.at(i + 1) : this.scanned;
   }
 
   /** The line containing byte `offset` (binary search), clamped to [lo, hi). */
@@ -110,7 +115,7 @@ export class LineIndex {
     let b = hi - 1;
     while (a < b) {
       const mid = (a + b + 1) >>> 1;
-      if (this.starts[mid] <= offset) a = mid;
+      if (this.at(mid) <= offset) a = mid;
       else b = mid - 1;
     }
     return a;
@@ -118,22 +123,31 @@ export class LineIndex {
 
   /** Bytes used by the offset table (for benchmarks and the memory budget). */
   get memoryBytes(): number {
-    return this.starts.byteLength;
+    let n = 0;
+    for (const b of this.blocks) n += b.byteLength;
+    return n;
   }
 
-  /** Drop spare capacity once a scan is complete. */
-  compact(): void {
-    if (this.starts.length > this.count + 1024) this.starts = this.starts.slice(0, this.count + 1024);
+  /** Kept for callers: block storage has no spare capacity worth trimming. */
+  compact(): void {}
+
+  private at(i: number): number {
+    return this.blocks[i >>> BLOCK_BITS][i & BLOCK_MASK];
   }
 
   private push(offset: number): void {
-    if (this.count === this.starts.length) {
-      // Grow by 1.5x rather than 2x to keep the spare capacity (and so bytes/line) lower.
-      const next = new Float64Array(Math.ceil(this.starts.length * 1.5) + 1024);
-      next.set(this.starts);
-      this.starts = next;
+    const i = this.count;
+    const b = i >>> BLOCK_BITS;
+    let block = this.blocks[b];
+    if (!block) this.blocks.push((block = new Float64Array(BLOCK)));
+    else if ((i & BLOCK_MASK) >= block.length) {
+      // Only the first block starts small (small files stay small) and grows to BLOCK entries.
+      const next = new Float64Array(Math.min(BLOCK, block.length * 4));
+      next.set(block);
+      this.blocks[b] = block = next;
     }
-    this.starts[this.count++] = offset;
+    block[i & BLOCK_MASK] = offset;
+    this.count++;
   }
 
   private check(i: number): void {
