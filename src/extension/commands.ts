@@ -13,7 +13,7 @@ import { checkProfile, ENDPOINT_NAME_RE, FORMATTERS } from './endpoints/profiles
 import { RunItem } from './run/tree';
 import { isActive, isResumable } from './run/views';
 import type { Services } from './services';
-import { fileRefOf } from './studio/files';
+import { fileRefOf } from './studio/fileRefs';
 import { StudioPanel } from './studio/panel';
 import { errorMessage } from './util/redact';
 

@@ -12,7 +12,7 @@ import type { ParamSpec, ParamValue } from '../core/pipeline/definition';
 import type { ParamInfo, PipelineInfo, StageView, TemplateRef } from '../shared/protocol/studio';
 import type { Logger } from './log';
 import type { LaunchedRun, RunHooks, RunLauncher, RunOutcome } from './run/manager';
-import { fileRefOf } from './studio/files';
+import { fileRefOf } from './studio/fileRefs';
 import { errorMessage } from './util/redact';
 
 // The pipeline core pulls in the engine and the HTTP client: load it on first use only.

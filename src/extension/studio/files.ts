@@ -5,7 +5,7 @@
  * module only maps between files, YAML fields and the protocol. No `vscode` import.
  */
 import { existsSync, promises as fsp } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname } from 'node:path';
 import { ValidationError, YamlSource } from '../../core/config/yamlSource';
 import { detectFormat, toRow } from '../../core/datasets';
 import { readJsonl } from '../../core/io/jsonl';
@@ -14,35 +14,10 @@ import { parsePromptConfig, PromptConfigError } from '../../core/prompts/promptC
 import { renderPrompt } from '../../core/prompts/render';
 import { placeholders, renderTemplate, TemplateError } from '../../core/prompts/template';
 import type { FewShotExampleData, PreviewResult, TemplateDoc, TemplateRef, ValidationIssue } from '../../shared/protocol/studio';
-import { confinePath, workspaceRelative } from '../util/paths';
 import { readTextField, setFewShotExamples, setTextField } from './yamlEdit';
 
-export const BUILTIN_PREFIX = 'builtin:';
-
-export interface FileContext {
-  roots: readonly string[];
-  /** The shipped prompts/ folder. */
-  builtinDir: string;
-}
-
-export interface ResolvedFile {
-  abs: string;
-  readonly: boolean;
-}
-
-/** Resolve a file reference from the webview; throws PathError for anything outside. */
-export function resolveFileRef(ctx: FileContext, ref: string, what = 'file'): ResolvedFile {
-  if (ref.startsWith(BUILTIN_PREFIX)) return { abs: confinePath([ctx.builtinDir], ref.slice(BUILTIN_PREFIX.length), what), readonly: true };
-  return { abs: confinePath(ctx.roots, ref, what), readonly: false };
-}
-
-/** The reference the webview should use for an absolute file. */
-export function fileRefOf(ctx: FileContext, abs: string): string {
-  const b = resolve(ctx.builtinDir);
-  const rel = relative(b, abs);
-  if (rel && !rel.startsWith('..') && !rel.startsWith(sep)) return BUILTIN_PREFIX + rel.split(sep).join('/');
-  return workspaceRelative(ctx.roots, abs);
-}
+export { BUILTIN_PREFIX, fileRefOf, resolveFileRef, type FileContext, type ResolvedFile } from './fileRefs';
+import { fileRefOf, resolveFileRef, type FileContext } from './fileRefs';
 
 export function issuesOf(e: unknown): ValidationIssue[] {
   if (e instanceof PromptConfigError || e instanceof FewShotError) return e.errors.flatMap(issuesOf);

@@ -7,7 +7,6 @@ import * as vscode from 'vscode';
 import { MessageChannel } from '../../shared/ipc';
 import type { StudioHostNotifications, StudioRequests, StudioTab, TemplateRef } from '../../shared/protocol/studio';
 import type { Services } from '../services';
-import { createHandlers, registerHandlers } from './handlers';
 import { makeNonce, webviewHtml } from './html';
 
 type HostChannel = MessageChannel<StudioRequests, Record<string, never>, Record<string, never>, StudioHostNotifications>;
@@ -54,6 +53,8 @@ export class StudioPanel implements vscode.Disposable {
   private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services) {
     const webview = panel.webview;
     this.channel = new MessageChannel((m) => void webview.postMessage(m), { waitForReady: true });
+    // The handlers pull in the YAML, prompt and dataset code: loaded when a panel opens, not at activation.
+    const { createHandlers, registerHandlers } = require('./handlers') as typeof import('./handlers.js');
     registerHandlers(this.channel, createHandlers(services.studioBackend()), (m) => services.log.warn(m));
     this.disposables.push(
       webview.onDidReceiveMessage((m) => void this.channel.receive(m)),
