@@ -109,6 +109,7 @@ describe('sft export: filters', () => {
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'o.jsonl'), format: 'text' }), /--format text needs --formatter/);
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'o.jsonl'), format: 'text', formatter: 'nope' }), /unknown conversation formatter "nope"/);
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'o.jsonl'), maxPerProblem: 0 }), /positive integer/);
+    await assert.rejects(exportSft({ inputs: [input], output: input }), /is also an input/);
   });
 });
 

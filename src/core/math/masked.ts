@@ -14,6 +14,7 @@
  * position), never the candidate texts; the chosen ones are read back by position.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { readDataset, type DatasetFormat, type FieldMapping } from '../datasets';
 import { readJsonl, withJsonlWriter, JsonlRandomAccess, JsonlError } from './jsonl';
 import { cleanAnswer, quickNumber } from './equivalence';
@@ -129,6 +130,9 @@ export async function selectMasked(options: SelectMaskedOptions): Promise<Select
   const tolerance = options.lengthTolerance ?? 0.5;
   if (!(tolerance >= 0)) throw new Error(`length tolerance must be >= 0 (got ${tolerance})`);
   if (options.inputs.length === 0) throw new Error('select-masked needs at least one --input file');
+  if ([options.dataset, ...options.inputs].some((f) => resolve(f) === resolve(options.output))) {
+    throw new Error(`--output ${options.output} is also an input: write the masked dataset to another file`);
+  }
   const genField = options.generationField ?? 'generation';
   const summary: SelectMaskedSummary = {
     problems: 0, selected: 0, fallback: 0, missing: 0, candidates: 0,

@@ -16,6 +16,7 @@
  * the second re-reads the files and writes the rows that survived. Rows are never held in memory.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { readJsonl, withJsonlWriter, problemKey } from '../math/jsonl';
 import { allBoxed } from '../math/extract';
 import { AnswerClusters } from '../math/clusters';
@@ -128,6 +129,7 @@ class NumberColumn {
 
 export async function exportSft(options: ExportSftOptions): Promise<ExportSftSummary> {
   if (options.inputs.length === 0) throw new Error('export-sft needs at least one --input file');
+  if (options.inputs.some((f) => resolve(f) === resolve(options.output))) throw new Error(`--output ${options.output} is also an input: write the SFT data to another file`);
   const renderer = new SftRenderer({ format: options.format ?? 'messages', ...options } as SftFormatOptions);
   const genField = options.generationField ?? 'generation';
   const lengthFilter = options.lengthFilter ?? 'iqr';
