@@ -100,6 +100,8 @@ describe('viewer JSONL file', () => {
       assert.equal(page[0].cells[0], '4321');
       assert.equal(page[99].cells[0], '4420');
       assert.equal((await f.rows(4990, 100, ['i'])).length, 10);
+      const picked = await f.rowsFor([4999, 7, 8, 9, 1234, 0], ['i']);
+      assert.deepEqual(picked.map((r) => r.cells[0]), ['4999', '7', '8', '9', '1234', '0']);
     } finally {
       await f.close();
     }

@@ -435,18 +435,31 @@ export class JsonlFile {
     return this.toRows(lines, columns);
   }
 
-  /** Table rows for an arbitrary sorted or unsorted list of line numbers. */
+  /** Table rows for an arbitrary list of line numbers (a page of search matches or a group). */
   async rowsFor(lineNumbers: readonly number[], columns: readonly string[]): Promise<RowData[]> {
-    const out: RowData[] = [];
-    // Group consecutive lines so a page of matches needs few reads.
-    let i = 0;
-    while (i < lineNumbers.length) {
-      let j = i + 1;
-      while (j < lineNumbers.length && lineNumbers[j] === lineNumbers[j - 1] + 1) j++;
-      out.push(...this.toRows(await this.lines(lineNumbers[i], j - i), columns));
-      i = j;
-    }
-    return out;
+    if (lineNumbers.length === 0) return [];
+    await this.ensureLines(Math.max(...lineNumbers) + 1);
+    const gen = this.generation;
+    // One lock for the whole page; runs of consecutive lines share a read.
+    const lines = await this.locked(async () => {
+      const out: LineText[] = [];
+      let i = 0;
+      while (i < lineNumbers.length && gen === this.generation) {
+        let j = i + 1;
+        while (j < lineNumbers.length && lineNumbers[j] === lineNumbers[j - 1] + 1) j++;
+        let from = lineNumbers[i];
+        const to = Math.min(lineNumbers[j - 1] + 1, this.lineCount);
+        while (from < to) {
+          const batch = await this.readLinesLocked(from, to);
+          if (batch.length === 0) break;
+          out.push(...batch);
+          from = batch[batch.length - 1].line + 1;
+        }
+        i = j;
+      }
+      return out;
+    });
+    return this.toRows(lines, columns);
   }
 
   toRows(lines: readonly LineText[], columns: readonly string[]): RowData[] {
