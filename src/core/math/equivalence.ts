@@ -88,8 +88,8 @@ export function cleanAnswer(raw: string): Cleaned {
     s = s.replace(/\.$/, '').trim();
     if (s === before) break;
   }
-  // Thousands separators written the MATH way: `10,\!080`, `1{,}000`.
-  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1').replace(/(\d)\{,\}(?=\d{3})/g, '$1');
+  // Thousands separators written the MATH way: `10,\!080`, `1{,}000`, and thin spaces `1\,000`.
+  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1').replace(/(\d)\{,\}(?=\d{3})/g, '$1').replace(/(\d)\\[,;: ](?=\d{3}(?!\d))/g, '$1');
   // `\frac{14}{3} \approx 4.67`: the exact value is the answer.
   s = s.replace(/^(.+?)\s*\\approx.*$/s, '$1');
   // `1 \text{ and } -2`, `x = 1 \text{ or } x = -2`: a list.
