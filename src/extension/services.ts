@@ -13,7 +13,7 @@ import { datasetGlob, defaultConcurrency, requireTrust, runsFolder, workspaceRoo
 import { EndpointStore } from './endpoints/store';
 import type { Logger } from './log';
 import { RunManager } from './run/manager';
-import { mergeRuns, viewFromManifest } from './run/views';
+import { confineRunFolder, mergeRuns, viewFromManifest } from './run/views';
 import type { StudioBackend } from './studio/handlers';
 import { errorMessage } from './util/redact';
 import { checkProfile } from './endpoints/profiles';
@@ -150,13 +150,9 @@ export class Services implements vscode.Disposable {
 
   /** Run folders must be inside the runs folder (or a live run of this window). */
   confineRunDir(dir: string): string {
-    const folder = runsFolder();
     const abs = resolve(dir);
     if (this.manager?.get(abs)) return abs;
-    if (!folder || !isAbsolute(dir)) throw new Error(`not a run folder: ${dir}`);
-    const rel = relative(resolve(folder), abs);
-    if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes(sep)) throw new Error(`${dir} is not a run folder under ${folder}`);
-    return abs;
+    return confineRunFolder(runsFolder(), dir);
   }
 
   private watchRuns(): void {

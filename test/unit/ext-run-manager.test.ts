@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunManager, type LaunchedRun, type RunHooks, type RunLauncher, type RunOutcome } from '../../src/extension/run/manager';
 import { PipelineCatalog, PipelineLauncher, paramInfo, paramValues, runFolderName, type PipelineRunRequest } from '../../src/extension/pipelines';
-import { mergeRuns, viewFromManifest, isResumable } from '../../src/extension/run/views';
+import { confineRunFolder, mergeRuns, viewFromManifest, isResumable } from '../../src/extension/run/views';
 import { LabelingLauncher } from '../../src/extension/labeling';
 import { StudioLauncher, type RunRequest } from '../../src/extension/launcher';
 import { readManifest } from '../../src/core/run/manifest';
@@ -118,6 +118,17 @@ describe('extension: run views', () => {
     assert.equal(merged[0].status, 'running');
     assert.equal(merged[0].output, '/r/a/output.jsonl', 'keeps the manifest output while live has none');
     assert.equal(merged[0].stages.length, 1);
+  });
+});
+
+describe('extension: run folder confinement', () => {
+  it('accepts only direct children of the runs folder', () => {
+    assert.equal(confineRunFolder('/ws/.sdg/runs', '/ws/.sdg/runs/a-1'), '/ws/.sdg/runs/a-1');
+    assert.equal(confineRunFolder('/ws/.sdg/runs', '/ws/.sdg/runs/x.jsonl.run/'), '/ws/.sdg/runs/x.jsonl.run');
+    for (const bad of ['/ws/.sdg/runs', '/ws/.sdg/runs/../secrets', '/ws/.sdg/runs/a/b', '/etc', 'a-1', '', 5]) {
+      assert.throws(() => confineRunFolder('/ws/.sdg/runs', bad), Error, String(bad));
+    }
+    assert.throws(() => confineRunFolder(undefined, '/ws/x'), /open a folder/);
   });
 });
 

@@ -2,7 +2,7 @@
  * RunView from a manifest.json (run folder contract) merged with live runs of the RunManager.
  * Pure (no `vscode`).
  */
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Manifest } from '../../core/run/manifest';
 import type { RunView } from '../../shared/protocol/studio';
 
@@ -48,4 +48,15 @@ export function isActive(r: RunView): boolean {
 export function isResumable(r: RunView): boolean {
   if (isActive(r)) return false;
   return r.status === 'interrupted' || r.status === 'cancelled' || r.status === 'failed' || (r.status === 'completed' && r.counts.failed > 0);
+}
+
+/** A run folder named by a message or an argument: it must be a direct child of the runs folder. */
+export function confineRunFolder(runsFolder: string | undefined, dir: unknown): string {
+  if (typeof dir !== 'string' || !dir) throw new Error('expected the path of a run folder');
+  if (!runsFolder) throw new Error('no runs folder: open a folder first');
+  if (!isAbsolute(dir)) throw new Error(`not an absolute run folder path: ${dir}`);
+  const abs = resolve(dir);
+  const rel = relative(resolve(runsFolder), abs);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes(sep)) throw new Error(`${dir} is not a run folder under ${runsFolder}`);
+  return abs;
 }

@@ -52,7 +52,15 @@ export class StudioPanel implements vscode.Disposable {
 
   private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services) {
     const webview = panel.webview;
-    this.channel = new MessageChannel((m) => void webview.postMessage(m), { waitForReady: true });
+    // A reply can arrive after the panel closed: posting then throws, and the message has nowhere to go anyway.
+    const post = (m: unknown) => {
+      try {
+        void Promise.resolve(webview.postMessage(m)).catch(() => undefined);
+      } catch {
+        /* the panel is gone */
+      }
+    };
+    this.channel = new MessageChannel(post, { waitForReady: true });
     // The handlers pull in the YAML, prompt and dataset code: loaded when a panel opens, not at activation.
     const { createHandlers, registerHandlers } = require('./handlers') as typeof import('./handlers.js');
     registerHandlers(this.channel, createHandlers(services.studioBackend()), (m) => services.log.warn(m));
