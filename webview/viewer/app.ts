@@ -519,14 +519,27 @@ export class JsonlViewer extends LitElement {
 
   private renderColumnChooser(): TemplateResult {
     const keys = this.keys();
+    const extra = this.columns.filter((c) => !keys.includes(c));
     const toggle = (k: string, on: boolean): void => {
       this.columnsChosen = true;
-      this.columns = on ? [...this.columns, k] : this.columns.filter((c) => c !== k);
+      const chosen = new Set(this.columns);
+      if (on) chosen.add(k);
+      else chosen.delete(k);
+      // Keep the file's key order; nested paths added by hand go last.
+      this.columns = [...keys.filter((c) => chosen.has(c)), ...[...chosen].filter((c) => !keys.includes(c))];
       this.save();
+    };
+    const addPath = (e: KeyboardEvent): void => {
+      if (e.key !== 'Enter') return;
+      const input = e.target as HTMLInputElement;
+      const path = input.value.trim();
+      if (path && !this.columns.includes(path)) toggle(path, true);
+      input.value = '';
     };
     return html`<div class="columns-chooser" role="group" aria-label="Columns">
       ${keys.length === 0 ? html`<span class="muted">No fields seen yet.</span>` : nothing}
-      ${keys.map((k) => html`<vscode-checkbox .checked=${this.columns.includes(k)} @change=${(e: Event) => toggle(k, (e.target as HTMLInputElement).checked)}>${k}</vscode-checkbox>`)}
+      ${[...keys, ...extra].map((k) => html`<vscode-checkbox .checked=${this.columns.includes(k)} @change=${(e: Event) => toggle(k, (e.target as HTMLInputElement).checked)}>${k}</vscode-checkbox>`)}
+      <vscode-textfield class="column-path" placeholder="Add a nested field: usage.completion_tokens" aria-label="Add a column by field path" @keydown=${addPath}></vscode-textfield>
     </div>`;
   }
 
