@@ -64,6 +64,11 @@ describe('math equivalence: rules', () => {
     ['12\\pi \\text{ cm}^2', '12\\pi'],
     ['1{,}000', '1000'],
     ['1\\,000\\,000', '1000000'],
+    ['x(x+1)', 'x^2+x'],
+    ['a(b+c)', 'ab+ac'],
+    ['\\pi(2)', '2\\pi'],
+    ['x\\frac{1}{2}', 'x/2'],
+    ['\\theta(1+\\theta)', '\\theta+\\theta^2'],
     ['10^{6}', '1000000'],
     ['6!', '720'],
     ['e^{i\\pi}', '-1'],
@@ -97,6 +102,7 @@ describe('math equivalence: rules', () => {
     ['\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}', '\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}'],
     ['(1,2,3)', '(1,2)'],
     ['52_{8}', '52_{9}'],
+    ['x(x+1)', 'x^2+1'],
   ];
   for (const [a, b] of no) it(`${a} != ${b}`, () => assert.equal(isEquivalent(a, b), false));
 

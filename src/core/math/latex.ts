@@ -210,7 +210,18 @@ class Converter {
   }
 }
 
+const CALLABLE = new Set(['sqrt', 'nthRoot', 'binom', 'abs', 'log', 'log10', 'exp', 'sin', 'cos', 'tan', 'cot', 'sec', 'csc',
+  'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh']);
+
+/**
+ * mathjs reads `x (x+1)` as a call of a function `x`; in an answer it is a product. Every name
+ * that is not one of the functions above gets an explicit `*` before a parenthesis.
+ */
+function explicitProducts(expr: string): string {
+  return expr.replace(/([A-Za-z_][A-Za-z0-9_]*)(\s*)\(/g, (whole, name: string) => (CALLABLE.has(name) ? whole : `${name} * (`));
+}
+
 /** The mathjs form of a LaTeX answer expression; throws `UnsupportedLatex`. */
 export function convert(latex: string): string {
-  return new Converter(latex).run();
+  return explicitProducts(new Converter(latex).run());
 }
