@@ -146,6 +146,23 @@ describe('extension: Studio handlers over files (template, preview, few-shot, da
     assert.ok(bad.errors.some((e) => /unknown placeholder \{\{nope\}\}/.test(e.message) && e.line === 5), JSON.stringify(bad.errors));
   });
 
+  it('previews a pipeline template (system + prompt): row values in, missing ones marked and explained', async () => {
+    mkdirSync(join(root, 'prompts', 'templates', 't'), { recursive: true });
+    writeFileSync(join(root, 'prompts', 'templates', 't', 'x.yaml'), 'description: d\nsystem: "You write about {{topic}}."\nprompt: "Give {{count}} facts about {{topic}}."\n');
+    const { webview } = connect(backend(root));
+    const ref = { file: 'prompts/templates/t/x.yaml', field: ['prompt'], label: 't/x' };
+    const pv = await webview.request('template.preview', { ref, text: 'List {{count}} facts on {{topic}}.', row: { topic: 'rivers' } });
+    assert.deepEqual(pv.errors, []);
+    assert.deepEqual(pv.messages, [
+      { role: 'system', content: 'You write about rivers.' },
+      { role: 'user', content: 'List ⟨count⟩ facts on rivers.' },
+    ]);
+    assert.match(pv.note ?? '', /no value for \{\{count\}\}/);
+    const full = await webview.request('template.preview', { ref, text: 'List {{count}} facts on {{topic}}.', row: { topic: 'rivers', count: 3 } });
+    assert.equal(full.note, undefined);
+    assert.equal(full.messages[1].content, 'List 3 facts on rivers.');
+  });
+
   it('saves a template into its field, keeping the file comments, and reports validation issues', async () => {
     const { webview } = connect(backend(root));
     const ref = { file: 'prompts/generation/mine.yaml', field: ['user'], label: 'mine' };

@@ -368,6 +368,7 @@ export class SdgStudio extends LitElement {
               <vscode-button secondary ?disabled=${s.rowCount > 0 && s.persisted.rowIndex + 1 >= s.rowCount} @click=${() => { this.dispatch({ type: 'rowIndex', index: s.persisted.rowIndex + 1 }); void this.loadRow(); }}>›</vscode-button>`
           : nothing}
       </div>
+      ${pv?.note ? html`<p class="muted preview-note">${pv.note}</p>` : nothing}
       ${pv?.errors.length ? html`<ul class="issues" aria-label="Preview errors">${pv.errors.map((e) => html`<li>${e.line ? `line ${e.line}: ` : ''}${e.field ? `${e.field}: ` : ''}${e.message}</li>`)}</ul>` : nothing}
       ${pv ? pv.messages.map((m) => html`<div class="msg-role">${m.role}</div><pre class="preview-message">${m.content}</pre>`) : html`<p class="muted">Rendering…</p>`}
     `;

@@ -120,7 +120,7 @@ export async function previewTemplate(
     try {
       const format = detectFormat(record) ?? 'jsonl';
       const promptRow = { ...toRow(format, record), input_index: 0 };
-      return { messages: renderPrompt(config, promptRow), placeholders: names, errors: row ? [] : [{ message: 'No dataset row chosen: showing a made-up sample row.' }] };
+      return { messages: renderPrompt(config, promptRow), placeholders: names, errors: [], note: row ? undefined : 'No dataset row chosen: rendered with a made-up sample problem.' };
     } catch (e) {
       return { messages: [], placeholders: names, errors: issuesOf(e) };
     }
@@ -136,7 +136,12 @@ export async function previewTemplate(
   } else parts = [{ role: 'user', text }];
   const allNames = [...new Set(parts.flatMap((p) => placeholders(p.text)))];
   const { values, missing } = markMissing(allNames, row ?? {});
-  if (missing.length) errors.push({ message: `${row ? 'The row has' : 'No dataset row chosen:'} no value for ${missing.map((m) => `{{${m}}}`).join(', ')}${row ? '' : ' (pipeline stages fill these from parameters, vars and earlier stages)'}` });
+  let note: string | undefined;
+  if (missing.length) {
+    const list = missing.map((m) => `{{${m}}}`).join(', ');
+    // In a pipeline, parameters, `vars` and earlier stages fill placeholders: not an error of the template.
+    note = row ? `The row has no value for ${list} (shown as ⟨name⟩).` : `No dataset row chosen: ${list} shown as ⟨name⟩; a pipeline fills them from parameters, vars and earlier stages.`;
+  }
   const messages: PreviewResult['messages'] = [];
   for (const p of parts) {
     try {
@@ -146,7 +151,7 @@ export async function previewTemplate(
       else throw e;
     }
   }
-  return { messages, placeholders: names, errors };
+  return { messages, placeholders: names, errors, note };
 }
 
 /** Write a file atomically (temp + rename), so a crash never leaves half a template. */

@@ -152,6 +152,8 @@ export interface PreviewResult {
   messages: Array<{ role: string; content: string }>;
   placeholders: string[];
   errors: ValidationIssue[];
+  /** Information about the preview itself (e.g. "no dataset row chosen: sample values"). */
+  note?: string;
 }
 
 export type StudioRequests = {
