@@ -20,7 +20,7 @@ import { readDataset } from '../../src/core/datasets';
 import { generateSolutions } from '../../src/core/generate';
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import { isEquivalent } from '../../src/core/math/equivalence';
-import { buildProgram } from '../../src/cli/index';
+import { runSdg as sdg } from '../fixtures/math/sdg';
 import { startMockServer, lastUserText, type MockServer, type MockRequest } from '../support/mockServer';
 
 const REPO = resolve(__dirname, '../..');
@@ -74,18 +74,6 @@ function problemOf(req: MockRequest, problems: Problem[]): number {
   });
   if (best < 0) throw new Error(`mock: request for an unknown problem: ${prompt.slice(-120)}`);
   return best;
-}
-
-async function sdg(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'sdg', ...args]);
-  } finally {
-    console.log = log;
-  }
-  return lines.join('\n');
 }
 
 function readRows(file: string): Record<string, unknown>[] {

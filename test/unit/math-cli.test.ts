@@ -2,19 +2,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildProgram } from '../../src/cli/index';
-
-async function sdg(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try {
-    await buildProgram().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined }).parseAsync(['node', 'sdg', ...args]);
-  } finally {
-    console.log = log;
-  }
-  return lines.join('\n');
-}
+import { runSdg as sdg } from '../fixtures/math/sdg';
 
 describe('math CLI: flags and errors', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sdg-math-cli-'));

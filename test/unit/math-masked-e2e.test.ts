@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { readDataset } from '../../src/core/datasets';
 import { generateSolutions } from '../../src/core/generate';
 import { resolveEndpoint } from '../../src/core/llm/presets';
-import { buildProgram } from '../../src/cli/index';
+import { runSdg } from '../fixtures/math/sdg';
 import { startMockServer, lastUserText, type MockServer } from '../support/mockServer';
 
 const REPO = resolve(__dirname, '../..');
@@ -59,15 +59,8 @@ describe('masked solutions: generate -> select-masked -> generate with masked_so
     const dataset = join(tmp, 'gsm8k-train-head.jsonl');
     // select-masked reads the same problems the generation read: the first PROBLEMS lines.
     writeFileSync(dataset, readFileSync(GSM8K_TRAIN, 'utf8').split('\n').slice(0, PROBLEMS).join('\n') + '\n');
-    const lines: string[] = [];
-    const log = console.log;
-    console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-    try {
-      await buildProgram().exitOverride().parseAsync(['node', 'sdg', 'select-masked', '--inputs', candidates, '--dataset', dataset, '--output', masked]);
-    } finally {
-      console.log = log;
-    }
-    assert.match(lines.join('\n'), new RegExp(`${PROBLEMS} problems: ${PROBLEMS} masked solutions selected, 0 fell back`));
+    const printed = await runSdg(['select-masked', '--inputs', candidates, '--dataset', dataset, '--output', masked]);
+    assert.match(printed, new RegExp(`${PROBLEMS} problems: ${PROBLEMS} masked solutions selected, 0 fell back`));
 
     const refs: Array<{ reference: string; answer: string }> = [];
     for await (const r of readDataset(dataset)) refs.push({ reference: String(r.reference_solution).trim(), answer: String(r.expected_answer) });
