@@ -17,7 +17,8 @@ export interface RetryPolicy {
    * Outage tolerance (ms): once a request has succeeded, a server whose every request fails with
    * connection errors (restart, crash, network cut) is waited for, pausing and probing, without
    * failing items, for up to this long; then the run stops with a clear message. Default 15 min.
-   * 0 turns it off (connection errors then only get `maxAttempts`).
+   * 0 turns it off (connection errors then only get `maxAttempts`). A request answered 429
+   * keeps backing off past `maxAttempts` for this long too (rate limits are not item failures).
    */
   outageToleranceMs: number;
   /** Time between probes while the server is unreachable (ms). Default 5000. */

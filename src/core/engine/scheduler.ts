@@ -441,6 +441,8 @@ class Scheduler<I, R> implements ItemContext {
     let maxTokens = options?.maxTokens;
     let shrunk = false;
     const promptEstimate = options?.promptTokens ?? 0;
+    /** When this request first got a 429 (0: never). */
+    let limitedSince = 0;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw signal.reason;
       if (this.holdUntil > 0) {
@@ -489,8 +491,12 @@ class Scheduler<I, R> implements ItemContext {
         const maxAttempts = this.deciding && e.kind === 'network' && FAST_FAIL_CODES.has(e.code ?? '')
           ? Math.min(3, this.policy.maxAttempts)
           : this.policy.maxAttempts;
-        if (!e.retryable || attempt >= maxAttempts) throw e;
         const now = clock.now();
+        if (e.kind === 'rate_limit' && limitedSince === 0) limitedSince = now;
+        // A 429 asks us to slow down, it does not say the item is bad: past its attempts a
+        // rate-limited request keeps backing off (up to the outage tolerance) instead of failing.
+        const stillLimited = e.kind === 'rate_limit' && now - limitedSince < this.policy.outageToleranceMs;
+        if (!e.retryable || (attempt >= maxAttempts && !stillLimited)) throw e;
         if (e.kind === 'rate_limit' || e.kind === 'timeout' || e.kind === 'request_timeout') this.adaptive.onCongestion(now);
         if (e.kind === 'rate_limit' && e.retryAfterMs !== undefined) {
           this.holdUntil = Math.max(this.holdUntil, now + Math.min(e.retryAfterMs, this.policy.maxRetryAfterMs));
