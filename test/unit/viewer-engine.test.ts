@@ -155,6 +155,14 @@ describe('viewer JSONL file', () => {
     await t.close();
   });
 
+  it('warns about a UTF-16 file', async () => {
+    const f = await JsonlFile.open(write('u16.jsonl', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"a":1}\n', 'utf16le')])));
+    await f.analyzeAll();
+    assert.match(f.stats().warning ?? '', /UTF-16/);
+    assert.equal(f.stats().malformed, 1);
+    await f.close();
+  });
+
   it('marks an unterminated, unparsable last line as partial, not malformed', async () => {
     const f = await JsonlFile.open(write('p.jsonl', '{"a":1}\n{"a":'));
     await f.analyzeAll();

@@ -108,12 +108,21 @@ export class JsonlViewer extends LitElement {
     if (!prev || prev.generation !== f.generation) {
       // First message, or the file was truncated/rewritten: start over (queries re-run).
       this.resetCache();
+      if (prev) {
+        this.detail = undefined;
+        this.selectedGroup = -1;
+        this.groupRows = [];
+      }
       // On the first message (webview restored), keep the saved scroll position and detail.
       if (this.hasQuery()) void this.runQuery(!prev);
       if (!prev) this.restoreDetail();
       return;
     }
     if (this.viewKind() === 'all') {
+      if (f.stats.size !== prev.stats.size) {
+        // The old last line may have been completed (it was shown as incomplete): fetch it again.
+        for (const n of [prev.stats.lines, f.stats.lines]) if (n > 0) this.pageState.delete(Math.floor((n - 1) / PAGE));
+      }
       this.invalidatePartialPages();
       if (this.follow) this.scrollToRow(this.total() - 1);
     }
@@ -682,6 +691,7 @@ export class JsonlViewer extends LitElement {
       ${analyzing ? html`<span class="muted">analyzing ${percent(s.analyzedLines, s.lines)}</span>` : nothing}
       ${p ? html`<span>${this.groupBy ? `${p.groups.toLocaleString()} groups, ` : ''}${p.matches.toLocaleString()} matching${p.done ? '' : ` (${percent(p.scannedLines, p.totalLines)} scanned)`}${p.cancelled ? ' (cancelled)' : ''}</span>` : nothing}
       ${p?.error ? html`<span class="warn">${p.error}</span>` : nothing}
+      ${s.warning ? html`<span class="warn">${s.warning}</span>` : nothing}
     </div>`;
   }
 }

@@ -114,6 +114,8 @@ export interface FileStats {
   /** Top-level keys seen, in first-seen order (at most 500). */
   keys: KeyCount[];
   hasBom: boolean;
+  /** Something about the file as a whole the user should know (e.g. it is UTF-16). */
+  warning?: string;
 }
 
 export type RefreshResult = 'unchanged' | 'grown' | 'reset';
@@ -653,7 +655,14 @@ export class JsonlFile {
       incorrect: a.incorrect,
       keys,
       hasBom: this.index.hasBom,
+      ...(this.encodingWarning() ? { warning: this.encodingWarning() } : {}),
     };
+  }
+
+  private encodingWarning(): string | undefined {
+    const h = this.headSample;
+    if (h.length >= 2 && ((h[0] === 0xff && h[1] === 0xfe) || (h[0] === 0xfe && h[1] === 0xff))) return 'This file is UTF-16; JSONL is UTF-8, so its lines cannot be read as JSON. Convert it to UTF-8.';
+    return undefined;
   }
 
   /**
