@@ -148,14 +148,42 @@ describe('engine: adaptive concurrency', () => {
     assert.equal(a.limit, 64);
   });
 
-  it('halves when latency climbs well above the baseline (a server that queues instead of 429)', () => {
+  it('halves when latency stays well above the baseline (a server that queues instead of 429)', () => {
     const a = new AdaptiveConcurrency(32, true);
     let now = 0;
-    for (let i = 0; i < 64; i++) a.onSuccess(100, (now += 10));
+    for (let i = 0; i < 96; i++) a.onSuccess(100, (now += 10));
     assert.equal(a.limit, 32);
+    // One slow window (a few long generations) is not overload...
     for (let i = 0; i < 32; i++) a.onSuccess(500, (now += 10));
+    assert.equal(a.limit, 32);
+    for (let i = 0; i < 32; i++) a.onSuccess(100, (now += 10));
+    // ...two in a row are.
+    for (let i = 0; i < 64; i++) a.onSuccess(500, (now += 10));
     assert.equal(a.limit, 16);
     assert.equal(a.decreases, 1);
+    // A few outliers do not move the median.
+    const b = new AdaptiveConcurrency(32, true);
+    for (let i = 0; i < 320; i++) b.onSuccess(i % 8 === 0 ? 5000 : 100, (now += 10));
+    assert.equal(b.decreases, 0);
+  });
+
+  it('does not spiral down on heavy-tailed (log-normal) latencies without overload', () => {
+    // Deterministic PRNG (mulberry32) so the test is reproducible.
+    let seed = 12345;
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const lognormal = () => 200 * Math.exp(0.8 * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+    for (const max of [4, 16, 64]) {
+      const a = new AdaptiveConcurrency(max, true);
+      let now = 0;
+      for (let i = 0; i < 50_000; i++) a.onSuccess(lognormal(), (now += 5));
+      assert.equal(a.decreases, 0, `max ${max}`);
+      assert.equal(a.limit, max);
+    }
   });
 
   it('disabled: the limit stays at max', () => {
