@@ -102,6 +102,13 @@ describe('extension: Studio handlers over files (template, preview, few-shot, da
     assert.equal(init.defaultConcurrency, 8);
   });
 
+  it('init still answers when the pipeline list fails, saying why', async () => {
+    const { webview } = connect(backend(root, { pipelines: { available: () => true, list: async () => { throw new Error('prompts/pipelines: permission denied'); }, listTemplates: async () => [], copyToWorkspace: async () => 'x' } }));
+    const init = await webview.request('init', {});
+    assert.equal(init.pipelinesError, 'prompts/pipelines: permission denied');
+    assert.deepEqual(init.pipelines, []);
+  });
+
   it('rejects malformed params and paths outside the workspace with a clear error', async () => {
     const { webview, logged } = connect(backend(root));
     await assert.rejects(webview.request('datasets.row', { file: '../etc/passwd', index: 0 }), /"\.\." segment/);

@@ -237,6 +237,7 @@ export class SdgStudio extends LitElement {
   private renderPipelines(): TemplateResult {
     const s = this.state;
     if (!s.features.pipelines) return html`<p class="muted">Pipelines are not available in this build of SDG Studio.</p>`;
+    if (s.pipelinesError) return html`<div class="toast" role="alert">Pipelines could not be loaded: ${s.pipelinesError}</div>`;
     if (!s.pipelines.length) return html`<p class="muted">No pipelines found (built-in or under prompts/pipelines/ in the workspace).</p>`;
     const p = this.selectedPipeline();
     const groups: Array<['builtin' | 'workspace', string]> = [['workspace', 'Workspace'], ['builtin', 'Built-in']];

@@ -117,15 +117,26 @@ function requireTrust(b: StudioBackend, action: string): void {
 
 export function createHandlers(b: StudioBackend): Handlers {
   return {
-    init: async (): Promise<InitResult> => ({
-      trusted: b.trusted(),
-      hasWorkspace: b.roots.length > 0,
-      defaultConcurrency: b.defaultConcurrency(),
-      pipelines: b.pipelines.available() ? await b.pipelines.list() : [],
-      endpoints: await b.endpoints.list(),
-      runs: await b.runs.list(),
-      features: { pipelines: b.pipelines.available(), preview: true, endpointsTest: true, runs: b.runs.available() },
-    }),
+    init: async (): Promise<InitResult> => {
+      // A broken pipeline folder must not take the whole panel down: report it, load the rest.
+      let pipelines: PipelineInfo[] = [];
+      let pipelinesError: string | undefined;
+      try {
+        if (b.pipelines.available()) pipelines = await b.pipelines.list();
+      } catch (e) {
+        pipelinesError = e instanceof Error ? e.message : String(e);
+      }
+      return {
+        trusted: b.trusted(),
+        hasWorkspace: b.roots.length > 0,
+        defaultConcurrency: b.defaultConcurrency(),
+        pipelines,
+        pipelinesError,
+        endpoints: await b.endpoints.list(),
+        runs: await b.runs.list(),
+        features: { pipelines: b.pipelines.available(), preview: true, endpointsTest: true, runs: b.runs.available() },
+      };
+    },
     'pipelines.list': () => b.pipelines.list(),
     'pipelines.copyToWorkspace': async ({ id }) => ({ file: await b.pipelines.copyToWorkspace(id) }),
     'templates.list': () => b.pipelines.listTemplates(),

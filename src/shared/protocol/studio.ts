@@ -135,6 +135,8 @@ export interface InitResult {
   pipelines: PipelineInfo[];
   endpoints: EndpointView[];
   runs: RunView[];
+  /** Why the pipeline list could not be loaded (the rest of the Studio still works). */
+  pipelinesError?: string;
   /** Capabilities the core offers in this build (features appear as core parts land). */
   features: { pipelines: boolean; preview: boolean; endpointsTest: boolean; runs: boolean };
 }

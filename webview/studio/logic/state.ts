@@ -107,6 +107,7 @@ export interface StudioState {
   defaultConcurrency: number;
   features: InitResult['features'];
   pipelines: PipelineInfo[];
+  pipelinesError: string | null;
   endpoints: EndpointView[];
   runs: RunView[];
   template: { text: string; saved: string; placeholders: string[]; readonly: boolean; errors: ValidationIssue[]; fewShotFile?: string } | null;
@@ -143,6 +144,7 @@ export function initialState(saved?: Partial<Persisted>): StudioState {
     defaultConcurrency: 32,
     features: { pipelines: false, preview: false, endpointsTest: false, runs: false },
     pipelines: [],
+    pipelinesError: null,
     endpoints: [],
     runs: [],
     template: null,
@@ -247,6 +249,7 @@ export function reduce(state: StudioState, action: Action): StudioState {
         defaultConcurrency: r.defaultConcurrency,
         features: r.features,
         pipelines: r.pipelines,
+        pipelinesError: r.pipelinesError ?? null,
         endpoints: r.endpoints,
         runs: r.runs,
       };
