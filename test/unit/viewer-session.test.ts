@@ -133,3 +133,36 @@ describe('viewer webview HTML', () => {
     assert.doesNotMatch(h, /unsafe-inline|unsafe-eval|style="/);
   });
 });
+
+describe('viewer live file (watcher)', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'sdg-viewer-w-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+    for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(pred(), `timed out waiting for ${what}`);
+  };
+
+  for (const mode of ['fs.watch', 'polling'] as const) {
+    it(`notices appended lines and a truncation by itself (${mode})`, async () => {
+      const p = join(dir, 'live.jsonl');
+      writeFileSync(p, '{"a":1}\n');
+      const live = await LiveJsonlFile.open(p, mode === 'polling' ? { useFsWatch: false, pollMs: 50, throttleMs: 0 } : { pollMs: 0, throttleMs: 0 });
+      let grown = 0;
+      let resets = 0;
+      live.onGrown(() => grown++);
+      live.onReset(() => resets++);
+      try {
+        await live.ready;
+        assert.equal(live.file.lineCount, 1);
+        appendFileSync(p, '{"a":2}\n{"a":3}\n');
+        await waitFor(() => live.file.lineCount === 3 && grown > 0, 'growth');
+        writeFileSync(p, '{"b":1}\n');
+        await waitFor(() => resets > 0 && live.file.lineCount === 1 && live.file.stats().keys[0]?.name === 'b', 'reset');
+      } finally {
+        await live.dispose();
+      }
+    });
+  }
+});

@@ -11,6 +11,8 @@ export interface LiveFileOptions {
   limits?: Partial<ViewerLimits>;
   /** Watch the file for growth (default true). */
   watch?: boolean;
+  /** Use fs.watch events (default true); the poll below works without them. */
+  useFsWatch?: boolean;
   /** Poll interval in ms as a fallback to fs.watch (default 2000; 0 disables). */
   pollMs?: number;
   /** Minimum ms between `changed` events (default 150). */
@@ -144,7 +146,7 @@ export class LiveJsonlFile {
   }
 
   private watchNow(): void {
-    if (this.options.watch === false || this.disposed) return;
+    if (this.options.watch === false || this.options.useFsWatch === false || this.disposed) return;
     try {
       this.watcher = watch(this.file.path, { persistent: false }, () => {
         if (this.pendingCheck) return;
