@@ -127,6 +127,8 @@ export function cleanAnswer(raw: string): Cleaned {
   } else if (/\\(?:textbf|textit|mathbf)\s*\{/.test(s)) {
     s = unwrapCommands(s, TEXT_WRAPPER, (inner) => inner);
   }
+  // Repeating decimals: `0.\overline{36}` = 36/99.
+  s = s.replace(/(\d*)\.(\d*)\\overline\s*\{(\d{1,12})\}/g, (_w, i: string, f: string, r: string) => repeatingToFraction(i, f, r));
   // Short fraction/root forms: `\frac43`, `\frac{270}7`, `\frac 59`, `\sqrt2`.
   s = s
     .replace(/\\frac\s*(\d)\s*(\d)/g, '\\frac{$1}{$2}')
@@ -138,6 +140,14 @@ export function cleanAnswer(raw: string): Cleaned {
   if (unit) s = unit[1];
   s = s.replace(/\s+/g, ' ').replace(/\u0001/g, '\\\\').trim();
   return { text: s, percent };
+}
+
+/** I.F(R)(R)... as `\frac{p}{q}`: (IFR - IF) / (10^|F| (10^|R| - 1)). */
+function repeatingToFraction(intPart: string, fixed: string, repeat: string): string {
+  const whole = BigInt((intPart || '0') + fixed + repeat);
+  const head = BigInt((intPart || '0') + fixed);
+  const den = 10n ** BigInt(fixed.length) * (10n ** BigInt(repeat.length) - 1n);
+  return `\\frac{${whole - head}}{${den}}`;
 }
 
 /** Answers longer than this are compared as whitespace-free text only. */

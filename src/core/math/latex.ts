@@ -33,7 +33,7 @@ const GREEK = new Set([
 ]);
 
 /** Names the converter may emit that are not free variables. */
-export const KNOWN_NAMES = new Set(['pi', 'e', 'i', 'Infinity', 'sqrt', 'nthRoot', 'binom', 'abs', 'log', 'log10', 'exp',
+export const KNOWN_NAMES = new Set(['pi', 'e', 'i', 'Infinity', 'sqrt', 'nthRoot', 'binom', 'abs', 'floor', 'ceil', 'log', 'log10', 'exp',
   'sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh']);
 
 const SPACING = new Set([',', ';', ':', '!', ' ', 'quad', 'qquad', 'left', 'right', 'displaystyle', 'big', 'Big', 'bigl', 'bigr', 'Bigl', 'Bigr']);
@@ -146,6 +146,9 @@ class Converter {
       case 'cdot': case 'times': case 'ast': return ' * ';
       case 'div': return ' / ';
       case 'lvert': case 'rvert': case 'vert': case 'mid': return this.bar();
+      case 'lfloor': return ' floor(';
+      case 'lceil': return ' ceil(';
+      case 'rfloor': case 'rceil': return ') ';
     }
     if (GREEK.has(name)) return ` Greek_${name} `;
     if (WRAPPERS.has(name)) return ` ${convert(this.rawArg())} `;
@@ -210,7 +213,7 @@ class Converter {
   }
 }
 
-const CALLABLE = new Set(['sqrt', 'nthRoot', 'binom', 'abs', 'log', 'log10', 'exp', 'sin', 'cos', 'tan', 'cot', 'sec', 'csc',
+const CALLABLE = new Set(['sqrt', 'nthRoot', 'binom', 'abs', 'floor', 'ceil', 'log', 'log10', 'exp', 'sin', 'cos', 'tan', 'cot', 'sec', 'csc',
   'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh']);
 
 /**
