@@ -188,6 +188,16 @@ describe('run folder: openRun + runItems', () => {
     assert.equal(readFileSync(join(runDir, 'output.jsonl'), 'utf8'), '');
   });
 
+  it('a run closed without runItems finishing is not left "running"', async () => {
+    const runDir = join(dir, 'r');
+    const run = await openRun<Row>(base(runDir));
+    assert.equal((await readManifest(runDir))!.status, 'running');
+    await run.close();
+    const m = (await readManifest(runDir))!;
+    assert.equal(m.status, 'failed');
+    assert.match(m.error!, /ended before it finished/);
+  });
+
   it('refuses a config change on resume and a second open of a run in use', async () => {
     const runDir = join(dir, 'r');
     const run = await openRun<Row>(base(runDir));

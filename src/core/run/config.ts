@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../io/fsUtil';
 import { describeFsError } from '../io/jsonl';
 import { writeJsonAtomic } from './manifest';
 
@@ -49,7 +50,7 @@ function show(v: unknown): string {
 
 /** Writes `<runDir>/config.json` atomically. The caller makes sure it holds no secret. */
 export async function writeFrozenConfig(runDir: string, config: unknown): Promise<void> {
-  await fsp.mkdir(runDir, { recursive: true }).catch((e) => { throw describeFsError(e, runDir, 'writing'); });
+  await makeDirs(runDir).catch((e) => { throw describeFsError(e, runDir, 'writing'); });
   await writeJsonAtomic(join(runDir, CONFIG_FILE), config);
 }
 

@@ -98,6 +98,11 @@ export class ManifestWriter {
     };
   }
 
+  /** Current status (no copy). */
+  get status(): RunStatus {
+    return this.data.status;
+  }
+
   /** A copy of the current manifest. */
   get manifest(): Manifest {
     return structuredClone(this.data);

@@ -16,7 +16,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLineBatches } from '../io/jsonl';
 import { KeySet } from './keySet';
 import { isPidAlive } from './manifest';
-import { renameReplacing } from '../io/fsUtil';
+import { makeDirs, renameReplacing } from '../io/fsUtil';
 
 export interface RunOutputOptions<R> {
   path: string;
@@ -179,7 +179,7 @@ async function lockOutput(path: string): Promise<() => Promise<void>> {
 
 export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): Promise<RunOutput<R>> {
   const { path } = options;
-  await fsp.mkdir(dirname(path), { recursive: true }).catch((e) => { throw describeFsError(e, dirname(path), 'writing'); });
+  await makeDirs(dirname(path)).catch((e) => { throw describeFsError(e, dirname(path), 'writing'); });
   const release = await lockOutput(path);
   try {
     return await openLocked(options, release);

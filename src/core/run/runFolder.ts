@@ -4,6 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { makeDirs } from '../io/fsUtil';
 import { describeFsError } from '../io/jsonl';
 import { freezeOrCheckConfig, type ConfigCompare } from './config';
 import { ManifestWriter, emptyCounts, isPidAlive, readManifest, type Manifest } from './manifest';
@@ -32,7 +33,7 @@ export interface OpenedRun<R> {
   manifest: ManifestWriter;
   /** True when an earlier session of this run existed (same config). */
   resumed: boolean;
-  /** Releases the run folder: flushes and closes the output. Call once, after runItems. */
+  /** Releases the run folder: flushes and closes the output (and marks a never-finished manifest failed). Call once, after runItems. */
   close(): Promise<void>;
 }
 
@@ -52,7 +53,7 @@ export async function openRun<R = unknown>(options: OpenRunOptions<R>): Promise<
   const runDir = resolve(options.runDir);
   const outputPath = resolve(options.outputPath ?? join(runDir, 'output.jsonl'));
   if (openInThisProcess.has(runDir)) throw new RunInUseError(runDir, process.pid);
-  await fsp.mkdir(runDir, { recursive: true }).catch((e) => { throw describeFsError(e, runDir, 'writing'); });
+  await makeDirs(runDir).catch((e) => { throw describeFsError(e, runDir, 'writing'); });
 
   const previous = await readManifest(runDir).catch(() => null);
   if (previous && previous.status === 'running' && previous.pid !== process.pid && isPidAlive(previous.pid)) {
@@ -85,6 +86,9 @@ export async function openRun<R = unknown>(options: OpenRunOptions<R>): Promise<
           await output.close();
         } finally {
           openInThisProcess.delete(runDir);
+          // runItems records the final status; a run closed without one (the job threw before or
+          // instead of running) must not stay "running" under a live pid (the extension host).
+          if (manifest.status === 'running') await manifest.finish('failed', 'the job ended before it finished').catch(() => undefined);
         }
       },
     };
