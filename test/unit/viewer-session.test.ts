@@ -128,8 +128,15 @@ describe('viewer session (host side)', () => {
 describe('viewer webview HTML', () => {
   it('has a strict CSP with a nonce on the only script and no inline styles', () => {
     const h = viewerHtml({ scriptUri: 'https://x/viewer.js', styleUri: 'https://x/viewer.css', cspSource: 'https://x', nonce: 'abc123' });
-    assert.match(h, /default-src 'none'; script-src 'nonce-abc123'; style-src https:\/\/x; font-src https:\/\/x/);
+    const csp = /http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(h)?.[1] ?? '';
+    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(' ')]));
+    assert.equal(directives.get('default-src'), "'none'");
+    assert.equal(directives.get('script-src'), "'nonce-abc123'");
+    assert.match(directives.get('style-src') ?? '', /^https:\/\/x( 'nonce-abc123')?$/);
+    assert.equal(directives.get('font-src'), 'https://x');
     assert.match(h, /<script type="module" nonce="abc123" src="https:\/\/x\/viewer.js">/);
+    assert.match(h, /<link rel="stylesheet"[^>]*href="https:\/\/x\/viewer.css"/);
+    assert.match(h, /<sdg-jsonl-viewer><\/sdg-jsonl-viewer>/);
     assert.doesNotMatch(h, /unsafe-inline|unsafe-eval|style="/);
   });
 });

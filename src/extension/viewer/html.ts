@@ -1,9 +1,11 @@
 /**
- * The viewer webview's HTML shell (no `vscode` import, so test pages can build the same shell).
- * Strict CSP: scripts only with the nonce, styles and fonts only from the extension's own
- * resources (Lit's constructable stylesheets are not subject to style-src), no inline styles.
+ * The viewer webview's HTML shell: the shared strict-CSP shell (src/extension/studio/html.ts)
+ * with the viewer's bundle, stylesheet (which carries KaTeX's CSS; its fonts load through
+ * font-src) and root element. No `vscode` import, so test pages can build the same shell.
  */
-import { randomBytes } from 'node:crypto';
+import { makeNonce, webviewHtml } from '../studio/html';
+
+export { makeNonce };
 
 export interface ViewerHtmlOptions {
   scriptUri: string;
@@ -13,35 +15,13 @@ export interface ViewerHtmlOptions {
   title?: string;
 }
 
-export function makeNonce(): string {
-  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
-}
-
-function attr(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 export function viewerHtml(o: ViewerHtmlOptions): string {
-  const nonce = o.nonce ?? makeNonce();
-  const csp = [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src ${o.cspSource}`,
-    `font-src ${o.cspSource}`,
-    `img-src ${o.cspSource} data:`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${attr(o.title ?? 'JSONL Viewer')}</title>
-<link rel="stylesheet" href="${attr(o.styleUri)}">
-</head>
-<body>
-<sdg-jsonl-viewer></sdg-jsonl-viewer>
-<script type="module" nonce="${nonce}" src="${attr(o.scriptUri)}"></script>
-</body>
-</html>`;
+  return webviewHtml({
+    cspSource: o.cspSource,
+    nonce: o.nonce ?? makeNonce(),
+    scriptUri: o.scriptUri,
+    styleUris: [o.styleUri],
+    title: o.title ?? 'JSONL Viewer',
+    rootElement: 'sdg-jsonl-viewer',
+  });
 }
