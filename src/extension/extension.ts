@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { EndpointsTreeProvider } from './endpoints/tree';
+import { registerYamlDiagnostics } from './diagnostics';
 import { createLogger } from './log';
 import { RunsTreeProvider } from './run/tree';
 import { Services } from './services';
@@ -42,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): { services: Services
   );
   if (runsView.visible) s.ensureRunsWatched();
 
+  registerYamlDiagnostics(context);
   registerJsonlViewer(context, channel);
 
   log.info(`SDG Studio activated in ${(performance.now() - started).toFixed(1)} ms`);
