@@ -20,3 +20,24 @@ export async function renameReplacing(from: string, to: string, attempts = 8): P
     }
   }
 }
+
+/**
+ * `mkdir -p` with the real error: Node's recursive mkdir reports ENOENT when the file system is
+ * read-only (EROFS) or the parent is a file (ENOTDIR); a plain mkdir of the last part, when
+ * its parent exists, tells which.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    try {
+      await fsp.mkdir(dir);
+    } catch (plain) {
+      const code = (plain as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'ENOENT') throw plain;
+    }
+    throw e;
+  }
+}

@@ -202,11 +202,13 @@ export function describeFsError(e: unknown, path: string, action: 'writing' | 'r
   switch (code) {
     case 'ENOSPC': msg = `disk full while ${action} ${path}`; break;
     case 'EDQUOT': msg = `disk quota exceeded while ${action} ${path}`; break;
+    case 'EFBIG': msg = `file size limit reached while ${action} ${path} (ulimit -f / RLIMIT_FSIZE, or the file system's maximum file size)`; break;
     case 'EACCES':
     case 'EPERM': msg = `permission denied ${action} ${path}`; break;
     case 'EROFS': msg = `read-only file system: cannot write ${path}`; break;
     case 'ENOENT': msg = `folder or file does not exist: ${path}`; break;
     case 'EISDIR': msg = `${path} is a folder, not a file`; break;
+    case 'ENOTDIR': msg = `cannot create ${path}: a part of that path is a file, not a folder`; break;
     case 'EMFILE':
     case 'ENFILE': msg = `too many open files while ${action} ${path}`; break;
     case 'EIO': msg = `I/O error while ${action} ${path}`; break;
