@@ -7,6 +7,8 @@ import { register as selectMasked } from './select-masked';
 import { register as exportSft } from './export-sft';
 import { register as run } from './run';
 import { register as pipelines } from './pipelines';
+import { register as merge } from './merge';
+import { register as slurm } from './slurm';
 
 /** Every `sdg` sub-command. Add a line when you add src/cli/commands/<name>.ts. */
 export const COMMANDS: Array<(program: Command) => void> = [
@@ -18,4 +20,6 @@ export const COMMANDS: Array<(program: Command) => void> = [
   exportSft,
   run,
   pipelines,
+  merge,
+  slurm,
 ];
