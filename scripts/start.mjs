@@ -8,12 +8,13 @@
 // "local-tiny - random weights": a tiny model with RANDOM weights. It shows the flow (runs,
 // progress, resume, the viewer) but its text is gibberish: add your own endpoint for real data.
 // Runs until Ctrl+C, then stops the servers it started.
-// Options: --code-server (even if `code` exists), --no-llm, --port N; env SDG_CACHE_DIR.
+// Options: --code-server (even if `code` exists), --no-llm, --port N, --workspace DIR (instead
+// of ./.sdg-sample); env SDG_CACHE_DIR.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,7 +28,8 @@ const { configuredEndpoints, copySample, LOCAL_TINY_ENDPOINT_NAME, localTinyEndp
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
-const portArg = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : undefined;
+const valueOf = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const portArg = valueOf('--port') !== undefined ? Number(valueOf('--port')) : undefined;
 if (portArg !== undefined && !(Number.isInteger(portArg) && portArg > 0 && portArg < 65536)) {
   console.error('npm start: --port needs a port number, e.g. --port 8443');
   process.exit(1);
@@ -68,14 +70,14 @@ async function main() {
   const useDesktop = onPath('code') && !flag('--code-server');
 
   // 1. The sample workspace, self-ignored by git.
-  const workspace = join(ROOT, '.sdg-sample');
+  const workspace = resolve(valueOf('--workspace') ?? join(ROOT, '.sdg-sample'));
   copySample(workspace);
   writeFileSync(join(workspace, '.gitignore'), '# npm start\'s copy of sample/: never committed\n*\n');
 
   // 2. An endpoint: the user's own, or a local llama-server with the tiny random model.
   const own = configuredEndpoints(workspace).filter((e) => e.name !== LOCAL_TINY_ENDPOINT_NAME);
   if (own.length) {
-    console.log(`Endpoints configured in .sdg-sample/.vscode/settings.json: ${own.map((e) => e.name).join(', ')}`);
+    console.log(`Endpoints configured in ${join(workspace, '.vscode', 'settings.json')}: ${own.map((e) => e.name).join(', ')}`);
     setEndpoints(workspace, own); // drops a local-tiny entry left by an earlier start
   } else if (!flag('--no-llm')) {
     console.log('\n> llama-server with a tiny RANDOM-WEIGHT model (first time: builds llama.cpp, ~10 min)');
