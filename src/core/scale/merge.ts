@@ -172,6 +172,9 @@ export async function mergeChunks(options: MergeOptions): Promise<MergeReport> {
       first = { file: f, config };
     }
     const chunk = config.chunk ?? { num_chunks: 1, chunk_id: 0 };
+    if (shards.length && shards[0].numChunks !== chunk.num_chunks) {
+      throw new MergeError(`the chunk outputs disagree on the number of chunks (${shards[0].output}: ${shards[0].numChunks}, ${f}: ${chunk.num_chunks}): they are from different splits`);
+    }
     const startSeed = config.start_seed ?? 0;
     const numSeeds = config.num_seeds ?? 1;
     for (const s of shards) {
