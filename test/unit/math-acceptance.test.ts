@@ -153,6 +153,7 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
       near(m.majAtK['2'], 0.5, `${m.dataset} maj@2`);
       near(m.majAtK['4'], 0.25, `${m.dataset} maj@4`);
       near(m.anyCorrect, 0.75, `${m.dataset} any correct`);
+      assert.deepEqual([m.failed, m.noAnswer], [0, PROBLEMS / 4], `${m.dataset}: the N samples have no answer`);
     }
     const table = await sdg(['metrics', graded.gsm]);
     assert.match(table, /greedy accuracy\s+50\.00%/);

@@ -106,7 +106,7 @@ describe('math grading: pass@k and maj@k', () => {
       { dataset: 'a', input_index: 2, seed: 0, predicted_answer: '7', is_correct: false },
       { dataset: 'a', input_index: 2, seed: 1, predicted_answer: '8', is_correct: true },
       { dataset: 'a', input_index: 2, seed: 2, predicted_answer: '7', is_correct: false },
-      { dataset: 'a', input_index: 2, seed: 3, predicted_answer: null, is_correct: false },
+      { dataset: 'a', input_index: 2, seed: 3, predicted_answer: null, is_correct: false, error: 'timeout', generation: null },
       // dataset b, one problem: wrong first, then right twice -> maj@1 wrong, maj@4 right
       { dataset: 'b', input_index: 0, seed: 0, predicted_answer: '1', is_correct: false },
       { dataset: 'b', input_index: 0, seed: 1, predicted_answer: '2', is_correct: true },
@@ -127,6 +127,7 @@ describe('math grading: pass@k and maj@k', () => {
     near(a.majAtK['2'], 1 / 3); // tie 5 vs 6 -> first (5, right); tie 7 vs 8 -> first (7, wrong)
     near(a.majAtK['4'], 1 / 3);
     near(a.anyCorrect, 2 / 3);
+    assert.deepEqual([a.failed, a.noAnswer], [1, 0]);
     assert.equal(b.dataset, 'b');
     near(b.greedy, 0);
     near(b.majAtK['1'], 0);

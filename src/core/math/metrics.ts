@@ -73,6 +73,10 @@ export interface DatasetMetrics {
   majAtK: Record<string, number>;
   /** Share of problems with at least one correct sample. */
   anyCorrect: number;
+  /** Samples that failed to generate (`error` set or no generation). */
+  failed: number;
+  /** Generated samples without an extractable answer. */
+  noAnswer: number;
 }
 
 /** Unbiased pass@k for one problem with n samples, c correct. */
@@ -124,6 +128,7 @@ export interface MetricsOptions {
 
 export async function computeMetrics(options: MetricsOptions): Promise<DatasetMetrics[]> {
   const datasets = new Map<string, Map<string, ProblemSamples>>();
+  const failures = new Map<string, { failed: number; noAnswer: number }>();
   let arrival = 0;
   for (const file of options.files) {
     for await (const { row, line } of readJsonl(file, {
@@ -136,6 +141,10 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
       let samples = problems.get(key);
       if (!samples) problems.set(key, (samples = new ProblemSamples()));
       if (row.is_correct === undefined) throw new Error(`${file}:${line}: row has no "is_correct": run \`sdg grade\` first`);
+      let f = failures.get(ds);
+      if (!f) failures.set(ds, (f = { failed: 0, noAnswer: 0 }));
+      if ((row.error !== undefined && row.error !== null) || row.generation === null) f.failed++;
+      else if (row.predicted_answer === null || row.predicted_answer === undefined) f.noAnswer++;
       samples.add(num(row.seed, -Infinity), num(row.sample_index, -Infinity), arrival++, row.is_correct === true,
         typeof row.predicted_answer === 'string' ? row.predicted_answer : null);
     }
@@ -177,6 +186,8 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
       passAtK: Object.fromEntries(ks.map((k, i) => [String(k), pass[i] / p])),
       majAtK: Object.fromEntries(ks.map((k, i) => [String(k), maj[i] / p])),
       anyCorrect: any / p,
+      failed: failures.get(dataset)?.failed ?? 0,
+      noAnswer: failures.get(dataset)?.noAnswer ?? 0,
     });
   }
   return results;
@@ -196,6 +207,7 @@ export function formatMetrics(results: DatasetMetrics[]): string {
     lines.push(`  ${'k'.padEnd(6)}${'pass@k'.padStart(10)}${'maj@k'.padStart(10)}`);
     for (const k of r.ks) lines.push(`  ${String(k).padEnd(6)}${pct(r.passAtK[k]).padStart(10)}${pct(r.majAtK[k]).padStart(10)}`);
     lines.push(`  any correct       ${pct(r.anyCorrect).padStart(8)}`);
+    if (r.failed || r.noAnswer) lines.push(`  ${r.failed} failed generations, ${r.noAnswer} without an answer (both count as wrong)`);
   }
   return lines.join('\n');
 }
