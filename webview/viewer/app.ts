@@ -84,7 +84,7 @@ export class JsonlViewer extends LitElement {
     super.connectedCallback();
     this.channel.on('file', (f) => this.onFile(f));
     this.channel.on('queryProgress', (p) => this.onProgress(p));
-    (this.channel as unknown as { on(m: string, l: (p: { message: string }) => void): void }).on('fatal', (p) => (this.fatal = String(p?.message ?? 'cannot open the file')));
+    this.channel.on('fatal', (p) => (this.fatal = String(p?.message ?? 'cannot open the file')));
     document.addEventListener('keydown', this.onDocKey);
     this.channel.sendReady();
   }

@@ -56,7 +56,14 @@ export class JsonlViewerProvider implements vscode.CustomReadonlyEditorProvider<
     // Messages may arrive before the file is open: hold them until the session exists.
     const early: unknown[] = [];
     let session: ViewerSession | undefined;
-    const sub = webview.onDidReceiveMessage((m) => (session ? void session.receive(m) : early.push(m)));
+    let fatal: string | undefined;
+    const sendFatal = (): void => void webview.postMessage({ kind: 'notify', method: 'fatal', params: { message: fatal } });
+    const sub = webview.onDidReceiveMessage((m: unknown) => {
+      if (session) void session.receive(m);
+      else if (fatal !== undefined) {
+        if ((m as { kind?: unknown } | null)?.kind === 'ready') sendFatal();
+      } else early.push(m);
+    });
     panel.onDidDispose(() => {
       sub.dispose();
       session?.dispose();
@@ -65,9 +72,10 @@ export class JsonlViewerProvider implements vscode.CustomReadonlyEditorProvider<
     try {
       live = await document.live;
     } catch (e) {
-      const msg = (e as Error).message;
-      void vscode.window.showErrorMessage(`SDG: cannot open ${basename(document.uri.fsPath)} in the JSONL viewer: ${msg}`);
-      void webview.postMessage({ kind: 'notify', method: 'fatal', params: { message: msg } });
+      fatal = (e as Error).message;
+      void vscode.window.showErrorMessage(`SDG: cannot open ${basename(document.uri.fsPath)} in the JSONL viewer: ${fatal}`);
+      // The webview shows it once it listens (now, if it already said ready).
+      if (early.some((m) => (m as { kind?: unknown } | null)?.kind === 'ready')) sendFatal();
       return;
     }
     session = new ViewerSession(live, basename(document.uri.fsPath), (m) => void webview.postMessage(m), {
