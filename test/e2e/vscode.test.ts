@@ -8,7 +8,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Mocha from 'mocha';
@@ -92,6 +92,26 @@ describe('SDG Studio in code-server (vscode)', function () {
       await page.screenshot({ path: join(SCREENSHOTS, 'studio.png') });
       await studio.locator('vscode-tab-header', { hasText: 'Endpoints' }).click();
       await studio.getByText(LOCAL_TINY_ENDPOINT_NAME).first().waitFor({ timeout: 30_000 });
+    });
+
+    it('runs the sample workspace pipeline from the Studio on the local endpoint to completion', async () => {
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Pipelines' }).click({ timeout: 60_000 });
+      await studio.locator('[data-pipeline]', { hasText: 'gsm8k_explain' }).first().click({ timeout: 30_000 });
+      await studio.locator('#param-documents textarea').fill(join(workspace, 'data', 'gsm8k-test-20.jsonl'));
+      await studio.locator('#param-max_tokens input').fill('32');
+      await studio.locator('vscode-button', { hasText: 'Run' }).first().click();
+      await studio.locator('vscode-button', { hasText: 'Launch' }).click({ timeout: 30_000 });
+      const card = studio.locator('.run[data-status="completed"]', { hasText: 'gsm8k_explain' }).first();
+      await card.waitFor({ timeout: 180_000 });
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(SCREENSHOTS, 'studio-run.png') });
+      // The run folder the card names holds one output row per problem.
+      const dir = (await card.getAttribute('data-run'))!;
+      const rows = readFileSync(join(dir, 'output.jsonl'), 'utf8').split('\n').filter(Boolean);
+      assert.equal(rows.length, 20);
     });
 
     it('opens a JSONL file in the viewer, showing its rows', async () => {
