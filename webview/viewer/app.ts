@@ -359,7 +359,17 @@ export class JsonlViewer extends LitElement {
     this.cursor = Math.max(0, Math.min(total - 1, to));
     this.scrollToRow(this.cursor);
     this.scheduleSave();
+    // With the detail pane open, it follows the selection (debounced for held-down keys).
+    if (this.detail && this.viewKind() !== 'groups') {
+      window.clearTimeout(this.followTimer);
+      this.followTimer = window.setTimeout(() => {
+        const r = this.cache.get(this.cursor) as RowData | undefined;
+        if (r && this.detail && r.line !== this.detail.line) void this.openDetail(r.line);
+      }, 120);
+    }
   }
+
+  private followTimer: number | undefined;
 
   private activate(i: number): void {
     const item = this.cache.get(i);
