@@ -92,7 +92,8 @@ export function parseListLocally(response: string): string[] | undefined {
 export function parseYamlList(text: string): string[] | undefined {
   let value: unknown;
   try {
-    value = parseYaml(stripCodeFence(text), { maxAliasCount: 10 });
+    // logLevel: model output is untrusted text; the yaml library's warnings would go to stderr.
+    value = parseYaml(stripCodeFence(text), { maxAliasCount: 10, logLevel: 'error' });
   } catch {
     return undefined;
   }
