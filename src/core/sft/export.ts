@@ -111,13 +111,18 @@ export function lengthBounds(lengths: number[], filter: LengthFilter, iqrFactor:
   return [quantile(sorted, percentiles[0] / 100), quantile(sorted, percentiles[1] / 100)];
 }
 
-/** Grows like an array but stores numbers in a typed array (8 bytes a row, no object per row). */
-class NumberColumn {
-  private data = new Float64Array(1024);
+type TypedArray = Float64Array | Uint32Array | Uint8Array;
+
+/** Grows like an array but stores numbers in a typed array (no object per row). */
+class NumberColumn<T extends TypedArray> {
+  private data: T;
   length = 0;
+  constructor(private readonly make: (n: number) => T) {
+    this.data = make(1024);
+  }
   push(v: number): void {
     if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
+      const next = this.make(this.data.length * 2);
       next.set(this.data);
       this.data = next;
     }
@@ -159,9 +164,10 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
   };
 
   // ---- pass 1: index and per-row verdicts
-  const verdict = new NumberColumn();
-  const lengths = new NumberColumn();
-  const ranks = new NumberColumn();
+  // 1 + 4 + 8 bytes a row: verdict code, length (chars), downsampling rank (52 bits).
+  const verdict = new NumberColumn((n) => new Uint8Array(n));
+  const lengths = new NumberColumn((n) => new Uint32Array(n));
+  const ranks = new NumberColumn((n) => new Float64Array(n));
   const problemIds = new Map<string, number>();
   const problemContaminated: boolean[] = [];
   const survivors: number[][] = [];
