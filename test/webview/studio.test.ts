@@ -138,6 +138,25 @@ describe('Studio webview in Chromium (webview)', function () {
     assert.deepEqual(asked, ['math-solutions']);
   });
 
+  it('Test on an endpoint asks the host by name; an untrusted workspace disables it', async () => {
+    const asked: string[] = [];
+    const w = await openStudio((host) => {
+      baseHandlers(host, () => initResult());
+      host.handle('endpoints.test', ({ name }) => {
+        asked.push(name);
+        return { ok: true, latencyMs: 42, models: ['tiny', 'tiny-draft'], error: null };
+      });
+    });
+    await w.page.locator('vscode-tab-header', { hasText: 'Endpoints' }).click({ timeout: 20_000 });
+    const card = w.page.locator('[data-endpoint="local-tiny"]');
+    await card.locator('vscode-button', { hasText: 'Test' }).click();
+    await card.getByText('Reachable in 42 ms. Models: tiny, tiny-draft').waitFor();
+    assert.deepEqual(asked, ['local-tiny']);
+    w.host.notify('trust.changed', { trusted: false });
+    await w.page.getByText('This workspace is not trusted').waitFor();
+    assert.equal(await card.locator('vscode-button', { hasText: 'Test' }).getAttribute('disabled'), '');
+  });
+
   it('an error reply is shown in the panel, not lost', async () => {
     const w = await openStudio((host) => {
       baseHandlers(host, () => initResult());
