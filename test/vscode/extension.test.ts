@@ -167,6 +167,20 @@ describe('SDG Studio extension (in the extension host)', function () {
     assert.equal(readFileSync(output, 'utf8').trim().split('\n').length, 4, 'resume adds nothing to a finished run');
   });
 
+  it('shows the core validator problems of a pipeline file in the Problems view, at their line', async () => {
+    const root = workspaceRoot();
+    mkdirSync(join(root, 'prompts', 'pipelines'), { recursive: true });
+    const file = join(root, 'prompts', 'pipelines', 'hosttest_broken.yaml');
+    writeFileSync(file, 'name: hosttest_broken\ndescription: x\nstages:\n  - name: a\n    kind: generate\n    template: nowhere/missing\n');
+    const uri = vscode.Uri.file(file);
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    const diags = await waitFor('SDG diagnostics', () => {
+      const d = vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'SDG');
+      return d.length ? d : undefined;
+    });
+    assert.ok(diags.some((d) => d.range.start.line === 5 && /nowhere\/missing/.test(d.message)), diags.map((d) => `${d.range.start.line}: ${d.message}`).join('\n'));
+  });
+
   it('opens the Studio panel (a webview of type sdg.studio)', async () => {
     await vscode.commands.executeCommand('sdg.openStudio');
     const tab = await waitFor('the Studio tab', () =>
