@@ -16,6 +16,8 @@ export const SUITES = [
   { name: 'real-llm', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh llama >/dev/null && npx mocha --config test/real/.mocharc.json'] },
   { name: 'webview', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium >/dev/null && npx mocha --config test/webview/.mocharc.json'] },
   { name: 'vscode', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium llama code-server >/dev/null && npx mocha --config test/e2e/.mocharc.json'] },
+  // sdg slurm against a real single-node Slurm on loopback (scripts/setup-slurm.sh installs and starts it).
+  { name: 'slurm', cmd: 'npx', args: ['mocha', '--config', 'test/slurm/.mocharc.json'] },
   // The benchmark suite in its short mode: checks that every figure can be measured (no timing asserts).
   { name: 'bench-smoke', cmd: 'npx', args: ['tsx', 'bench/run.ts', '--quick'], plain: true },
 ];
