@@ -85,6 +85,7 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
   let server: MockServer;
   let gsm: Problem[];
   let math: Problem[];
+  let mathLevels: number[];
   const tmp = mkdtempSync(join(tmpdir(), 'sdg-math-acceptance-'));
   const files = { gsm: join(tmp, 'gsm8k.jsonl'), math: join(tmp, 'math500.jsonl') };
   const graded = { gsm: join(tmp, 'gsm8k.graded.jsonl'), math: join(tmp, 'math500.graded.jsonl') };
@@ -95,6 +96,7 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
     }
     gsm = await loadProblems(GSM8K_TEST);
     math = await loadProblems(MATH500);
+    mathLevels = readFileSync(MATH500, 'utf8').split('\n').slice(0, PROBLEMS).map((l) => (JSON.parse(l) as { level: number }).level);
     // Preconditions of the script: the wrong answers really are wrong.
     for (const [set, ps] of [['gsm8k', gsm], ['math', math]] as const) {
       ps.forEach((p, i) => {
@@ -154,6 +156,20 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
       near(m.majAtK['4'], 0.25, `${m.dataset} maj@4`);
       near(m.anyCorrect, 0.75, `${m.dataset} any correct`);
       assert.deepEqual([m.failed, m.noAnswer], [0, PROBLEMS / 4], `${m.dataset}: the N samples have no answer`);
+    }
+    // Per MATH-500 level: every group's figures follow from its problems' patterns.
+    const byLevel = JSON.parse(await sdg(['metrics', graded.math, '--json', '--group-by', 'level'])) as Array<Record<string, any>>;
+    const levels = new Map<string, number[]>();
+    math.forEach((_p, i) => {
+      const level = String(mathLevels[i]);
+      levels.set(level, [...(levels.get(level) ?? []), i]);
+    });
+    assert.deepEqual(byLevel.map((m) => m.dataset).sort(), [...levels.keys()].sort());
+    for (const m of byLevel) {
+      const ids = levels.get(m.dataset)!;
+      assert.equal(m.problems, ids.length);
+      near(m.greedy, ids.filter((i) => i % 4 === 0 || i % 4 === 2).length / ids.length, `level ${m.dataset} greedy`);
+      near(m.majAtK['4'], ids.filter((i) => i % 4 === 0).length / ids.length, `level ${m.dataset} maj@4`);
     }
     const table = await sdg(['metrics', graded.gsm]);
     assert.match(table, /greedy accuracy\s+50\.00%/);

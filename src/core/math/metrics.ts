@@ -123,10 +123,13 @@ function majorityCorrect(samples: Sample[], ks: number[]): boolean[] {
 
 export interface MetricsOptions {
   files: string[];
+  /** Row field that names the group (default `dataset`); rows without it are grouped by file name. */
+  groupBy?: string;
   onWarning?: (message: string) => void;
 }
 
 export async function computeMetrics(options: MetricsOptions): Promise<DatasetMetrics[]> {
+  const groupBy = options.groupBy ?? 'dataset';
   const datasets = new Map<string, Map<string, ProblemSamples>>();
   const failures = new Map<string, { failed: number; noAnswer: number }>();
   let arrival = 0;
@@ -134,7 +137,9 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
     for await (const { row, line } of readJsonl(file, {
       onTornLine: (f, l) => options.onWarning?.(`${f}:${l}: skipped a torn last line`),
     })) {
-      const ds = typeof row.dataset === 'string' && row.dataset ? row.dataset : basename(file);
+      const g = row[groupBy];
+      const named = (typeof g === 'string' && g !== '') || typeof g === 'number';
+      const ds = named ? String(g) : basename(file);
       let problems = datasets.get(ds);
       if (!problems) datasets.set(ds, (problems = new Map()));
       const key = problemKey(row);
