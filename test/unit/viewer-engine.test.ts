@@ -382,6 +382,10 @@ describe('viewer search, filter and group-by', () => {
       { index: 3, key: '2', count: 1, correct: 0, incorrect: 0 },
     ]);
     assert.deepEqual(q.groupLines(1, 0, 10), [2, 3]);
+    assert.deepEqual(q.groupSlice(0, 10, 'key').map((x) => x.key), ['0', '1', '2', '(missing)']);
+    assert.deepEqual(q.groupSlice(0, 10, 'count').map((x) => x.index), [0, 1, 2, 3]);
+    assert.deepEqual(q.groupSlice(0, 10, 'correct').map((x) => x.key), ['0', '1', '(missing)', '2']);
+    assert.deepEqual(q.groupSlice(1, 2, 'key').map((x) => [x.index, x.key]), [[1, '1'], [3, '2']]);
     const g = new QueryRun(file, { groupBy: 'problem', filter: 'is_correct' });
     await g.advance();
     assert.deepEqual(g.groupSlice(0, 10).map((x) => [x.key, x.count]), [['Add 2+2', 1], ['Café prices', 1]]);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
-import { ProtocolError, validateQueryParams, validateRowsParams, type ViewerHostNotifications, type ViewerRequests } from '../../src/shared/protocol/viewer';
+import { ProtocolError, validateGroupsParams, validateQueryParams, validateRowsParams, type ViewerHostNotifications, type ViewerRequests } from '../../src/shared/protocol/viewer';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { viewerHtml } from '../../src/extension/viewer/html';
@@ -31,6 +31,8 @@ describe('viewer protocol validation', () => {
     assert.deepEqual(validateQueryParams({ search: { text: 'a', regex: false, caseSensitive: true, field: '' }, filter: 'x', groupBy: null }), { search: { text: 'a', regex: false, caseSensitive: true }, filter: 'x' });
     assert.throws(() => validateQueryParams({ search: { text: 'a', regex: 'yes', caseSensitive: true } }), /search.regex/);
     assert.throws(() => validateQueryParams({ filter: 'x'.repeat(5000) }), /longer than/);
+    assert.deepEqual(validateGroupsParams({ queryId: 1, start: 0, count: 5 }), { queryId: 1, start: 0, count: 5, sort: 'first' });
+    assert.throws(() => validateGroupsParams({ queryId: 1, start: 0, count: 5, sort: 'random' }), /sort must be one of/);
   });
 });
 

@@ -7,7 +7,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { styleProps } from './styleProps.js';
-import type { FileInfo, GroupSummary, RecordDetail, RowData, ViewRef, QueryProgress } from '../../src/shared/protocol/viewer.js';
+import type { FileInfo, GroupSort, GroupSummary, RecordDetail, RowData, ViewRef, QueryProgress } from '../../src/shared/protocol/viewer.js';
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
 import { renderRich, type RenderMode } from './richText.js';
 
@@ -33,6 +33,7 @@ interface SavedState {
   follow?: boolean;
   cardField?: string;
   detailLine?: number;
+  groupSort?: GroupSort;
 }
 
 type Progress = QueryProgress & { queryId: number; error?: string; cancelled?: boolean };
@@ -66,6 +67,7 @@ export class JsonlViewer extends LitElement {
   @state() private groupTotal = 0;
   @state() private cardField = this.saved.cardField ?? '';
   @state() private showColumns = false;
+  @state() private groupSort: GroupSort = this.saved.groupSort ?? 'first';
 
   /** Rows (or groups) of the current view, by index; pages fetched on demand. */
   private cache = new Map<number, RowData | GroupSummary>();
@@ -131,6 +133,8 @@ export class JsonlViewer extends LitElement {
   private onProgress(p: Progress): void {
     if (p.queryId !== this.queryId) return;
     this.progress = p;
+    // Group counts (and a sorted order) change as the scan goes on: refetch what is visible.
+    if (this.viewKind() === 'groups') this.pageState.clear();
     this.invalidatePartialPages();
     if (this.groupBy && this.selectedGroup >= 0) void this.loadGroupRows(false);
     if (this.follow && this.viewKind() === 'query') this.scrollToRow(this.total() - 1);
@@ -157,7 +161,7 @@ export class JsonlViewer extends LitElement {
   private resetCache(): void {
     this.cache.clear();
     this.pageState.clear();
-    this.viewKey = `${this.viewKind()}:${this.queryId}:${this.columns.join('\u0001')}:${this.info?.generation ?? 0}`;
+    this.viewKey = `${this.viewKind()}:${this.queryId}:${this.groupSort}:${this.columns.join('\u0001')}:${this.info?.generation ?? 0}`;
     this.requestUpdate();
   }
 
@@ -181,7 +185,7 @@ export class JsonlViewer extends LitElement {
       const kind = this.viewKind();
       let items: Array<RowData | GroupSummary>;
       if (kind === 'groups') {
-        items = (await this.channel.request('groups', { queryId: this.queryId, start: p * PAGE, count: PAGE })).groups;
+        items = (await this.channel.request('groups', { queryId: this.queryId, start: p * PAGE, count: PAGE, sort: this.groupSort })).groups;
       } else {
         const view: ViewRef = kind === 'all' ? { kind: 'all' } : { kind: 'query', queryId: this.queryId };
         items = (await this.channel.request('rows', { view, start: p * PAGE, count: PAGE, columns: this.columns })).rows;
@@ -467,6 +471,7 @@ export class JsonlViewer extends LitElement {
       follow: this.follow,
       cardField: this.cardField,
       detailLine: this.detail?.line,
+      groupSort: this.groupSort,
     };
     vscodeApi.setState(s);
   }
@@ -575,7 +580,13 @@ export class JsonlViewer extends LitElement {
     const template = grouped ? 'minmax(120px, 3fr) 90px 180px' : `70px ${this.columns.map(() => 'minmax(80px, 1fr)').join(' ')}`;
     const gridStyle = styleProps({ 'grid-template-columns': template });
     const header = grouped
-      ? html`<div class="row header" ${gridStyle}><span>${this.groupBy}</span><span>samples</span><span>correct</span></div>`
+      ? html`<div class="row header group-header" ${gridStyle}><span>${this.groupBy}
+          <vscode-single-select class="group-sort" aria-label="Order groups by" .value=${this.groupSort} @change=${(e: Event) => { this.groupSort = (e.target as HTMLSelectElement).value as GroupSort; this.save(); this.cursor = 0; this.setScrollTop(0); this.resetCache(); }}>
+            <vscode-option value="first">in file order</vscode-option>
+            <vscode-option value="count">most samples first</vscode-option>
+            <vscode-option value="correct">least correct first</vscode-option>
+            <vscode-option value="key">by value</vscode-option>
+          </vscode-single-select></span><span>samples</span><span>correct</span></div>`
       : html`<div class="row header" ${gridStyle}><span>line</span>${this.columns.map((c) => html`<span title=${c}>${c}</span>`)}</div>`;
     return html`<div class="list">
       ${header}

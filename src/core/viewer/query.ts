@@ -45,6 +45,20 @@ export interface QueryProgress {
   done: boolean;
 }
 
+export type GroupSort = 'first' | 'count' | 'correct' | 'key';
+export const GROUP_SORTS: readonly GroupSort[] = ['first', 'count', 'correct', 'key'];
+
+/** Numbers in numeric order, then strings. */
+function compareKeys(a: string, b: string): number {
+  const na = Number(a);
+  const nb = Number(b);
+  const aNum = a.trim() !== '' && Number.isFinite(na);
+  const bNum = b.trim() !== '' && Number.isFinite(nb);
+  if (aNum && bNum) return na - nb;
+  if (aNum !== bNum) return aNum ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface GroupSummary {
   index: number;
   key: string;
@@ -504,8 +518,32 @@ export class QueryRun {
     return this.matches.slice(start, start + count);
   }
 
-  groupSlice(start: number, count: number): GroupSummary[] {
-    return this.groupOrder.slice(start, start + count).map((g, k) => ({ index: start + k, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect }));
+  /**
+   * Groups [start, start+count) in the given order: first seen (default), most samples first,
+   * lowest share correct first (hardest problems; ungraded groups last), or by key.
+   * Each summary keeps its first-seen `index`, which is what group rows are requested by.
+   */
+  groupSlice(start: number, count: number, sort: GroupSort = 'first'): GroupSummary[] {
+    const order = this.sortedGroups(sort);
+    return order.slice(start, start + count).map((i) => {
+      const g = this.groupOrder[i];
+      return { index: i, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
+    });
+  }
+
+  private sortCache: { sort: GroupSort; matches: number; groups: number; order: number[] } | undefined;
+
+  private sortedGroups(sort: GroupSort): number[] {
+    const c = this.sortCache;
+    if (c && c.sort === sort && c.matches === this.matches.length && c.groups === this.groupOrder.length) return c.order;
+    const order = this.groupOrder.map((_g, i) => i);
+    const gs = this.groupOrder;
+    const share = (g: Group): number => (g.correct + g.incorrect > 0 ? g.correct / (g.correct + g.incorrect) : Infinity);
+    if (sort === 'count') order.sort((a, b) => gs[b].count - gs[a].count || a - b);
+    else if (sort === 'correct') order.sort((a, b) => share(gs[a]) - share(gs[b]) || gs[b].count - gs[a].count || a - b);
+    else if (sort === 'key') order.sort((a, b) => compareKeys(gs[a].key, gs[b].key) || a - b);
+    this.sortCache = { sort, matches: this.matches.length, groups: gs.length, order };
+    return order;
   }
 
   group(index: number): GroupSummary | undefined {

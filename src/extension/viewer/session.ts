@@ -54,7 +54,7 @@ export class ViewerSession {
     c.handle('groups', (p) => {
       const v = validateGroupsParams(p);
       const q = this.query(v.queryId);
-      return { groups: q.run.groupSlice(v.start, v.count), total: q.run.groupCount };
+      return { groups: q.run.groupSlice(v.start, v.count, v.sort), total: q.run.groupCount };
     });
     c.handle('openInEditor', async (p) => {
       const { line } = validateLineParams(p);

@@ -5,9 +5,12 @@
  * Everything the webview sends is checked by the `validate*` functions below before use.
  */
 import type { FileStats, RecordDetail, RowData } from '../../core/viewer/jsonlFile';
-import type { GroupSummary, QueryProgress, SearchSpec } from '../../core/viewer/query';
+import type { GroupSort, GroupSummary, QueryProgress, SearchSpec } from '../../core/viewer/query';
 
-export type { FileStats, RecordDetail, RowData, GroupSummary, QueryProgress, SearchSpec };
+export type { FileStats, RecordDetail, RowData, GroupSort, GroupSummary, QueryProgress, SearchSpec };
+
+/** Kept here (not imported from core) so the webview bundle stays free of engine code. */
+export const GROUP_SORT_NAMES: readonly GroupSort[] = ['first', 'count', 'correct', 'key'];
 
 export type ViewRef = { kind: 'all' } | { kind: 'query'; queryId: number } | { kind: 'group'; queryId: number; group: number };
 
@@ -31,7 +34,7 @@ export type ViewerRequests = {
   record: { params: { line: number }; result: RecordDetail };
   query: { params: QueryParams; result: QueryResult };
   cancelQuery: { params: { queryId: number }; result: void };
-  groups: { params: { queryId: number; start: number; count: number }; result: { groups: GroupSummary[]; total: number } };
+  groups: { params: { queryId: number; start: number; count: number; sort?: GroupSort }; result: { groups: GroupSummary[]; total: number } };
   openInEditor: { params: { line: number }; result: void };
 };
 
@@ -123,9 +126,14 @@ export function validateQueryIdParams(v: unknown): { queryId: number } {
   return { queryId: int(obj(v, 'params').queryId, 'queryId', 1) };
 }
 
-export function validateGroupsParams(v: unknown): { queryId: number; start: number; count: number } {
+export function validateGroupsParams(v: unknown): { queryId: number; start: number; count: number; sort: GroupSort } {
   const o = obj(v, 'groups params');
-  return { queryId: int(o.queryId, 'queryId', 1), start: int(o.start, 'start', 0), count: int(o.count, 'count', 0, VIEWER_LIMITS.maxPage) };
+  let sort: GroupSort = 'first';
+  if (o.sort !== undefined) {
+    if (typeof o.sort !== 'string' || !(GROUP_SORT_NAMES as readonly string[]).includes(o.sort)) throw new ProtocolError(`sort must be one of ${GROUP_SORT_NAMES.join(', ')}`);
+    sort = o.sort as GroupSort;
+  }
+  return { queryId: int(o.queryId, 'queryId', 1), start: int(o.start, 'start', 0), count: int(o.count, 'count', 0, VIEWER_LIMITS.maxPage), sort };
 }
 
 export function validateQueryParams(v: unknown): QueryParams {
