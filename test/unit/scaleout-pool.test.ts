@@ -130,6 +130,22 @@ describe('endpoint pools (scale-out)', function () {
     await until(() => pool!.serverStats()[1].healthy);
   });
 
+  it('a flapping server (probes pass, requests fail) is probed with growing delays', async () => {
+    const [a, b] = await start(2, 5);
+    b.configure({ faults: [{ fault: 'server_error', status: 503 }] }); // chat fails, /models answers
+    pool = new PoolClient(poolProfile([{ baseUrl: a.url }, { baseUrl: b.url }]), { probeIntervalMs: 10, maxProbeIntervalMs: 400, failureThreshold: 2 });
+    const delays: number[] = [];
+    let wasHealthy = true;
+    const slotB = (pool as unknown as { slots: Array<{ healthy: boolean; probeDelayMs: number }> }).slots[1];
+    for (let i = 0; delays.length < 4 && i < 4000; i++) {
+      await pool.queryModel(USER, { seed: i }).catch(() => undefined);
+      if (wasHealthy && !slotB.healthy) delays.push(slotB.probeDelayMs);
+      wasHealthy = slotB.healthy;
+      if (!slotB.healthy) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(delays, [10, 20, 40, 80]);
+  });
+
   it('all servers down: a retryable network error naming every server', async () => {
     const [a, b] = await start(2, 0);
     await a.pause();

@@ -101,6 +101,8 @@ class ServerSlot {
   lastErrorCode: string | undefined;
   probeDelayMs = 0;
   probeTimer: NodeJS.Timeout | null = null;
+  /** When a probe last brought the server back (ms, performance.now()); 0: never. */
+  backAt = 0;
   readonly max: number;
 
   constructor(readonly index: number, readonly baseUrl: string, readonly weight: number, max: number | undefined, readonly client: OpenAiCompatibleClient) {
@@ -345,7 +347,10 @@ export class PoolClient implements LlmClient {
 
   private takeOut(slot: ServerSlot): void {
     slot.healthy = false;
-    slot.probeDelayMs = this.probeStartMs;
+    // A server that answers probes but fails real requests (model still loading, a broken GPU)
+    // flaps: keep doubling the delay instead of starting over each time it comes back.
+    const flapping = slot.backAt > 0 && performance.now() - slot.backAt < 2 * this.probeMaxMs;
+    slot.probeDelayMs = flapping ? Math.min(this.probeMaxMs, Math.max(this.probeStartMs, slot.probeDelayMs * 2)) : this.probeStartMs;
     this.scheduleProbe(slot);
     // Requests waiting only for this server (or for any, when none is left) must hear about it.
     this.serveWaiters();
@@ -373,6 +378,7 @@ export class PoolClient implements LlmClient {
     if (alive) {
       slot.healthy = true;
       slot.consecutiveFailures = 0;
+      slot.backAt = performance.now();
       this.serveWaiters();
       return;
     }
