@@ -37,12 +37,12 @@ describe('math grading: sdg grade', () => {
       { input_index: 1, problem: 'p1', expected_answer: '18', generation: 'She makes 18 dollars.\n#### 18', seed: 0, error: null },
       { input_index: 1, problem: 'p1', expected_answer: '18', generation: null, seed: 1, error: 'timeout' },
       { input_index: 1, problem: 'p1', expected_answer: '18', generation: '\\boxed{18}', seed: 2, error: 'length' },
-      { input_index: 2, problem: 'p2', expected_answer: '5', generation: 'I could not decide.', seed: 0, error: null },
+      { input_index: 2, problem: 'p2', expected_answer: '5', generation: 'I could not decide.', seed: 0, error: null, finish_reason: 'length' },
       { input_index: 3, problem: 'p3', generation: '\\boxed{5}', seed: 0, error: null },
     ]);
     const warnings: string[] = [];
     const s = await gradeFile({ input, output, onWarning: (m) => warnings.push(m) });
-    assert.deepEqual(s, { rows: 7, correct: 2, noAnswer: 1, failed: 2, noReference: 1 });
+    assert.deepEqual(s, { rows: 7, correct: 2, noAnswer: 1, failed: 2, noReference: 1, truncated: 1 });
     const rows = await readAll(output);
     assert.deepEqual(rows.map((r) => [r.predicted_answer, r.is_correct]), [
       ['\\dfrac{14}{3}', true], ['4', false], ['18', true], [null, false], [null, false], [null, false], ['5', false],

@@ -32,5 +32,6 @@ export function register(program: Command): void {
       });
       const acc = s.rows ? ((s.correct / s.rows) * 100).toFixed(2) : '0.00';
       console.log(`graded ${s.rows} rows: ${s.correct} correct (${acc}%), ${s.noAnswer} without an answer, ${s.failed} failed generations, ${s.noReference} without a reference -> ${opts.output}`);
+      if (s.truncated) console.log(`${s.truncated} generations were cut by the token limit (finish_reason "length"): consider a larger --max-tokens`);
     });
 }

@@ -27,6 +27,8 @@ export interface GradeSummary {
   failed: number;
   /** Rows without a reference answer (cannot be correct). */
   noReference: number;
+  /** Generations cut by the token limit (`finish_reason: "length"`): raise max_tokens if many. */
+  truncated: number;
 }
 
 /** Grades one row in place (returns the same object, with the two fields added). */
@@ -41,7 +43,7 @@ export function gradeRow(row: Record<string, unknown>, options: Pick<GradeOption
 }
 
 export async function gradeFile(options: GradeOptions): Promise<GradeSummary> {
-  const summary: GradeSummary = { rows: 0, correct: 0, noAnswer: 0, failed: 0, noReference: 0 };
+  const summary: GradeSummary = { rows: 0, correct: 0, noAnswer: 0, failed: 0, noReference: 0, truncated: 0 };
   const genField = options.generationField ?? 'generation';
   const ansField = options.answerField ?? 'expected_answer';
   await withJsonlWriter(options.output, async (out) => {
@@ -56,6 +58,7 @@ export async function gradeFile(options: GradeOptions): Promise<GradeSummary> {
       gradeRow(row, { generationField: genField, answerField: ansField, extract: options.extract });
       if (row.predicted_answer === null && typeof gen === 'string' && (row.error === undefined || row.error === null)) summary.noAnswer++;
       if (row.is_correct) summary.correct++;
+      if (row.finish_reason === 'length') summary.truncated++;
       await out.write(row);
     }
   });
