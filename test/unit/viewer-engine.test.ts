@@ -211,6 +211,12 @@ describe('viewer JSONL file', () => {
       await f.analyzeAll();
       assert.equal(f.stats().tooLong, 1);
       assert.equal(f.stats().records, 1);
+      const bad = new QueryRun(f, { filter: '$bad || !a' });
+      await bad.advance();
+      assert.deepEqual(bad.matchSlice(0, 10), [], 'a line too long to parse is neither malformed nor a record');
+      const raw = new QueryRun(f, { search: { text: 'qqqq', regex: false, caseSensitive: true } });
+      await raw.advance();
+      assert.deepEqual(raw.matchSlice(0, 10), [0], 'its prefix is searched');
     } finally {
       await f.close();
     }

@@ -149,6 +149,8 @@ export interface RawChunk {
   text(i: number): string;
   /** The whole chunk decoded (cached). */
   decoded(): string;
+  /** True when the chunk is one line above parseLimitBytes, of which only a prefix was read. */
+  cut: boolean;
 }
 
 export class JsonlFile {
@@ -360,6 +362,7 @@ export class JsonlFile {
         return buf.toString('utf8', s, e);
       },
       decoded: () => (decoded ??= buf.toString('utf8')),
+      cut: cutLine,
     };
   }
 

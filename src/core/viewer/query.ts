@@ -398,9 +398,12 @@ export class QueryRun {
       if (needle) prefilter = { kind: 'bytes', needle: Buffer.from(needle, 'utf8') };
     }
 
+    let cutChunk = false;
     const consider = (line: number, text: string): void => {
       let value: unknown;
       let ok = false;
+      // A line above the parse limit (only its prefix was read) cannot be judged by fields.
+      if (cutChunk && needsParse) return this.noteTail(line, false, lastUnterminated, end);
       if (needsParse) {
         const p = parseLine(text, false);
         ok = p.status === 'ok';
@@ -433,6 +436,7 @@ export class QueryRun {
 
     await file.forEachRawChunk(this.scannedLines, end, (chunk) => {
       const { buf, first, count, lineEnd, text } = chunk;
+      cutChunk = chunk.cut;
       if (prefilter.kind === 'none') {
         for (let i = 0; i < count; i++) consider(first + i, text(i));
       } else if (prefilter.kind === 'latin1') {
