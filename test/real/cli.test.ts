@@ -5,9 +5,11 @@
  * structure, not content.
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startLlamaServer, type LlamaServer } from './harness/llamaServer';
 import { spawnTracked } from './harness/processes';
 import { REPO_ROOT } from './harness/setup';
@@ -111,6 +113,36 @@ describe('sdg CLI against llama-server (real-llm)', function () {
       assert.equal((await sdg([...common(), '--output', c, '--limit', '3', '--num-seeds', '2', '--start-seed', '90', '--concurrency', '1'])).status, 0);
       const same = readRows(c).filter((r) => r.generation === byKey.get(`${r.input_index}:${r.seed - 50}:${r.sample_index}`)).length;
       assert.ok(same < 6, 'other seeds should not reproduce the same texts');
+    });
+
+    it('raw-completions servers: --api-kind completions with a formatter', async () => {
+      const out = join(dir, 'raw.jsonl');
+      const r = await sdg([...common(), '--output', out, '--limit', '2', '--num-samples', '2', '--api-kind', 'completions', '--formatter', 'chatml']);
+      assert.equal(r.status, 0, r.output);
+      const rows = readRows(out);
+      assert.equal(rows.length, 4);
+      for (const row of rows) {
+        assert.equal(row.error, null);
+        assert.equal(typeof row.generation, 'string');
+        assert.ok(!row.generation!.includes('<|im_end|>'), 'the formatter\'s stop word is cut from the text');
+      }
+    });
+
+    it('generate -> grade -> metrics on the server\'s output: every row graded, counted per problem', async () => {
+      const out = join(dir, 'chain.jsonl');
+      const graded = join(dir, 'chain.graded.jsonl');
+      assert.equal((await sdg([...common(), '--output', out, '--limit', '4', '--num-seeds', '2', '--num-samples', '2'])).status, 0);
+      const g = await sdg(['grade', '--input', out, '--output', graded]);
+      assert.equal(g.status, 0, g.output);
+      const rows = readRows(graded) as unknown as Array<Row & { is_correct: unknown; predicted_answer: unknown }>;
+      assert.equal(rows.length, 16);
+      for (const row of rows) assert.equal(typeof row.is_correct, 'boolean', JSON.stringify(row).slice(0, 300));
+      // stdout only: the JSON report (warnings go to stderr).
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'metrics', '--json', graded], { cwd: REPO_ROOT });
+      const [report] = JSON.parse(stdout) as Array<{ problems: number; samples: number; anyCorrect: number }>;
+      assert.equal(report.problems, 4);
+      assert.equal(report.samples, 16);
+      assert.equal(report.anyCorrect, new Set(rows.filter((x) => x.is_correct === true).map((x) => x.input_index)).size / 4);
     });
 
     it('SIGKILL mid-run, then the same command: nothing lost, nothing duplicated', async function () {
