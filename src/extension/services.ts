@@ -103,7 +103,9 @@ export class Services implements vscode.Disposable {
       const bad = issues.filter((i) => i.name === name).map((i) => i.message);
       throw new Error(bad.length ? `endpoint "${name}" is invalid: ${bad.join('; ')}` : `no endpoint named "${name}" (setting sdg.endpoints)`);
     }
-    return { profile, apiKey: await this.endpoints.getKey(name) };
+    // The preset fills what the profile leaves out (time-out, concurrency, rate limits); explicit fields win.
+    const { resolveEndpoint } = require('../core/llm/presets') as typeof import('../core/llm/presets.js');
+    return { profile: resolveEndpoint(profile), apiKey: await this.endpoints.getKey(name) };
   }
 
   private diskRuns: RunView[] | undefined;

@@ -523,7 +523,16 @@ export class SdgStudio extends LitElement {
                 ${['', 'llama3', 'chatml', 'mixtral', 'llama2', 'nemotron', 'none'].map((f) => html`<vscode-option value=${f} ?selected=${(form.formatter ?? '') === f}>${f || '(choose)'}</vscode-option>`)}
               </vscode-single-select></vscode-form-group>`
           : nothing}
-        <vscode-form-group variant="vertical"><vscode-label>Max concurrency</vscode-label><vscode-textfield aria-label="Max concurrency" type="number" min="1" .value=${form.maxConcurrency ? String(form.maxConcurrency) : ''} @input=${(e: Event) => set({ maxConcurrency: num(targetValue(e)) })}></vscode-textfield></vscode-form-group>
+        <vscode-form-group variant="vertical"><vscode-label>Server kind (preset)</vscode-label>
+          <vscode-single-select aria-label="Preset" .value=${form.preset ?? ''} @change=${(e: Event) => set({ preset: (targetValue(e) || undefined) as EndpointProfile['preset'] })}>
+            ${['', 'vllm', 'sglang', 'tensorrt-llm', 'nim', 'llamacpp', 'ollama', 'nvidia', 'openai', 'custom'].map((x) => html`<vscode-option value=${x} ?selected=${(form.preset ?? '') === x}>${x || '(none)'}</vscode-option>`)}
+          </vscode-single-select><vscode-form-helper>Sets sensible defaults (time-out, concurrency, rate limits) for that kind of server.</vscode-form-helper></vscode-form-group>
+        <div class="form-grid">
+          <vscode-form-group variant="vertical"><vscode-label>Max concurrency</vscode-label><vscode-textfield aria-label="Max concurrency" type="number" min="1" .value=${form.maxConcurrency ? String(form.maxConcurrency) : ''} @input=${(e: Event) => set({ maxConcurrency: num(targetValue(e)) })}></vscode-textfield></vscode-form-group>
+          <vscode-form-group variant="vertical"><vscode-label>Requests / minute</vscode-label><vscode-textfield aria-label="Requests per minute" type="number" min="1" .value=${form.requestsPerMinute ? String(form.requestsPerMinute) : ''} @input=${(e: Event) => set({ requestsPerMinute: num(targetValue(e)) })}></vscode-textfield></vscode-form-group>
+          <vscode-form-group variant="vertical"><vscode-label>Tokens / minute</vscode-label><vscode-textfield aria-label="Tokens per minute" type="number" min="1" .value=${form.tokensPerMinute ? String(form.tokensPerMinute) : ''} @input=${(e: Event) => set({ tokensPerMinute: num(targetValue(e)) })}></vscode-textfield></vscode-form-group>
+          <vscode-form-group variant="vertical"><vscode-label>Time-out (s)</vscode-label><vscode-textfield aria-label="Time-out in seconds" type="number" min="1" .value=${form.timeoutMs ? String(form.timeoutMs / 1000) : ''} @input=${(e: Event) => { const secs = num(targetValue(e)); set({ timeoutMs: secs === undefined ? undefined : Math.round(secs * 1000) }); }}></vscode-textfield></vscode-form-group>
+        </div>
         <vscode-form-group variant="vertical"><vscode-label>API key</vscode-label><vscode-textfield aria-label="API key" type="password" placeholder=${form.previousName ? '(unchanged)' : '(none)'} .value=${form.apiKey ?? ''} @input=${(e: Event) => set({ apiKey: targetValue(e) })}></vscode-textfield><vscode-form-helper>Stored in VS Code's secret storage, never in settings.</vscode-form-helper></vscode-form-group>
       </div>
       <div class="row">
