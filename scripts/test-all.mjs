@@ -18,6 +18,8 @@ export const SUITES = [
   { name: 'vscode', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium llama code-server >/dev/null && npx mocha --config test/e2e/.mocharc.json'] },
   // sdg slurm against a real single-node Slurm on loopback (scripts/setup-slurm.sh installs and starts it).
   { name: 'slurm', cmd: 'npx', args: ['mocha', '--config', 'test/slurm/.mocharc.json'] },
+  // What the product survives (faults, SIGKILL, disk full, bad input, key leaks, hostile records); writes docs/reliability.md.
+  { name: 'reliability', cmd: 'sh', args: ['-c', 'bash scripts/setup-real-parts.sh chromium >/dev/null && npx mocha --config test/reliability/.mocharc.json'] },
   // The benchmark suite in its short mode: checks that every figure can be measured (no timing asserts).
   { name: 'bench-smoke', cmd: 'npx', args: ['tsx', 'bench/run.ts', '--quick'], plain: true },
 ];
