@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { ValidationError } from '../../src/core/config/yamlSource';
 import { buildSlurmPlan, checkClusterProfile, loadClusterProfile, planTasks, renderServerCommand, stripFlags, type SlurmJobSpec } from '../../src/core/scale/slurm';
 import { splitSlurmArgs } from '../../src/cli/commands/slurm';
+import { startMockServer } from '../support/mockServer';
 
 const REPO = resolve(__dirname, '../..');
 
@@ -178,6 +179,34 @@ describe('Slurm scripts (scale-out)', function () {
       const m2 = await sdg(['merge', '--output', 'out/labels.jsonl', '--pattern', 'out/labels-seeds*-chunk*.jsonl']);
       assert.equal(m2.code, 0, m2.stderr);
       assert.match(m2.stderr, /complete -> /);
+    });
+
+    it('sdg generate: a pool from --base-url values, per-server counts at the end; a chunk\'s dry-run plan', async () => {
+      const [x, y] = await Promise.all([startMockServer({ latency: 2 }), startMockServer({ latency: 2 })]);
+      try {
+        const r = await sdg(['generate', '--input', 'in.jsonl', '--output', 'pool/out.jsonl', '--prompt', 'generic_math', '--model', 'm', '--num-seeds', '6',
+          '--base-url', `${x.url},${y.url}#weight=2&max=4`, '--concurrency', '8', '--no-progress']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`sdg: servers:\\n  ${x.url.replace(/[.]/g, '\\.')}: \\d+ done, 0 failed.*\\n  ${y.url.replace(/[.]/g, '\\.')}: \\d+ done, 0 failed`));
+        assert.equal(x.stats.completed + y.stats.completed, 42);
+        assert.ok(x.stats.completed > 0 && y.stats.completed > 0);
+        assert.ok(y.stats.maxInFlight <= 4);
+        const bad = await sdg(['generate', '--input', 'in.jsonl', '--output', 'pool/o2.jsonl', '--prompt', 'generic_math', '--model', 'm', '--base-url', `${x.url}#weight=0`]);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stderr, /weight must be a positive number/);
+        const dup = await sdg(['generate', '--input', 'in.jsonl', '--output', 'pool/o2.jsonl', '--prompt', 'generic_math', '--model', 'm', '--base-url', x.url, '--base-url', x.url]);
+        assert.equal(dup.code, 1);
+        assert.match(dup.stderr, /listed twice/);
+      } finally {
+        await Promise.all([x.close(), y.close()]);
+      }
+      const dry = await sdg(['generate', '--input', 'in.jsonl', '--output', 'o.jsonl', '--prompt', 'generic_math', '--num-seeds', '2', '--num-chunks', '3', '--chunk-id', '1', '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /# chunk 1 of 3: input rows with input_index % 3 == 1 -> o-chunk1\.jsonl/);
+      assert.match(dry.stdout, /2 problems x 2 seeds = 4 requests/);
+      const badChunk = await sdg(['generate', '--input', 'in.jsonl', '--output', 'o.jsonl', '--prompt', 'generic_math', '--num-chunks', '3', '--dry-run']);
+      assert.equal(badChunk.code, 1);
+      assert.match(badChunk.stderr, /--num-chunks needs --chunk-id \(0\.\.2\)/);
     });
 
     it('refuses bad combinations before writing anything', async () => {
