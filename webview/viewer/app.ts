@@ -680,6 +680,7 @@ export class JsonlViewer extends LitElement {
           <vscode-option value="math">Markdown + LaTeX</vscode-option>
         </vscode-single-select>
         <vscode-button secondary @click=${() => void this.channel.request('openInEditor', { line: d.line }).catch((e: Error) => (this.detailError = e.message))}>Open in editor</vscode-button>
+        <vscode-button secondary title=${d.textTruncated ? 'Copies the part shown (the record is larger)' : 'Copy the record as JSON'} @click=${() => void navigator.clipboard?.writeText(d.text).catch(() => undefined)}>Copy</vscode-button>
         <vscode-button secondary @click=${() => { this.detail = undefined; this.save(); }}>Close</vscode-button>
       </div>
       ${d.note ? html`<div class="note">${d.note}</div>` : nothing}

@@ -288,8 +288,8 @@ export class JsonlFile {
       if (!batch || batch.length === 0) return;
       line = batch[batch.length - 1].line + 1;
       if ((await visit(batch)) === false) return;
-      // Let page requests and UI messages in between chunks.
-      await new Promise((r) => setImmediate(r));
+      // Let page requests and UI messages in between chunks (not after the last one).
+      if (line < to) await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -311,7 +311,7 @@ export class JsonlFile {
         return chunk.first + chunk.count;
       });
       line = next;
-      await new Promise((r) => setImmediate(r));
+      if (line < to) await new Promise((r) => setImmediate(r));
     }
   }
 
