@@ -94,6 +94,8 @@ export function cleanAnswer(raw: string): Cleaned {
   s = s.replace(/^(.+?)\s*\\approx.*$/s, '$1');
   // `1 \text{ and } -2`, `x = 1 \text{ or } x = -2`: a list.
   s = s.replace(/\s*\\(?:text|mbox)\s*\{\s*(?:and|or)\s*\}\s*/g, ', ');
+  // ... and in plain words between mathematical items (`x = 1 or x = -2`, not `black and white`).
+  if (/[\d\\]/.test(s)) s = s.replace(/\s+(?:and|or)\s+/g, ', ');
   // Protect matrix row breaks `\\` from the spacing rules below.
   s = s.replace(/\\\\/g, '\u0001');
   s = s
