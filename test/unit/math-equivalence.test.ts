@@ -61,6 +61,11 @@ describe('math equivalence: rules', () => {
     ['1 \\text{ and } -2', '1,-2'],
     ['x=1 \\text{ or } x=-2', '-2, 1'],
     ['x = 1 or x = -2', '1,-2'],
+    ['x \\ge 3', '[3,\\infty)'],
+    ['x > 3', '(3, \\infty)'],
+    ['x<0', '(-\\infty,0)'],
+    ['x \\leq \\frac{1}{2}', '(-\\infty, 0.5]'],
+    ['-2 \\le x < 7', '[-2,7)'],
     ['\\frac12 and 3', '3, \\frac{1}{2}'],
     ['f(x) = 2x+3', '2x+3'],
     ['12\\pi \\text{ cm}^2', '12\\pi'],
@@ -110,6 +115,8 @@ describe('math equivalence: rules', () => {
     ['(1,2,3)', '(1,2)'],
     ['52_{8}', '52_{9}'],
     ['x(x+1)', 'x^2+1'],
+    ['x > 3', '[3, \\infty)'],
+    ['-2 < x < 7', '[-2,7)'],
   ];
   for (const [a, b] of no) it(`${a} != ${b}`, () => assert.equal(isEquivalent(a, b), false));
 

@@ -244,6 +244,9 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
   // `x \in [-2, 7]`
   const inSet = /^[A-Za-z]\s*\\in\s*(.+)$/s.exec(s);
   if (inSet) return parseCleaned(inSet[1], percent, depth + 1);
+  // Inequalities in one variable as intervals: `x \ge 3` = `[3, \infty)`, `-2 \le x < 7` = `[-2, 7)`.
+  const interval = inequalityAsInterval(s);
+  if (interval) return parseCleaned(interval, false, depth + 1);
   // Matrices / vectors.
   const matrix = /^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$/s.exec(s);
   if (matrix) {
@@ -295,6 +298,28 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
     return { kind: 'text', value: s.toLowerCase().replace(/\s+/g, ' ').replace(/\.$/, '') };
   }
   return { kind: 'expr', latex: s, percent };
+}
+
+const LESS = '(?:<|\\\\le(?:q|qslant)?(?![A-Za-z])|≤)';
+const GREATER = '(?:>|\\\\ge(?:q|qslant)?(?![A-Za-z])|≥)';
+const ONE_SIDED = new RegExp(`^([A-Za-z])\\s*(${LESS}|${GREATER})\\s*([^<>=≤≥]+)$`);
+const TWO_SIDED = new RegExp(`^([^<>=≤≥]+?)\\s*(${LESS})\\s*([A-Za-z])\\s*(${LESS})\\s*([^<>=≤≥]+)$`);
+
+function inequalityAsInterval(s: string): string | null {
+  if (!/[<>≤≥]|\\[lg]e/.test(s)) return null;
+  const strict = (op: string) => op === '<' || op === '>';
+  let m = ONE_SIDED.exec(s);
+  if (m) {
+    const [, , op, bound] = m;
+    const less = op === '<' || op === '≤' || op.startsWith('\\l');
+    return less ? `(-\\infty, ${bound}${strict(op) ? ')' : ']'}` : `${strict(op) ? '(' : '['}${bound}, \\infty)`;
+  }
+  m = TWO_SIDED.exec(s);
+  if (m) {
+    const [, lo, op1, , op2, hi] = m;
+    return `${strict(op1) ? '(' : '['}${lo.trim()}, ${hi.trim()}${strict(op2) ? ')' : ']'}`;
+  }
+  return null;
 }
 
 /** A `\pm` element inside a set contributes both of its values. */
