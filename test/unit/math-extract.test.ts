@@ -15,6 +15,7 @@ describe('math answer extraction', () => {
     assert.equal(extractBoxed('\\boxed{7} and then \\boxed{8'), '7');
     assert.equal(extractBoxed('no box here'), null);
     assert.equal(extractBoxed('\\boxedfoo{3}'), null);
+    assert.equal(extractBoxed('\\boxed{3} then \\boxed{ }'), null, 'an empty last box is no answer');
   });
   it('lists every box for the several-answers filter', () => {
     assert.deepEqual(allBoxed('\\boxed{1} x \\fbox{2} y \\boxed{ 1 }'), ['1', '2', '1']);

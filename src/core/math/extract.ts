@@ -58,7 +58,10 @@ export function allBoxed(text: string): string[] {
     }
     if (next < 0) return out;
     const box = readBoxAt(text, next, len);
-    if (box) { out.push(box.content.trim()); i = box.end; } else i = next + len;
+    if (box) {
+      if (box.content.trim()) out.push(box.content.trim());
+      i = box.end;
+    } else i = next + len;
   }
 }
 
@@ -75,7 +78,8 @@ export function extractBoxed(text: string): string | null {
     }
     if (at < 0) return null;
     const box = readBoxAt(text, at, len);
-    if (box) return box.content.trim();
+    // An empty last box is no answer (not the previous box: the model withdrew it).
+    if (box) return box.content.trim() || null;
     from = at;
   }
   return null;
