@@ -61,6 +61,7 @@ export class SdgStudio extends LitElement {
       .form-grid vscode-textfield, .form-grid vscode-single-select { min-width: 0; width: 100%; }
       .stat-label { font-size: 11px; color: var(--vscode-descriptionForeground); }
       .banner { padding: 6px 10px; margin: 8px 0; border-radius: 3px; background: var(--vscode-inputValidation-warningBackground); border: 1px solid var(--vscode-inputValidation-warningBorder); }
+      .banner.info { background: var(--vscode-textBlockQuote-background); border-color: var(--vscode-focusBorder); }
       .toast { padding: 6px 10px; margin: 8px 0; border-radius: 3px; background: var(--vscode-inputValidation-errorBackground); border: 1px solid var(--vscode-inputValidation-errorBorder); }
       .w-done { background: var(--vscode-progressBar-background); height: 6px; float: left; }
       .w-failed { background: var(--vscode-errorForeground); height: 6px; float: left; }
@@ -212,7 +213,7 @@ export class SdgStudio extends LitElement {
     return html`
       ${s.trusted ? nothing : html`<div class="banner" role="status">This workspace is not trusted: you can browse pipelines, templates and runs, but running pipelines and contacting endpoints is disabled.</div>`}
       ${s.hasWorkspace ? nothing : html`<div class="banner" role="status">No folder is open: open a folder to keep workspace pipelines, datasets and runs.</div>`}
-      ${this.notice ? html`<div class=${this.notice.kind === 'error' ? 'toast' : 'banner'} role="alert">${this.notice.text} <vscode-button secondary @click=${() => { this.notice = null; this.requestUpdate(); }}>Dismiss</vscode-button></div>` : nothing}
+      ${this.notice ? html`<div class=${this.notice.kind === 'error' ? 'toast' : 'banner info'} role=${this.notice.kind === 'error' ? 'alert' : 'status'}>${this.notice.text} <vscode-button secondary @click=${() => { this.notice = null; this.requestUpdate(); }}>Dismiss</vscode-button></div>` : nothing}
       <vscode-tabs selected-index=${selected} @vsc-tabs-select=${(e: CustomEvent<{ selectedIndex: number }>) => this.dispatch({ type: 'tab', tab: TABS[e.detail.selectedIndex]?.id ?? 'pipelines' })}>
         ${TABS.map((t) => html`<vscode-tab-header slot="header" id=${`tab-${t.id}`}>${t.label}${t.id === 'runs' && this.activeRuns() ? html` <vscode-badge variant="counter">${this.activeRuns()}</vscode-badge>` : nothing}</vscode-tab-header>`)}
         <vscode-tab-panel>${s.persisted.tab === 'pipelines' ? this.renderPipelines() : nothing}</vscode-tab-panel>
@@ -693,7 +694,7 @@ export class SdgStudio extends LitElement {
       </div>
       ${this.renderBar('overall', r.counts)}
       <div class="stats">
-        ${r.currentStage ? html`<div><div class="stat-label">stage</div><span class="mono">${r.currentStage}</span></div>` : nothing}
+        ${r.currentStage && active ? html`<div><div class="stat-label">stage</div><span class="mono">${r.currentStage}</span></div>` : nothing}
         <div><div class="stat-label">done / total</div>${compactNumber(r.counts.done)} / ${r.counts.total === null ? '?' : compactNumber(r.counts.total)}</div>
         <div><div class="stat-label">failed</div><span class=${r.counts.failed ? 'error' : ''}>${compactNumber(r.counts.failed)}</span></div>
         <div><div class="stat-label">requests/s</div><span class="rps">${r.throughput.requestsPerSec.toFixed(1)}</span></div>
