@@ -115,6 +115,30 @@ describe('sdg slurm on a real single-node Slurm cluster', function () {
     assert.match(readFileSync(join(logs, readdirSync(logs).find((f) => f.startsWith('merge-'))!), 'utf8'), /complete -> /);
   });
 
+  it('a task cut by its time limit is resumed by the continuation job', async function () {
+    this.timeout(10 * 60_000);
+    // 12 requests of 10 s each, one at a time, under a 1-minute limit: Slurm kills the first
+    // array task midway (SIGTERM, then SIGKILL); continuations resume from the rows on disk.
+    writeFileSync(join(work, 'slow.jsonl'), Array.from({ length: 6 }, (_, i) => JSON.stringify({ problem: `What is ${i} + 3?`, expected_answer: String(i + 3) })).join('\n') + '\n');
+    const r = await sdg(['slurm', 'generate', '--input', 'slow.jsonl', '--output', 'slow/out.jsonl', '--prompt', 'generic_math', '--model', 'teacher',
+      '--num-seeds', '2', '--num-chunks', '1', '--concurrency', '1', '--partition', 'debug', '--time', '1', '--continuations', '3',
+      '--server-command', `${process.execPath} ${mock} --port {port} --latency-ms 10000`, '--server-timeout', '60', '--sdg', `${process.execPath} ${cli}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
+    const arrays = lines.filter(([k]) => k === 'array' || k === 'continuation').map(([, id]) => id);
+    const merge = lines.find(([k]) => k === 'merge')![1];
+    const logs = join(work, 'slow/out.jsonl.slurm/logs');
+    const allLogs = () => readdirSync(logs).map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-1500)}`).join('\n');
+    assert.equal(await waitJob(merge, 8 * 60_000), 'COMPLETED', allLogs());
+    assert.equal(jobState(arrays[0]), 'TIMEOUT', `the first array task should hit its time limit\n${allLogs()}`);
+    const rows = readFileSync(join(work, 'slow/out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 12);
+    assert.equal(new Set(rows.map((x) => `${x.input_index}:${x.seed}`)).size, 12);
+    // The next array resumed: it found rows already done.
+    const second = readFileSync(join(logs, `task-${arrays[1]}_0.log`), 'utf8');
+    assert.match(second, /already done before|already complete/, second);
+  });
+
   it('a lost chunk: merge names it, the printed sbatch command reruns it, the merge completes', async () => {
     rmSync(join(work, 'out/labels-seeds0-1-chunk1.jsonl'));
     rmSync(join(work, 'out/labels-seeds0-1-chunk1.jsonl.run'), { recursive: true });
