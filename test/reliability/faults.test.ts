@@ -148,6 +148,20 @@ async function outageScenario(): Promise<Scenario> {
   return { result, rows: readRows(join(runDir, 'output.jsonl')), server: s, count: COUNT, outageMs, completedAtOutage, messages: [...messages] };
 }
 
+// ---- control: the same outage with the outage handling off (the engine before this suite) ------
+async function outageControlScenario(): Promise<Scenario> {
+  const COUNT = 200;
+  const s = await server({ latency: { fixedMs: 200 } });
+  const runDir = join(dir, 'outage-control');
+  const job = runJob({ runDir, url: s.url, count: COUNT, concurrency: 8, retry: { outageToleranceMs: 0 } });
+  await waitFor(() => s.stats.completed >= 60, '60 answers');
+  await s.pause();
+  await sleep(60_000);
+  await s.resume();
+  const result = await job;
+  return { result, rows: readRows(join(runDir, 'output.jsonl')), server: s, count: COUNT };
+}
+
 // ---- the server stays down longer than the tolerance: a clear stop, then a clean resume ----------
 async function toleranceScenario(): Promise<Scenario> {
   const COUNT = 120;
@@ -167,22 +181,23 @@ async function toleranceScenario(): Promise<Scenario> {
 async function slowdownScenario(): Promise<Scenario> {
   const COUNT = 2000;
   const CONCURRENCY = 32;
-  const s = await server({ latency: { fixedMs: 100 } });
+  // Latencies large against event-loop jitter: every scenario shares this process and 2 cores.
+  const s = await server({ latency: { fixedMs: 300 } });
   const runDir = join(dir, 'slow');
   const controller = new AbortController();
   const samples: Array<{ t: number; inFlight: number }> = [];
   let slowAt = 0;
   const sampler = setInterval(() => samples.push({ t: Date.now(), inFlight: s.stats.inFlight }), 50);
   const job = runJob({ runDir, url: s.url, count: COUNT, concurrency: CONCURRENCY, signal: controller.signal });
-  await waitFor(() => s.stats.completed >= 300, '300 answers');
-  s.configure({ latency: { fixedMs: 500 } });
+  await waitFor(() => s.stats.completed >= 400, '400 answers');
+  s.configure({ latency: { fixedMs: 1500 } });
   slowAt = Date.now();
-  await sleep(16_000);
+  await sleep(20_000);
   controller.abort();
   const result = await job;
   clearInterval(sampler);
   const before = samples.filter((x) => x.t < slowAt);
-  const late = samples.filter((x) => x.t >= slowAt + 8000);
+  const late = samples.filter((x) => x.t >= slowAt + 12_000);
   const mean = (xs: typeof samples) => xs.reduce((a, x) => a + x.inFlight, 0) / Math.max(1, xs.length);
   return {
     result, rows: readRows(join(runDir, 'output.jsonl')), server: s, count: COUNT, concurrency: CONCURRENCY,
@@ -192,13 +207,13 @@ async function slowdownScenario(): Promise<Scenario> {
 }
 
 describe('reliability: server faults (all scenarios run at once)', function () {
-  let rate: Scenario, errors: Scenario, outage: Scenario, tolerance: Scenario, slow: Scenario;
+  let rate: Scenario, errors: Scenario, outage: Scenario, control: Scenario, tolerance: Scenario, slow: Scenario;
 
   before(async function () {
     this.timeout(280_000);
     dir = mkdtempSync(join(tmpdir(), 'sdg-rel-faults-'));
-    [rate, errors, outage, tolerance, slow] = await Promise.all([
-      rateLimitScenario(), serverErrorScenario(), outageScenario(), toleranceScenario(), slowdownScenario(),
+    [rate, errors, outage, control, tolerance, slow] = await Promise.all([
+      rateLimitScenario(), serverErrorScenario(), outageScenario(), outageControlScenario(), toleranceScenario(), slowdownScenario(),
     ]);
   });
   after(async () => {
@@ -254,8 +269,9 @@ describe('reliability: server faults (all scenarios run at once)', function () {
     const check = exactlyOnce(r.rows, r.count as number);
     const msgs = r.messages as string[];
     describeSection(SECTION_OUTAGE, 'The server stops listening (connections refused, in-flight ones reset) for 60 s after 60 ' +
-      'answers, then comes back on the same port; default retry policy and outage tolerance (15 min). Before the engine ' +
-      'change that this suite prompted, requests gave up after 6 attempts (about 30 s of back-off) and items failed. ' +
+      'answers, then comes back on the same port; default retry policy and outage tolerance (15 min). Control: the same ' +
+      'outage with the outage handling turned off (`outageToleranceMs: 0`, the engine before this suite), where requests ' +
+      'give up after 6 attempts (about 30 s of back-off) and items fail. ' +
       'Second part: the server never comes back within a 4 s tolerance: the run must stop with one clear message, write ' +
       'no error rows, and a later resume must finish the job.');
     record(SECTION_OUTAGE, 'outage length', `${Math.round((r.outageMs as number) / 1000)} s`);
@@ -267,6 +283,15 @@ describe('reliability: server faults (all scenarios run at once)', function () {
     assert.deepEqual(check, { missing: 0, duplicated: 0, errors: 0 });
     assert.ok(msgs.some((m) => /unreachable .*pausing and probing/.test(m)), msgs.join('\n'));
     assert.ok(msgs.some((m) => /reachable again/.test(m)), msgs.join('\n'));
+  });
+
+  it('control: the same outage without the outage handling fails items (so the test above can fail)', () => {
+    const r = control;
+    const check = exactlyOnce(r.rows, r.count as number);
+    record(SECTION_OUTAGE, 'control (outage handling off): items failed by the outage', `${r.result.failed} of ${r.count}`);
+    assert.equal(check.missing, 0);
+    assert.ok(r.result.failed > 0, 'the outage did not fail anything even without the outage handling');
+    assert.equal(check.errors, r.result.failed);
   });
 
   it('an outage longer than the tolerance stops the run with a clear message; a resume completes it', () => {
@@ -291,9 +316,9 @@ describe('reliability: server faults (all scenarios run at once)', function () {
     const r = slow;
     const c = r.concurrency as number;
     const check = exactlyOnce(r.rows, r.count as number);
-    describeSection(SECTION_SLOW, `Concurrency ${c}; after 300 answers every answer takes 500 ms instead of 100 ms (x5), like a ` +
-      'saturated vLLM. In-flight requests are sampled at the server every 50 ms; "late" is from 8 s after the slowdown to ' +
-      'the end (16 s), when the run is cancelled.');
+    describeSection(SECTION_SLOW, `Concurrency ${c}; after 400 answers every answer takes 1.5 s instead of 0.3 s (x5), like a ` +
+      'saturated vLLM. In-flight requests are sampled at the server every 50 ms; "late" is from 12 s after the slowdown to ' +
+      'the end (20 s), when the run is cancelled.');
     record(SECTION_SLOW, 'in flight at the server before (mean / max)', `${(r.meanBefore as number).toFixed(1)} / ${r.maxBefore}`);
     record(SECTION_SLOW, 'in flight at the server, late in the slow phase (mean / max)', `${(r.meanLate as number).toFixed(1)} / ${r.maxLate}`);
     record(SECTION_SLOW, `lowest adaptive concurrency (of ${c})`, r.result.minConcurrency);

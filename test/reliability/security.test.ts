@@ -15,6 +15,7 @@ import { webviewHtml, makeNonce } from '../../src/extension/studio/html';
 import { viewerHtml } from '../../src/extension/viewer/html';
 import { PathError, confinePath } from '../../src/extension/util/paths';
 import { MessageValidationError } from '../../src/extension/util/validate';
+import { redact, registerSecret } from '../../src/extension/util/redact';
 import * as viewerProtocol from '../../src/shared/protocol/viewer';
 import { describeSection, record } from './report';
 
@@ -146,6 +147,12 @@ describe('reliability: security of the extension surface', function () {
     const out = redactSecrets(text, [key]);
     assert.ok(!out.includes(key), out);
     assert.ok(!redactSecrets(`Authorization: Bearer nvapi-XYZ0123456789abcdefghij`).includes('nvapi-XYZ0123456789abcdefghij'));
+    // The extension's log channel: headers, key-shaped values, and any key loaded from SecretStorage.
+    const stored = 'custom-secret-without-known-shape-42';
+    registerSecret(stored);
+    const logged = redact(`request failed {"Authorization": "Bearer ${key}", "x-api-key": "${stored}"} retry with ${stored}`);
+    assert.ok(!logged.includes(key) && !logged.includes(stored), logged);
+    record(SECTION, 'redaction (core errors, extension log)', 'Authorization headers, bearer tokens, key shapes and stored keys removed');
   });
 });
 
