@@ -98,7 +98,9 @@ describe('reliability: disk full and unwritable output', function () {
   it('RLIMIT_FSIZE (EFBIG) mid-run: a clear error naming the file, rows kept, resume completes', async () => {
     const output = join(dir, 'fsize', 'out.jsonl');
     mkdirSync(join(dir, 'fsize'));
-    const first = await run(gen(output), ['prlimit', '--fsize=40000', '--']);
+    // prlimit (util-linux) sets the limit in bytes; without it, the shell's ulimit (512-byte blocks in POSIX sh).
+    const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+    const first = await run(gen(output), hasPrlimit ? ['prlimit', '--fsize=40000', '--'] : ['sh', '-c', 'ulimit -f 78 && exec "$0" "$@"']);
     const { before, msg } = await failThenResume('RLIMIT_FSIZE 40 000 bytes', output, first);
     assert.match(msg, /file size limit reached while writing .*out\.jsonl/);
     assert.ok(before.rows.length > 10 && before.rows.length < PROBLEMS, `${before.rows.length} rows before the limit`);

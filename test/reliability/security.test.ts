@@ -10,7 +10,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import fc from 'fast-check';
 import { validatePipelineText } from '../../src/core/pipeline';
 import { redactSecrets } from '../../src/core/llm/presets';
-import { createHandlers, paramSchemas, type StudioBackend } from '../../src/extension/studio/handlers';
+import { createHandlers, paramSchemas, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
+import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
 import { webviewHtml, makeNonce } from '../../src/extension/studio/html';
 import { viewerHtml } from '../../src/extension/viewer/html';
 import { PathError, confinePath } from '../../src/extension/util/paths';
@@ -129,6 +130,39 @@ describe('reliability: security of the extension surface', function () {
     }
     assert.deepEqual(touched, []);
     record(SECTION, 'untrusted workspace: guarded requests refused', guarded.map(([m]) => m).join(', '));
+  });
+
+  it('hostile messages on the Studio channel get an error reply and never reach the backend', async () => {
+    const touched: string[] = [];
+    const trap = (path: string): unknown => new Proxy(() => undefined, {
+      get: (_t, k) => (k === 'then' ? undefined : trap(`${path}.${String(k)}`)),
+      apply: () => { touched.push(path); throw new Error(`backend used: ${path}`); },
+    });
+    const backend = new Proxy({}, { get: (_t, k) => (k === 'trusted' ? () => true : k === 'roots' ? [root] : trap(String(k))) }) as unknown as StudioBackend;
+    const replies: WireMessage[] = [];
+    const channel = new MessageChannel((m) => replies.push(m));
+    registerHandlers(channel as never, createHandlers(backend), () => undefined);
+    await channel.receive({ kind: 'ready' });
+    const hostile: Array<[string, unknown]> = [
+      ['files.open', { file: 123 }],
+      ['files.open', { file: 'x', line: -1 }],
+      ['runs.start', { pipelineId: 'open_qa', endpoint: '../../etc', params: {} }],
+      ['runs.label', { prompt: 'p', input: 'i', endpoint: 'e', numSeeds: 1e12, numSamples: 1 }],
+      ['endpoints.save', { profile: { name: 'x', baseUrl: 'http://h', model: 'm', apiKind: 'exec' } }],
+      ['fewshot.save', { file: 'f.yaml', examples: Array(501).fill({}) }],
+      ['template.save', { ref: { file: 'a', field: [{}], label: '' }, text: '' }],
+      ['datasets.row', { file: 'a.jsonl', index: 'all' }],
+      ['runs.cancel', null],
+      ['__proto__', {}],
+      ['constructor', {}],
+    ];
+    let id = 1;
+    for (const [method, params] of hostile) await channel.receive({ kind: 'request', id: id++, method, params });
+    await new Promise((r) => setTimeout(r, 50));
+    const errors = replies.filter((m): m is Extract<WireMessage, { kind: 'reply' }> => m.kind === 'reply' && !m.ok);
+    assert.equal(errors.length, hostile.length, JSON.stringify(replies));
+    assert.deepEqual(touched, []);
+    record(SECTION, 'hostile messages on the Studio channel: error replies / backend calls', `${errors.length} of ${hostile.length} / ${touched.length}`);
   });
 
   it('pipeline stage names (which become stages/<name>.jsonl) cannot leave the run folder', () => {
