@@ -271,6 +271,14 @@ describe('engine: early stop', () => {
     assert.match(result.error!, /connection refused from http:\/\/127\.0\.0\.1:9\/v1: is the server running/);
   });
 
+  it('stops when the first requests stay rate limited past the tolerance (exhausted quota)', async () => {
+    const client = new FakeLlmClient(() => { throw new LlmError('rate_limit', '429 You exceeded your current quota', 429); });
+    // 429s keep backing off for outageToleranceMs; 0 here so the fake clock need not advance.
+    const result = await runItems(baseJob(client, new MemorySink<Row>(), range(100), { endpoint: client.endpoint, retry: { maxAttempts: 2, outageToleranceMs: 0 } }));
+    assert.equal(result.earlyStopped, true);
+    assert.match(result.error!, /429 Too Many Requests from http:\/\/127\.0\.0\.1:9\/v1 on every retry: check the account's quota/);
+  });
+
   it('also stops when the whole input is smaller than K and all failed the same way', async () => {
     const client = new FakeLlmClient(() => { throw new LlmError('not_found', '404 model "nope" not found', 404); });
     const sink = new MemorySink<Row>();

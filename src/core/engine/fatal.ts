@@ -9,7 +9,9 @@ import type { EndpointProfile } from '../llm/types';
 export type EndpointHint = Partial<Pick<EndpointProfile, 'name' | 'baseUrl' | 'model' | 'apiKeyEnv'>>;
 
 /** Failure kinds that, if every one of the first requests hits them, mean the setup is wrong. */
-const SETUP_KINDS = new Set(['auth', 'not_found', 'network', 'bad_request', 'timeout', 'server', 'bad_response']);
+// rate_limit counts only because these are failures after all retries: an exhausted quota
+// (OpenAI answers 429 insufficient_quota) never recovers by waiting.
+const SETUP_KINDS = new Set(['auth', 'not_found', 'network', 'bad_request', 'timeout', 'server', 'bad_response', 'rate_limit']);
 
 /**
  * A grouping signature when this failure may justify an early stop, else null.
@@ -56,6 +58,9 @@ export function describeEarlyStop(err: unknown, count: number, endpoint?: Endpoi
       break;
     case 'server':
       hint = `the server${where} keeps answering ${err.status ?? '5xx'} after retries`;
+      break;
+    case 'rate_limit':
+      hint = `429 Too Many Requests${where} on every retry: check the account's quota, or lower the requests/tokens per minute and the concurrency`;
       break;
     default:
       hint = err.kind;
