@@ -407,6 +407,8 @@ function rerunCommands(shards: Shard[], uncovered: MergeReport['uncoveredSeeds']
   }
   for (const [script, ids] of bySlurm) out.push(`sbatch --array=${ids.sort((a, b) => a - b).join(',')} ${shellQuote(script)}`);
   for (const s of todo) {
+    // A Slurm task's own command points at the server its task started (a port long gone): resubmit it instead.
+    if (s.slurm) continue;
     if (s.command) out.push(s.command);
     else out.push(`# chunk ${s.chunkId} (seeds ${s.startSeed}..${s.startSeed + s.numSeeds - 1}): run sdg generate with --num-chunks ${s.numChunks} --chunk-id ${s.chunkId} and the chunks' other flags`);
   }
