@@ -4,7 +4,7 @@ import { RateLimiter } from '../../src/core/engine/rateLimiter';
 import { AdaptiveConcurrency } from '../../src/core/engine/adaptive';
 import { backoffDelay, DEFAULT_RETRY, shrinkMaxTokens } from '../../src/core/engine/retry';
 import { LlmError } from '../../src/core/llm/errors';
-import { FakeClock, FakeLlmClient, MemorySink, range, settle } from '../support/engineFakes';
+import { FakeClock, FakeLlmClient, MemorySink, deferred, range, settle } from '../support/engineFakes';
 
 /** Max number of events inside any half-open window [t, t + windowMs). */
 function maxInWindow(times: number[], windowMs: number): number {
@@ -75,6 +75,68 @@ describe('engine: rate limits', () => {
     assert.ok(maxInWindow(starts, 60_000) <= 100, `max ${maxInWindow(starts, 60_000)}`);
     // The estimate alone (~300) would only allow ~5 per minute; correction lets far more through.
     assert.ok(maxInWindow(starts, 60_000) > 20, `max ${maxInWindow(starts, 60_000)}`);
+  });
+
+  it('reserves prompt + n x max_tokens before a request, so n choices count n times', async () => {
+    // tpm 1000; each request reserves ~105 prompt tokens + n x 200. With n = 1 two requests fit
+    // in the budget at once; with n = 4 (905 tokens) the second waits for the first reservation
+    // to leave the 60 s window (the first request is still running, so nothing corrects it).
+    for (const n of [1, 4]) {
+      const clock = new FakeClock();
+      const gate = deferred<string>();
+      const starts: number[] = [];
+      const client = new FakeLlmClient((c) => {
+        starts.push(clock.now());
+        return c.messages[0].content.startsWith('0') ? gate.promise : 'ok';
+      });
+      const done = runItems<number, Row>({
+        items: [0, 1],
+        keyOf: String,
+        execute: async (i, ctx) => {
+          await ctx.query(client, [{ role: 'user', content: String(i) + 'x'.repeat(400) }], { n, max_tokens: 200 });
+          return [{ id: String(i) }];
+        },
+        errorRow: (i) => ({ id: String(i), error: 'x' }),
+        sink: new MemorySink<Row>(),
+        concurrency: 2,
+        clock,
+        tokensPerMinute: 1000,
+      });
+      await settle(20);
+      assert.equal(starts.length, 2, `n = ${n}`);
+      if (n === 1) assert.deepEqual(starts, [0, 0]);
+      else assert.ok(starts[1] >= 60_000, `second request started at ${starts[1]} ms`);
+      gate.resolve('ok');
+      assert.equal((await done).done, 2);
+    }
+  });
+
+  it('a 429 with Retry-After holds back other requests too', async () => {
+    const clock = new FakeClock();
+    const starts: Array<[string, number]> = [];
+    const client = new FakeLlmClient((c) => {
+      const id = c.messages[0].content;
+      starts.push([id, clock.now()]);
+      if (id === '0' && c.attempt === 1) throw new LlmError('rate_limit', '429', 429, 10_000);
+      return 'ok';
+    });
+    await runItems<number, Row>({
+      items: range(6),
+      keyOf: String,
+      execute: async (i, ctx) => {
+        await ctx.query(client, [{ role: 'user', content: String(i) }]);
+        return [{ id: String(i) }];
+      },
+      errorRow: (i) => ({ id: String(i), error: 'x' }),
+      sink: new MemorySink<Row>(),
+      concurrency: 1,
+      clock,
+      random: () => 0,
+    });
+    // Items after the 429 start only once the Retry-After has passed.
+    const later = starts.filter(([id]) => id !== '0');
+    assert.equal(later.length, 5);
+    for (const [, t] of later) assert.ok(t >= 10_000, `started at ${t}`);
   });
 
   it('RateLimiter: a request bigger than the whole budget still runs when the window is empty', async () => {
