@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { LineIndex } from '../../src/core/viewer/lineIndex';
 import { JsonlFile } from '../../src/core/viewer/jsonlFile';
 import { QueryRun, QueryError, compileQuery, requiredLiteral, filterNeedle } from '../../src/core/viewer/query';
-import { parseFilter } from '../../src/core/viewer/filterExpr';
+import { parseExpr as parseFilter } from '../../src/core/expr';
 
 /** Offsets computed the slow, obvious way: every byte after a \n starts a line. */
 function naiveStarts(buf: Buffer): number[] {

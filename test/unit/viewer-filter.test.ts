@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { parseFilter, evaluate, FilterSyntaxError, filterFields } from '../../src/core/viewer/filterExpr';
+import { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, exprFields as filterFields } from '../../src/core/expr';
 import { parseFieldPath, getPath } from '../../src/core/viewer/fieldPath';
 
 const ev = (src: string, record: unknown, line = 1, bad = false): boolean => evaluate(parseFilter(src), { record, line, bad });

@@ -21,7 +21,7 @@
  */
 import { ValidationError, YamlSource, type FieldPath } from '../config/yamlSource';
 import { placeholders } from '../prompts/template';
-import { Expression, ExpressionError } from './expression';
+import { Expression, ExprSyntaxError as ExpressionError } from '../expr';
 import { TemplateStore, templatePlaceholders } from './templates';
 
 export type ParamType = 'int' | 'number' | 'string' | 'bool' | 'list';

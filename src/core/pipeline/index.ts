@@ -1,7 +1,7 @@
 /** Pipelines: YAML-defined multi-stage generation (see docs/pipelines.md). */
 export * from './definition';
 export * from './listParse';
-export * from './expression';
+export { Expression, ExprSyntaxError as ExpressionError } from '../expr';
 export * from './dedup';
 export * from './templates';
 export * from './builtins';

@@ -10,7 +10,7 @@ import { readJsonl } from '../io/jsonl';
 import { TemplateError, placeholders, renderTemplate } from '../prompts/template';
 import { exactKey, MinHashDeduper } from './dedup';
 import { paramRef, type ParamValue, type PipelineDef, type StageDef } from './definition';
-import { Expression } from './expression';
+import { Expression } from '../expr';
 import { childRow, readStageRows, seededRandom, type Row } from './rows';
 
 export interface LocalStageContext {

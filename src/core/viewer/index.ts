@@ -6,6 +6,7 @@ export { LiveJsonlFile } from './liveFile';
 export type { LiveFileOptions } from './liveFile';
 export { QueryRun, QueryError, compileQuery, LineList } from './query';
 export type { QuerySpec, SearchSpec, QueryProgress, GroupSummary } from './query';
-export { parseFilter, evaluate, FilterSyntaxError, filterFields } from './filterExpr';
-export type { FilterNode, FilterContext } from './filterExpr';
+// The filter language is the shared expression language (src/core/expr); old names kept.
+export { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, exprFields as filterFields } from '../expr';
+export type { ExprNode as FilterNode, ExprContext as FilterContext } from '../expr';
 export { parseFieldPath, getPath } from './fieldPath';

@@ -12,7 +12,7 @@
  * whole decoded chunk at once; only candidate lines are decoded and, when a field, a filter or
  * a group key needs it, parsed.
  */
-import { parseFilter, evaluate, FilterSyntaxError, type FilterNode } from './filterExpr';
+import { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, type ExprNode as FilterNode } from '../expr';
 import { getPath, groupKeyOf, parseFieldPath, type PathSegment } from './fieldPath';
 import { parseLine, type JsonlFile } from './jsonlFile';
 
