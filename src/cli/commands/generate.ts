@@ -11,10 +11,9 @@ import { DATASET_FORMATS, parseFieldMapping, type DatasetFormat } from '../../co
 import { countItems, generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
 import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
 import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
-import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
+import type { ApiKind, EndpointProfile, FormatterName, PresetName, ServerStats } from '../../core/llm/types';
 import { CONTEXT_TYPES, type ContextType, type PromptParams } from '../../core/prompts/promptConfig';
 import { parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
-import type { ServerStats } from '../../core/llm/types';
 import { currentCommand, writeCommandRecord } from '../../core/scale/command';
 import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
 import { createProgressRenderer } from '../progress';
