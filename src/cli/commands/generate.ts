@@ -17,6 +17,7 @@ import { parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
 import { currentCommand, writeCommandRecord } from '../../core/scale/command';
 import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
 import { createProgressRenderer } from '../progress';
+import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
 
 interface GenerateFlags {
   input: string;
@@ -223,16 +224,7 @@ export function register(program: Command): void {
       assertValidEndpoint(options.endpoint);
       const apiKey = resolveApiKey(options.endpoint);
 
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        process.stderr.write('\nsdg: cancelling (finished items are kept; Ctrl-C again to quit at once)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const cancel = cancelOnSignals();
       const renderer = flags.progress === false ? null : createProgressRenderer({ label: 'generate' });
       // The command goes into the run folder once the run has opened (its config was accepted),
       // so that `sdg merge` can print the exact command that resumes this run.
@@ -243,7 +235,7 @@ export function register(program: Command): void {
         result = await generateSolutions({
           ...options,
           apiKey,
-          signal: controller.signal,
+          signal: cancel.signal,
           onProgress: (e) => {
             recorded ??= writeCommandRecord(`${resolve(options.output)}.run`, currentCommand()).catch(() => undefined);
             if (e.servers) servers = e.servers;
@@ -252,8 +244,7 @@ export function register(program: Command): void {
         });
       } finally {
         renderer?.finish();
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+        cancel.dispose();
       }
       await recorded;
       const r = result;
@@ -262,7 +253,7 @@ export function register(program: Command): void {
       if (r.status === 'failed') throw new Error(r.error ?? 'the run failed');
       if (r.status === 'cancelled') {
         process.stderr.write(`sdg: cancelled after ${r.done} items${resumed}; rows are in ${r.output}; run the same command to resume\n`);
-        process.exitCode = 130;
+        process.exitCode = CANCELLED_EXIT_CODE;
         return;
       }
       const total = r.total ?? r.done + r.failed + r.resumed;

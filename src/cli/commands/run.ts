@@ -12,6 +12,7 @@ import { assertValidEndpoint, resolveApiKey, resolveEndpoint, isPresetName, PRES
 import type { EndpointProfile, LlmClient } from '../../core/llm/types';
 import { dryRun, resolveParameters, resolvePipeline, runPipeline } from '../../core/pipeline';
 import { createProgressRenderer, type ProgressRenderer } from '../progress';
+import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
 
 interface RunFlags {
   baseUrl: string[];
@@ -169,16 +170,7 @@ export function register(program: Command): void {
         return c;
       };
 
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        process.stderr.write('\nsdg: cancelling (finished items are kept; Ctrl-C again to quit at once)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const cancel = cancelOnSignals();
       // One progress bar per model stage (created on its first event, closed on its final one).
       let bar: { stage: string; renderer: ProgressRenderer } | null = null;
       const progressFor = (stage: string): ProgressRenderer => {
@@ -202,7 +194,7 @@ export function register(program: Command): void {
           requestsPerMinute: positiveInt('--rpm', f.rpm),
           tokensPerMinute: positiveInt('--tpm', f.tpm),
           overwrite: f.overwrite,
-          signal: controller.signal,
+          signal: cancel.signal,
           onStage: f.quiet ? undefined : (stage, status, detail) => {
             const line = `sdg: ${stage}: ${status}${detail ? ` (${detail})` : ''}`;
             if (bar && !f.quiet) bar.renderer.log(line);
@@ -212,13 +204,12 @@ export function register(program: Command): void {
         });
       } finally {
         (bar as { renderer: ProgressRenderer } | null)?.renderer.finish();
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+        cancel.dispose();
         await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
       }
       if (result.status === 'cancelled') {
         process.stderr.write(`sdg: cancelled; run the same command to resume\n`);
-        process.exitCode = 130;
+        process.exitCode = CANCELLED_EXIT_CODE;
         return;
       }
       if (result.status === 'failed') throw new Error(result.error ?? 'the pipeline failed');
