@@ -104,14 +104,11 @@ describe('Slurm scripts (scale-out)', function () {
   });
 
   describe('end to end with a fake sbatch (tasks run locally)', () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'sdg-slurm-fake-'));
-    const cli = join(tmp, 'cli.js');
-    const mock = join(tmp, 'mock.js');
-    const bin = join(tmp, 'bin');
-    const state = join(tmp, 'state');
-    const work = join(tmp, 'work');
+    let tmp = '', cli = '', mock = '', bin = '', state = '', work = '';
 
     before(async () => {
+      tmp = mkdtempSync(join(tmpdir(), 'sdg-slurm-fake-'));
+      [cli, mock, bin, state, work] = ['cli.js', 'mock.js', 'bin', 'state', 'work'].map((n) => join(tmp, n));
       await build({ entryPoints: [join(REPO, 'src/cli/index.ts')], outfile: cli, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent' });
       await build({ entryPoints: [join(REPO, 'test/support/mockServerMain.ts')], outfile: mock, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent' });
       for (const d of [bin, state, work]) mkdirSync(d, { recursive: true });
