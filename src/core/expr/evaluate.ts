@@ -39,11 +39,11 @@ export function evaluateValue(node: ExprNode, ctx: ExprContext): unknown {
       if (node.special === '$bad') return ctx.bad;
       return ctx.bad ? undefined : getPath(ctx.record, node.segments);
     case 'and':
-      return truthy(evaluateValue(node.left, ctx)) && truthy(evaluateValue(node.right, ctx));
+      return evaluate(node.left, ctx) && evaluate(node.right, ctx);
     case 'or':
-      return truthy(evaluateValue(node.left, ctx)) || truthy(evaluateValue(node.right, ctx));
+      return evaluate(node.left, ctx) || evaluate(node.right, ctx);
     case 'not':
-      return !truthy(evaluateValue(node.operand, ctx));
+      return !evaluate(node.operand, ctx);
     case 'neg':
       return -Number(evaluateValue(node.operand, ctx));
     case 'compare': {
@@ -97,5 +97,17 @@ export function evaluateValue(node: ExprNode, ctx: ExprContext): unknown {
 
 /** Whether a record passes the expression (its value, tested for truthiness). */
 export function evaluate(node: ExprNode, ctx: ExprContext): boolean {
-  return truthy(evaluateValue(node, ctx));
+  // Boolean nodes directly: the hot path of viewer filters (`a == 1 && b < 2`).
+  switch (node.type) {
+    case 'and':
+      return evaluate(node.left, ctx) && evaluate(node.right, ctx);
+    case 'or':
+      return evaluate(node.left, ctx) || evaluate(node.right, ctx);
+    case 'not':
+      return !evaluate(node.operand, ctx);
+    case 'compare':
+      return evaluateValue(node, ctx) as boolean;
+    default:
+      return truthy(evaluateValue(node, ctx));
+  }
 }

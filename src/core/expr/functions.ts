@@ -25,7 +25,8 @@ function looseEqual(a: unknown, b: unknown): boolean {
 
 /** `a contains b`: substring of a string (or number's text), or an element of an array. */
 export function containsValue(a: unknown, b: unknown): boolean {
-  if (typeof a === 'string' || typeof a === 'number') return typeof b === 'string' || typeof b === 'number' ? String(a).includes(String(b)) : false;
+  if (typeof a === 'string') return typeof b === 'string' ? a.includes(b) : typeof b === 'number' ? a.includes(String(b)) : false;
+  if (typeof a === 'number') return typeof b === 'string' || typeof b === 'number' ? String(a).includes(String(b)) : false;
   if (Array.isArray(a)) {
     for (const x of a) if (looseEqual(x, b)) return true;
   }
