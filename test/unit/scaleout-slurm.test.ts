@@ -218,6 +218,8 @@ describe('Slurm scripts (scale-out)', function () {
         [['--num-chunks', '2', '--base-url', 'http://a/v1', '--temperature', 'hot'], /--temperature must be a number/],
         [['--num-chunks', '2', '--base-url', 'http://a/v1', '--bogus'], /unknown option '--bogus'/],
         [['--num-chunks', '2', '--base-url', 'http://a/v1', '--partition', 'a b'], /partition: "a b" has characters/],
+        [['--num-chunks', '2', '--base-url', 'http://a/v1', '--prompt', 'no_such_prompt'], /no_such_prompt/],
+        [['--num-chunks', '2', '--base-url', 'http://a/v1', '--input', 'missing.jsonl'], /missing\.jsonl.*file not found/],
       ] as Array<[string[], RegExp]>) {
         const r = await sdg([...base, ...extra]);
         assert.equal(r.code, 1, `${extra.join(' ')}: ${r.stderr}`);

@@ -16,6 +16,7 @@ import { isPidAlive, readManifest } from '../../core/run/manifest';
 import { currentCommand } from '../../core/scale/command';
 import { buildSlurmPlan, loadClusterProfile, type ClusterProfile, type SlurmPlan } from '../../core/scale/slurm';
 import { shellJoin } from '../../core/scale/shell';
+import { prepareGeneration } from '../../core/generate';
 import { chunkFromFlags, optionsFromFlags, register as registerGenerate } from './generate';
 
 /** Flags of `sdg slurm generate` itself: name -> [profile field, kind]. Everything else goes to sdg generate. */
@@ -196,6 +197,8 @@ export function register(program: Command): void {
       if (own.profile.serverCommand && flags.baseUrl.length) throw new Error('--server-command starts a server per task; leave out --base-url');
       if (!own.profile.serverCommand && !flags.baseUrl.length) throw new Error('give --base-url (servers already running) or --server-command (a server per task)');
       if (!options.endpoint.model) throw new Error('--model is required');
+      // The prompt, the input's format and its first row are checked here, not hours later on a node.
+      await prepareGeneration({ ...options, chunk: undefined, skipEndpointCheck: true });
       const cwd = process.cwd();
       const output = resolve(flags.output);
       const scriptDir = resolve(own.scriptDir ?? `${output}.slurm`);
