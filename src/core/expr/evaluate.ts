@@ -39,11 +39,9 @@ export function evaluateValue(node: ExprNode, ctx: ExprContext): unknown {
       if (node.special === '$bad') return ctx.bad;
       return ctx.bad ? undefined : getPath(ctx.record, node.segments);
     case 'and':
-      return evaluate(node.left, ctx) && evaluate(node.right, ctx);
     case 'or':
-      return evaluate(node.left, ctx) || evaluate(node.right, ctx);
     case 'not':
-      return !evaluate(node.operand, ctx);
+      return evaluate(node, ctx);
     case 'neg':
       return -Number(evaluateValue(node.operand, ctx));
     case 'compare': {

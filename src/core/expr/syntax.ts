@@ -438,52 +438,47 @@ export function printExpr(node: ExprNode): string {
   }
 }
 
+/** Calls `visit` for every path node of the tree, left to right. */
+function forEachPath(node: ExprNode, visit: (n: Extract<ExprNode, { type: 'path' }>) => void): void {
+  switch (node.type) {
+    case 'path':
+      return visit(node);
+    case 'not':
+    case 'neg':
+      return forEachPath(node.operand, visit);
+    case 'and':
+    case 'or':
+    case 'compare':
+    case 'arith':
+      forEachPath(node.left, visit);
+      return forEachPath(node.right, visit);
+    case 'call':
+      for (const a of node.args) forEachPath(a, visit);
+      return;
+    default:
+      return;
+  }
+}
+
 /** Every field path an expression reads (specials `$line`/`$bad` excluded), in first-use order. */
 export function referencedPaths(node: ExprNode): PathSegment[][] {
   const out: PathSegment[][] = [];
   const seen = new Set<string>();
-  const walk = (n: ExprNode): void => {
-    switch (n.type) {
-      case 'path': {
-        if (n.special) return;
-        const key = JSON.stringify(n.segments);
-        if (!seen.has(key)) {
-          seen.add(key);
-          out.push(n.segments);
-        }
-        return;
-      }
-      case 'not':
-      case 'neg':
-        return walk(n.operand);
-      case 'and':
-      case 'or':
-      case 'compare':
-      case 'arith':
-        walk(n.left);
-        return walk(n.right);
-      case 'call':
-        return n.args.forEach(walk);
-      default:
-        return;
-    }
-  };
-  walk(node);
+  forEachPath(node, (n) => {
+    const key = JSON.stringify(n.segments);
+    if (n.special || seen.has(key)) return;
+    seen.add(key);
+    out.push(n.segments);
+  });
   return out;
 }
 
-/** Whether the expression reads `$line` or `$bad` (only the viewer provides them). */
+/** The specials (`$line`, `$bad`) an expression reads: only the viewer provides them. */
 export function usesSpecials(node: ExprNode): Array<'$line' | '$bad'> {
   const out = new Set<'$line' | '$bad'>();
-  const walk = (n: ExprNode): void => {
-    if (n.type === 'path' && n.special) out.add(n.special);
-    else if (n.type === 'not' || n.type === 'neg') walk(n.operand);
-    else if (n.type === 'and' || n.type === 'or' || n.type === 'compare' || n.type === 'arith') {
-      walk(n.left);
-      walk(n.right);
-    } else if (n.type === 'call') n.args.forEach(walk);
-  };
-  walk(node);
+  forEachPath(node, (n) => {
+    if (n.special) out.add(n.special);
+  });
   return [...out];
 }
 
