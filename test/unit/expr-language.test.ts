@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { EXPR_FUNCTIONS, ExprSyntaxError, Expression, evaluate, evaluateValue, exprFields, parseExpr, printExpr, type ExprNode } from '../../src/core/expr';
+import { filterNeedle } from '../../src/core/viewer/query';
 
 const val = (src: string, record: unknown = {}, line = 1, bad = false): unknown => evaluateValue(parseExpr(src), { record, line, bad });
 const ok = (src: string, record: unknown = {}, line = 1, bad = false): boolean => evaluate(parseExpr(src), { record, line, bad });
@@ -169,12 +170,39 @@ describe('expression language: properties', () => {
 
   it('evaluation never throws, on any record, good or malformed line', () => {
     fc.assert(
-      fc.property(tree, fc.jsonValue(), fc.nat(1000), fc.boolean(), (t, record, line, bad) => {
+      fc.property(tree, fc.oneof(fc.jsonValue(), fc.anything()), fc.nat(1000), fc.boolean(), (t, record, line, bad) => {
         evaluate(t, { record: bad ? undefined : record, line, bad });
         evaluateValue(t, { record, line, bad: false });
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it('the viewer prefilter is sound for the merged grammar: a passing record always contains the needle', () => {
+    const key = fc.constantFrom('a', 'b', 'seed', 'model-name', 'odd key', '0');
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('a', 'x', '', 'model-name', 3, -1, 0), fc.array(fc.constantFrom('a', 'x', 3)));
+    const record = fc.dictionary(key, fc.oneof(value, fc.dictionary(key, value)));
+    // Mostly `&&` chains of field tests (what the prefilter looks at), some random trees.
+    const simplePath = fc.array(key, { minLength: 1, maxLength: 2 }).map((segments): ExprNode => ({ type: 'path', segments }));
+    const small = fc.constantFrom<ExprNode>(...['a', 'x', '', 3, 0, null, true].map((value) => ({ type: 'literal' as const, value })));
+    const atom = fc.oneof(
+      simplePath,
+      fc.tuple(fc.constantFrom('==' as const, '!=' as const, 'contains' as const, '<' as const, '>=' as const), simplePath, small).map(([op, left, right]): ExprNode => ({ type: 'compare', op, left, right })),
+      fc.tuple(simplePath, regexArb).map(([left, right]): ExprNode => ({ type: 'compare', op: '=~', left, right })),
+      tree,
+    );
+    const chain = fc.array(atom, { minLength: 1, maxLength: 3 }).map((xs) => xs.reduce((left, right): ExprNode => ({ type: 'and', left, right })));
+    let checked = 0;
+    fc.assert(
+      fc.property(chain, record, (t, r) => {
+        const needle = filterNeedle(t);
+        if (needle === undefined || !evaluate(t, { record: r, line: 1, bad: false })) return;
+        checked++;
+        assert.ok(JSON.stringify(r).includes(needle), `${printExpr(t)} passes ${JSON.stringify(r)} without ${needle}`);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(checked > 20, `only ${checked} cases had a needle and a passing record`);
   });
 
   it('any text either parses or fails with a column inside it (or just past its end)', () => {

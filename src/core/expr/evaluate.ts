@@ -4,7 +4,7 @@
  * Never throws: type mismatches give false/NaN, missing fields are null.
  */
 import { getPath } from '../viewer/fieldPath';
-import { containsValue, looseEqual } from './functions';
+import { containsValue, looseEqual, toNumber, toText } from './functions';
 import type { ExprNode } from './syntax';
 
 /** What an expression sees. `record` is undefined for malformed lines (viewer: `bad` true). */
@@ -43,7 +43,7 @@ export function evaluateValue(node: ExprNode, ctx: ExprContext): unknown {
     case 'not':
       return evaluate(node, ctx);
     case 'neg':
-      return -Number(evaluateValue(node.operand, ctx));
+      return -toNumber(evaluateValue(node.operand, ctx));
     case 'compare': {
       const a = evaluateValue(node.left, ctx);
       if (node.op === '=~') {
@@ -71,15 +71,15 @@ export function evaluateValue(node: ExprNode, ctx: ExprContext): unknown {
       const b = evaluateValue(node.right, ctx);
       switch (node.op) {
         case '+':
-          return typeof a === 'string' || typeof b === 'string' ? String(a ?? '') + String(b ?? '') : Number(a) + Number(b);
+          return typeof a === 'string' || typeof b === 'string' ? toText(a) + toText(b) : toNumber(a) + toNumber(b);
         case '-':
-          return Number(a) - Number(b);
+          return toNumber(a) - toNumber(b);
         case '*':
-          return Number(a) * Number(b);
+          return toNumber(a) * toNumber(b);
         case '/':
-          return Number(a) / Number(b);
+          return toNumber(a) / toNumber(b);
         case '%':
-          return Number(a) % Number(b);
+          return toNumber(a) % toNumber(b);
       }
       return undefined;
     }

@@ -13,7 +13,12 @@ export interface ExprFunction {
   call: (a: unknown, b: unknown, c: unknown) => unknown;
 }
 
-const str = (x: unknown): string => (x === null || x === undefined ? '' : typeof x === 'string' ? x : String(x));
+/** Text of a value: null/missing is "", arrays and objects are their JSON (never throws). */
+export const toText = (x: unknown): string => (x === null || x === undefined ? '' : typeof x === 'string' ? x : typeof x === 'object' ? JSON.stringify(x) : String(x));
+const str = toText;
+
+/** Number of a value as JavaScript's Number() has it, except arrays and objects are NaN. */
+export const toNumber = (x: unknown): number => (typeof x === 'number' ? x : x !== null && typeof x === 'object' ? NaN : Number(x));
 
 function looseEqual(a: unknown, b: unknown): boolean {
   if (a === undefined) a = null;
@@ -62,13 +67,13 @@ export const FUNCTIONS: Readonly<Record<string, ExprFunction>> = Object.freeze({
   lower: { minArgs: 1, maxArgs: 1, summary: 'lower-case text', call: (x) => str(x).toLowerCase() },
   upper: { minArgs: 1, maxArgs: 1, summary: 'upper-case text', call: (x) => str(x).toUpperCase() },
   trim: { minArgs: 1, maxArgs: 1, summary: 'text without leading/trailing whitespace', call: (x) => str(x).trim() },
-  number: { minArgs: 1, maxArgs: 1, summary: 'the value as a number (NaN when it is not one)', call: (x) => Number(x) },
+  number: { minArgs: 1, maxArgs: 1, summary: 'the value as a number (NaN when it is not one)', call: (x) => toNumber(x) },
   contains: { minArgs: 2, maxArgs: 2, summary: 'same as the infix `a contains b`', call: (a, b) => containsValue(a, b) },
   startsWith: { minArgs: 2, maxArgs: 2, summary: 'text starts with the given text', call: (a, b) => str(a).startsWith(str(b)) },
   endsWith: { minArgs: 2, maxArgs: 2, summary: 'text ends with the given text', call: (a, b) => str(a).endsWith(str(b)) },
   matches: { minArgs: 2, maxArgs: 3, regexArg: 1, summary: 'regex test: matches(x, /re/i) or matches(x, "re", "i")', call: (a, re, flags) => (re instanceof RegExp ? re.test(str(a)) : testDynamic(a, re, flags)) },
-  min: { minArgs: 2, maxArgs: 2, summary: 'smaller of two numbers', call: (a, b) => Math.min(Number(a), Number(b)) },
-  max: { minArgs: 2, maxArgs: 2, summary: 'larger of two numbers', call: (a, b) => Math.max(Number(a), Number(b)) },
+  min: { minArgs: 2, maxArgs: 2, summary: 'smaller of two numbers', call: (a, b) => Math.min(toNumber(a), toNumber(b)) },
+  max: { minArgs: 2, maxArgs: 2, summary: 'larger of two numbers', call: (a, b) => Math.max(toNumber(a), toNumber(b)) },
 });
 
 export { looseEqual };

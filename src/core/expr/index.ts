@@ -9,7 +9,7 @@ export { ExprSyntaxError, parseExpr, printExpr, referencedPaths, exprFields, use
 export type { ExprNode, CompareOp, ArithOp } from './syntax';
 export { evaluate, evaluateValue, truthy } from './evaluate';
 export type { ExprContext } from './evaluate';
-export { FUNCTIONS as EXPR_FUNCTIONS, containsValue } from './functions';
+export { FUNCTIONS as EXPR_FUNCTIONS, containsValue, toNumber, toText } from './functions';
 export type { ExprFunction } from './functions';
 
 /**
