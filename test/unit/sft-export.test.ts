@@ -110,6 +110,9 @@ describe('sft export: filters', () => {
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'o.jsonl'), format: 'text', formatter: 'nope' }), /unknown conversation formatter "nope"/);
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'o.jsonl'), maxPerProblem: 0 }), /positive integer/);
     await assert.rejects(exportSft({ inputs: [input], output: input }), /is also an input/);
+    const graded = join(dir, 'graded.jsonl');
+    writeJsonl(graded, [g(0, 'p', '\\boxed{2}', true)]);
+    await assert.rejects(exportSft({ inputs: [graded], output: join(dir, 'o.jsonl'), promptTemplate: 'Solve {{question}}' }), /prompt template: no value for placeholder \{\{question\}\}/);
   });
 });
 

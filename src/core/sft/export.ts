@@ -175,6 +175,7 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
   const torn = (f: string, l: number) => options.onWarning?.(`${f}:${l}: skipped a torn last line`);
   let lastProblem: string | null = null;
   let lastProblemKey = '';
+  let checkedTemplate = false;
   for (const file of options.inputs) {
     for await (const { row, line } of readJsonl(file, { onTornLine: torn })) {
       const id = summary.inputRows++;
@@ -211,7 +212,11 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
         else seen.add(solutionId);
       }
       verdict.push(v);
-      if (v === KEPT) survivors[pid].push(id);
+      if (v === KEPT) {
+        // Fail on a bad --prompt-template now, not after a whole first pass.
+        if (!checkedTemplate) { renderer.render(row); checkedTemplate = true; }
+        survivors[pid].push(id);
+      }
     }
   }
   seen.clear();
