@@ -68,20 +68,31 @@ async function askProfile(existing?: EndpointProfile): Promise<EndpointProfile |
     validateInput: (v) => (ENDPOINT_NAME_RE.test(v) ? undefined : 'Letters, digits, ".", "_", "-" or spaces; at most 64 characters'),
   });
   if (name === undefined) return undefined;
-  const baseUrl = await vscode.window.showInputBox({
+  // Several servers (a pool) as the CLI's --base-url takes them: comma-separated, URL#weight=2&max=64.
+  const { parseServerSpecs, validatePoolServers } = require('../core/llm/pool') as typeof import('../core/llm/pool.js');
+  const serversOf = (v: string) => {
+    const servers = parseServerSpecs([v]);
+    const pool = servers.length > 1 || servers.some((x) => x.weight !== undefined || x.maxConcurrency !== undefined);
+    return { servers, pool };
+  };
+  const baseUrlText = await vscode.window.showInputBox({
     title: 'Base URL (2/4)',
-    prompt: 'OpenAI-compatible API root, e.g. http://gpu-box:8000/v1',
-    value: existing?.baseUrl ?? 'http://127.0.0.1:8000/v1',
+    prompt: 'OpenAI-compatible API root, e.g. http://gpu-box:8000/v1. A pool of servers serving the same model: separate them with commas (URL#weight=2&max=64 sets a server\'s share and limit).',
+    value: existing?.servers?.length
+      ? existing.servers.map((x) => x.baseUrl + (x.weight !== undefined || x.maxConcurrency !== undefined ? `#${[x.weight !== undefined ? `weight=${x.weight}` : '', x.maxConcurrency !== undefined ? `max=${x.maxConcurrency}` : ''].filter(Boolean).join('&')}` : '')).join(', ')
+      : existing?.baseUrl ?? 'http://127.0.0.1:8000/v1',
     validateInput: (v) => {
       try {
-        const u = new URL(v);
-        return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : 'Must start with http:// or https://';
-      } catch {
-        return 'Not a URL';
+        const { servers } = serversOf(v);
+        return validatePoolServers(servers, 'base URL')[0]?.replace(/^base URL: /, '');
+      } catch (e) {
+        return errorMessage(e);
       }
     },
   });
-  if (baseUrl === undefined) return undefined;
+  if (baseUrlText === undefined) return undefined;
+  const parsed = serversOf(baseUrlText);
+  const baseUrl = parsed.servers[0].baseUrl;
   const model = await vscode.window.showInputBox({ title: 'Model (3/4)', prompt: 'Model id the server serves (see its /v1/models)', value: existing?.model ?? '', validateInput: (v) => (v.trim() ? undefined : 'Required') });
   if (model === undefined) return undefined;
   const kind = await vscode.window.showQuickPick(
@@ -92,7 +103,8 @@ async function askProfile(existing?: EndpointProfile): Promise<EndpointProfile |
     { title: 'API (4/4)', placeHolder: existing?.apiKind ?? 'chat' },
   );
   if (!kind) return undefined;
-  const profile: EndpointProfile = { ...(existing ?? {}), name, baseUrl: baseUrl.trim(), model: model.trim(), apiKind: kind.apiKind };
+  const profile: EndpointProfile = { ...(existing ?? {}), name, baseUrl: baseUrl.trim(), model: model.trim(), apiKind: kind.apiKind, servers: parsed.pool ? parsed.servers : undefined };
+  if (!profile.servers) delete profile.servers;
   if (kind.apiKind === 'completions') {
     const f = await vscode.window.showQuickPick(FORMATTERS.map((x) => ({ label: x })), { title: 'Conversation formatter' });
     if (!f) return undefined;
@@ -118,8 +130,15 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
     );
 
   register('sdg.openStudio', (tab?: unknown) => {
-    const tabs = ['pipelines', 'templates', 'fewshot', 'endpoints', 'runs'] as const;
+    const tabs = ['pipelines', 'templates', 'fewshot', 'endpoints', 'runs', 'slurm'] as const;
     StudioPanel.show(services, typeof tab === 'string' && (tabs as readonly string[]).includes(tab) ? { tab: tab as (typeof tabs)[number] } : undefined);
+    return true;
+  });
+
+  // The Slurm dialog lives in the Studio (cluster profile form, preview, submit).
+  register('sdg.launchOnSlurm', () => {
+    if (!services.requireTrust('Launching Slurm jobs')) return false;
+    StudioPanel.show(services, { tab: 'slurm' });
     return true;
   });
 
@@ -180,7 +199,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
     const name = endpointNameOf(arg) ?? (await pickEndpoint(services, 'Endpoint to test'));
     if (!name) return;
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Testing ${name}…` }, () => services.testEndpoint(name));
-    if (result.ok) void vscode.window.showInformationMessage(`SDG: "${name}" answered in ${result.latencyMs} ms. Models: ${result.models.join(', ') || '(none listed)'}`);
+    if (result.ok) void vscode.window.showInformationMessage(`SDG: "${name}" answered in ${result.latencyMs} ms${result.servers ? ` (all ${result.servers.length} servers; slowest)` : ''}. Models: ${result.models.join(', ') || '(none listed)'}`);
     else void vscode.window.showErrorMessage(`SDG: "${name}": ${result.error}`);
     return result;
   });

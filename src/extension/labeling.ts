@@ -144,6 +144,7 @@ export class LabelingLauncher {
           throughput: { requestsPerSec: e.requestsPerSec, tokensPerSec: e.tokensPerSec },
           etaSeconds: e.etaMs === null ? null : e.etaMs / 1000,
           recentErrors: e.lastErrors,
+          servers: e.servers,
         }),
     }).then(
       (result) => ({ status: result.status, error: result.error ? errorMessage(result.error) : null }),

@@ -221,13 +221,14 @@ export class PipelineLauncher implements RunLauncher<PipelineRunRequest> {
     hooks: RunHooks,
   ): Promise<LaunchedRun> {
     const { runPipeline } = core();
-    const { createClient } = (require('../core/llm/client') as typeof import('../core/llm/client.js'));
+    // A pool when the profile lists several servers, else the single-server client.
+    const { createEndpointClient } = (require('../core/llm/pool') as typeof import('../core/llm/pool.js'));
     const { profile, apiKey } = await this.deps.resolveEndpoint(o.endpointName);
     const concurrency = o.concurrency ?? profile.maxConcurrency ?? this.deps.defaultConcurrency();
     const clients: LlmClient[] = [];
     let client: LlmClient | undefined;
     const clientFor = (): LlmClient => {
-      if (!client) clients.push((client = createClient(profile, { apiKey, connections: Math.max(concurrency, 8) })));
+      if (!client) clients.push((client = createEndpointClient(profile, { apiKey, connections: Math.max(concurrency, 8) })));
       return client;
     };
     const progress = new PipelineProgress(o.def.stages.map((s) => s.name));
@@ -247,6 +248,7 @@ export class PipelineLauncher implements RunLauncher<PipelineRunRequest> {
         etaSeconds: e.etaMs === null ? null : e.etaMs / 1000,
         recentErrors: e.lastErrors,
         stages: progress.stages,
+        servers: e.servers,
       });
     };
     const onStage = (stage: string, status: string, detail?: string) => {

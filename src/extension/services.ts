@@ -17,16 +17,12 @@ import { confineRunFolder, mergeRuns, viewFromManifest } from './run/views';
 import type { StudioBackend } from './studio/handlers';
 import { errorMessage } from './util/redact';
 import { checkProfile } from './endpoints/profiles';
+import { testEndpointProfile, type EndpointTestResult } from './endpoints/probe';
 import { PipelineCatalog, PipelineLauncher } from './pipelines';
 import { LabelingLauncher } from './labeling';
 import { StudioLauncher, type RunRequest } from './launcher';
 
-export interface EndpointTestResult {
-  ok: boolean;
-  latencyMs: number | null;
-  models: string[];
-  error: string | null;
-}
+export type { EndpointTestResult } from './endpoints/probe';
 
 export class Services implements vscode.Disposable {
   readonly endpoints: EndpointStore;
@@ -189,22 +185,10 @@ export class Services implements vscode.Disposable {
 
   async testEndpoint(name: string): Promise<EndpointTestResult> {
     const { profile, apiKey } = await this.resolveEndpoint(name);
-    const { createClient } = (require('../core/llm/client') as typeof import('../core/llm/client.js'));
-    const client = createClient(profile, { apiKey, connections: 1, timeoutMs: 15_000 });
-    const started = Date.now();
-    try {
-      const models = await client.listModels();
-      const latencyMs = Date.now() - started;
-      this.log.info(`Endpoint "${name}" answered /models in ${latencyMs} ms (${models.length} model(s))`);
-      const error = models.length && !models.includes(profile.model) ? `Reachable, but the server does not list the model "${profile.model}"` : null;
-      return { ok: !error, latencyMs, models, error };
-    } catch (e) {
-      const msg = errorMessage(e);
-      this.log.warn(`Endpoint "${name}" test failed: ${msg}`);
-      return { ok: false, latencyMs: null, models: [], error: msg };
-    } finally {
-      await client.close().catch(() => undefined);
-    }
+    const result = await testEndpointProfile(profile, apiKey);
+    if (result.ok) this.log.info(`Endpoint "${name}" answered /models in ${result.latencyMs} ms (${result.models.length} model(s)${result.servers ? `, ${result.servers.length} servers` : ''})`);
+    else this.log.warn(`Endpoint "${name}" test failed: ${result.error}`);
+    return result;
   }
 
   async listDatasets(): Promise<string[]> {
@@ -294,6 +278,15 @@ export class Services implements vscode.Disposable {
           await this.runs.resume(this.confineRunDir(dir));
         },
         openOutput: (dir) => this.openRunOutput(this.confineRunDir(dir)),
+      },
+      slurm: {
+        runsFolder: () => {
+          const f = runsFolder();
+          if (!f) throw new Error('open a folder first: Slurm job outputs and scripts go under the setting sdg.runsFolder');
+          return f;
+        },
+        resolveEndpoint: (name) => this.resolveEndpoint(name),
+        extensionPath: this.context.extensionUri.fsPath,
       },
     };
   }

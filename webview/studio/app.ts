@@ -7,11 +7,16 @@ import { Directive, directive, type ElementPart, type PartInfo, PartType } from 
 import type { MessageChannel } from '../../src/shared/ipc.js';
 import type {
   EndpointProfile,
+  EndpointTestResult,
   FewShotExampleData,
   LabelParams,
   ParamInfo,
   PipelineInfo,
   RunView,
+  ServerStats,
+  SlurmInfo,
+  SlurmPreview,
+  SlurmSubmitResult,
   StudioHostNotifications,
   StudioRequests,
   StudioTab,
@@ -19,6 +24,8 @@ import type {
 } from '../../src/shared/protocol/studio.js';
 import { baseStyles, compactNumber, formatDuration } from '../shared/theme.js';
 import { connectToHost, vscodeApi } from '../shared/vscodeApi.js';
+import { formatServerLines, parseServerLines } from './logic/servers.js';
+import { clusterFormOf, clusterRequest, slurmJobRequest, taskCount, type ClusterForm, type SlurmJobForm } from './logic/slurm.js';
 import { coerceParams, initialState, labelRequest, moveItem, paramProblems, paramValues, reduce, refKey, type Action, type Persisted, type StudioState } from './logic/state.js';
 
 type Host = MessageChannel<Record<string, never>, StudioRequests, StudioHostNotifications, Record<string, never>>;
@@ -29,9 +36,13 @@ const TABS: Array<{ id: StudioTab; label: string }> = [
   { id: 'fewshot', label: 'Few-shot' },
   { id: 'endpoints', label: 'Endpoints' },
   { id: 'runs', label: 'Run' },
+  { id: 'slurm', label: 'Slurm' },
 ];
 
 const FEWSHOT_FIELDS = ['problem', 'solution', 'expected_answer', 'reference_solution', 'masked_solution'];
+
+/** The endpoint form: a profile plus the key field and the servers as typed (one per line). */
+type EndpointFormState = EndpointProfile & { apiKey?: string; previousName?: string; serversText: string };
 
 function targetValue(e: Event): string {
   return (e.target as HTMLInputElement).value;
@@ -65,6 +76,13 @@ export class SdgStudio extends LitElement {
       .toast { padding: 6px 10px; margin: 8px 0; border-radius: 3px; background: var(--vscode-inputValidation-errorBackground); border: 1px solid var(--vscode-inputValidation-errorBorder); }
       .w-done { background: var(--vscode-progressBar-background); height: 6px; float: left; }
       .w-failed { background: var(--vscode-errorForeground); height: 6px; float: left; }
+      .servers-table { border-collapse: collapse; width: 100%; font-size: 12px; }
+      .servers-table th { text-align: left; font-weight: 600; color: var(--vscode-descriptionForeground); border-bottom: 1px solid var(--vscode-widget-border, var(--vscode-panel-border)); padding: 2px 8px 2px 0; }
+      .servers-table td { padding: 2px 8px 2px 0; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); }
+      .servers-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+      .servers-table td.last-error { max-width: 320px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+      .pool-servers { margin: 4px 0; padding-left: 18px; }
+      pre.script { background: var(--vscode-textCodeBlock-background); padding: 8px; overflow: auto; max-height: 420px; font-family: var(--vscode-editor-font-family); font-size: 12px; }
     `,
   ];
 
@@ -72,11 +90,14 @@ export class SdgStudio extends LitElement {
   private host!: Host;
   private notice: { kind: 'error' | 'info'; text: string } | null = null;
   private busy = new Set<string>();
-  private endpointForm: (EndpointProfile & { apiKey?: string; previousName?: string }) | null = null;
-  private endpointTests = new Map<string, { ok: boolean; latencyMs: number | null; models: string[]; error: string | null } | 'testing'>();
+  private endpointForm: EndpointFormState | null = null;
+  private endpointTests = new Map<string, EndpointTestResult | 'testing'>();
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
   private datasets: string[] = [];
   private allTemplates: TemplateRef[] = [];
+  private slurmInfo: SlurmInfo | null = null;
+  private slurmPreview: SlurmPreview | null = null;
+  private slurmSubmitted: SlurmSubmitResult | null = null;
   private importFile = '';
   private importLimit = 8;
 
@@ -95,6 +116,7 @@ export class SdgStudio extends LitElement {
     this.host.on('focus', (f) => {
       if (f.pipelineId) this.dispatch({ type: 'selectPipeline', id: f.pipelineId });
       if (f.ref) this.openTemplate(f.ref);
+      if (f.tab === 'slurm') void this.loadSlurmInfo();
       this.dispatch({ type: 'tab', tab: f.tab });
     });
     void this.load();
@@ -108,6 +130,7 @@ export class SdgStudio extends LitElement {
       if (this.state.persisted.datasetFile) void this.loadRow();
       void this.loadDatasets();
       void this.loadTemplates();
+      void this.loadSlurmInfo();
     } catch (e) {
       this.dispatch({ type: 'loadFailed', error: errorText(e) });
     }
@@ -142,6 +165,11 @@ export class SdgStudio extends LitElement {
   }
 
   // ---------------------------------------------------------------- data loading
+
+  private async loadSlurmInfo(): Promise<void> {
+    this.slurmInfo = await this.host.request('slurm.info', {}).catch(() => null);
+    this.requestUpdate();
+  }
 
   private async loadTemplates(): Promise<void> {
     this.allTemplates = await this.host.request('templates.list', {}).catch(() => []);
@@ -221,6 +249,7 @@ export class SdgStudio extends LitElement {
         <vscode-tab-panel>${s.persisted.tab === 'fewshot' ? this.renderFewShot() : nothing}</vscode-tab-panel>
         <vscode-tab-panel>${s.persisted.tab === 'endpoints' ? this.renderEndpoints() : nothing}</vscode-tab-panel>
         <vscode-tab-panel>${s.persisted.tab === 'runs' ? this.renderRuns() : nothing}</vscode-tab-panel>
+        <vscode-tab-panel>${s.persisted.tab === 'slurm' ? this.renderSlurm() : nothing}</vscode-tab-panel>
       </vscode-tabs>
     `;
   }
@@ -475,7 +504,7 @@ export class SdgStudio extends LitElement {
     const form = this.endpointForm;
     return html`
       <div class="row">
-        <vscode-button @click=${() => { this.endpointForm = { name: '', baseUrl: 'http://127.0.0.1:8000/v1', model: '', apiKind: 'chat' }; this.requestUpdate(); }}>Add endpoint</vscode-button>
+        <vscode-button @click=${() => { this.endpointForm = { name: '', baseUrl: 'http://127.0.0.1:8000/v1', model: '', apiKind: 'chat', serversText: 'http://127.0.0.1:8000/v1' }; this.requestUpdate(); }}>Add endpoint</vscode-button>
         <span class="muted">Endpoints are kept in the sdg.endpoints setting; API keys in VS Code's secret storage.</span>
       </div>
       ${form ? this.renderEndpointForm(form) : nothing}
@@ -486,10 +515,14 @@ export class SdgStudio extends LitElement {
           <div class="row"><b>${profile.name}</b> <span class="badge">${profile.apiKind}${profile.formatter ? ` / ${profile.formatter}` : ''}</span> ${profile.preset ? html`<span class="badge">${profile.preset}</span>` : nothing}
             <span class="grow"></span>
             <vscode-button secondary ?disabled=${!s.trusted || test === 'testing'} @click=${() => void this.testEndpoint(profile.name)}>Test</vscode-button>
-            <vscode-button secondary @click=${() => { this.endpointForm = { ...profile, previousName: profile.name }; this.requestUpdate(); }}>Edit</vscode-button>
+            <vscode-button secondary @click=${() => { this.endpointForm = { ...profile, previousName: profile.name, serversText: formatServerLines(profile) }; this.requestUpdate(); }}>Edit</vscode-button>
             <vscode-button secondary @click=${() => void this.removeEndpoint(profile.name)}>Remove</vscode-button>
           </div>
-          <div class="mono muted">${profile.baseUrl} · ${profile.model} · ${hasKey ? 'key stored' : 'no key'}</div>
+          <div class="mono muted">${profile.servers?.length ? `pool of ${profile.servers.length} servers` : profile.baseUrl} · ${profile.model} · ${hasKey ? 'key stored' : 'no key'}</div>
+          ${profile.servers?.length ? html`<ul class="pool-servers">${profile.servers.map((srv) => {
+            const st = test && test !== 'testing' ? test.servers?.find((x) => x.baseUrl === srv.baseUrl) : undefined;
+            return html`<li class="mono" data-server=${srv.baseUrl}>${srv.baseUrl}${srv.weight !== undefined ? ` · weight ${srv.weight}` : ''}${srv.maxConcurrency !== undefined ? ` · max ${srv.maxConcurrency}` : ''}${st ? html` <span class=${st.ok ? 'ok' : 'error'}>${st.ok ? `${st.latencyMs} ms` : st.error}</span>` : nothing}</li>`;
+          })}</ul>` : nothing}
           ${test === 'testing' ? html`<div class="row"><vscode-progress-ring></vscode-progress-ring> testing…</div>` : nothing}
           ${test && test !== 'testing'
             ? test.ok
@@ -501,8 +534,8 @@ export class SdgStudio extends LitElement {
     `;
   }
 
-  private renderEndpointForm(form: EndpointProfile & { apiKey?: string; previousName?: string }): TemplateResult {
-    const set = (patch: Partial<EndpointProfile & { apiKey?: string }>) => {
+  private renderEndpointForm(form: EndpointFormState): TemplateResult {
+    const set = (patch: Partial<EndpointFormState>) => {
       this.endpointForm = { ...form, ...patch };
       this.requestUpdate();
     };
@@ -511,7 +544,11 @@ export class SdgStudio extends LitElement {
       <h3>${form.previousName ? `Edit ${form.previousName}` : 'New endpoint'}</h3>
       <div class="col">
         <vscode-form-group variant="vertical"><vscode-label required>Name</vscode-label><vscode-textfield aria-label="Name" .value=${form.name} @input=${(e: Event) => set({ name: targetValue(e) })}></vscode-textfield></vscode-form-group>
-        <vscode-form-group variant="vertical"><vscode-label required>Base URL</vscode-label><vscode-textfield aria-label="Base URL" .value=${form.baseUrl} @input=${(e: Event) => set({ baseUrl: targetValue(e) })}></vscode-textfield><vscode-form-helper>OpenAI-compatible, usually ending in /v1</vscode-form-helper></vscode-form-group>
+        <vscode-form-group variant="vertical"><vscode-label required>Base URL(s)</vscode-label><vscode-textarea class="wide" rows="3" aria-label="Base URLs" .value=${form.serversText} @input=${(e: Event) => set({ serversText: targetValue(e) })}></vscode-textarea><vscode-form-helper>OpenAI-compatible API root, usually ending in /v1. Several servers serving the same model make a pool: one per line, optionally with <span class="mono">weight=2 max=64</span> (share of the traffic, requests in flight on that server).</vscode-form-helper></vscode-form-group>
+        ${(() => {
+          const parsed = parseServerLines(form.serversText);
+          return parsed.problems.length ? html`<ul class="issues servers-issues">${parsed.problems.map((x) => html`<li>${x}</li>`)}</ul>` : parsed.servers ? html`<p class="muted servers-note">A pool of ${parsed.servers.length} server${parsed.servers.length === 1 ? '' : 's'}: each request goes to the least busy healthy one.</p>` : nothing;
+        })()}
         <vscode-form-group variant="vertical"><vscode-label required>Model</vscode-label><vscode-textfield aria-label="Model" .value=${form.model} @input=${(e: Event) => set({ model: targetValue(e) })}></vscode-textfield></vscode-form-group>
         <vscode-form-group variant="vertical"><vscode-label>API</vscode-label>
           <vscode-single-select aria-label="API kind" .value=${form.apiKind} @change=${(e: Event) => set({ apiKind: targetValue(e) as EndpointProfile['apiKind'] })}>
@@ -543,8 +580,16 @@ export class SdgStudio extends LitElement {
     </div>`;
   }
 
-  private async saveEndpoint(form: EndpointProfile & { apiKey?: string; previousName?: string }): Promise<void> {
-    const { apiKey, previousName, ...profile } = form;
+  private async saveEndpoint(form: EndpointFormState): Promise<void> {
+    const { apiKey, previousName, serversText, ...profile } = form;
+    const parsed = parseServerLines(serversText);
+    if (parsed.problems.length) {
+      this.notice = { kind: 'error', text: `Base URL(s): ${parsed.problems.join('; ')}` };
+      this.requestUpdate();
+      return;
+    }
+    profile.baseUrl = parsed.baseUrl;
+    profile.servers = parsed.servers;
     for (const k of Object.keys(profile) as Array<keyof EndpointProfile>) if (profile[k] === undefined || profile[k] === '') delete profile[k];
     const r = await this.call('epsave', () => this.host.request('endpoints.save', { profile, previousName, apiKey: apiKey || undefined }));
     if (r) {
@@ -703,10 +748,185 @@ export class SdgStudio extends LitElement {
         <div><div class="stat-label">ETA</div>${active ? formatDuration(r.etaSeconds) : '-'}</div>
       </div>
       ${r.stages.length ? html`<div class="col">${r.stages.map((st) => html`<div class="row"><span class="mono">${st.name}</span> <span class="muted">${st.status}</span> <span class="grow">${this.renderBar(st.name, st.counts)}</span> <span>${compactNumber(st.counts.done)}${st.counts.total !== null ? ` / ${compactNumber(st.counts.total)}` : ''}${st.counts.failed ? html` <span class="error">(${st.counts.failed} failed)</span>` : nothing}</span></div>`)}</div>` : nothing}
+      ${r.servers?.length ? this.renderServers(r.servers, active) : nothing}
       ${r.error ? html`<div class="error run-error">${r.error}</div>` : nothing}
       ${r.recentErrors.length ? html`<vscode-collapsible title=${`Recent errors (${r.counts.failed} failed item${r.counts.failed === 1 ? '' : 's'})`} open><ul class="recent-errors">${r.recentErrors.map((m) => html`<li class="mono">${m}</li>`)}</ul></vscode-collapsible>` : nothing}
       <div class="muted mono">${r.dir}</div>
     </div>`;
+  }
+
+  // ---------------------------------------------------------------- slurm
+
+  private renderSlurm(): TemplateResult {
+    const s = this.state;
+    const info = this.slurmInfo;
+    const form = s.persisted.slurm;
+    const c = form.cluster;
+    const j = form.job;
+    const setC = (patch: Partial<ClusterForm>) => this.dispatch({ type: 'slurmCluster', patch });
+    const setJ = (patch: Partial<SlurmJobForm>) => this.dispatch({ type: 'slurmJob', patch });
+    const saved = info?.clusters.find((x) => x.name === c.name.trim());
+    const configs = this.allTemplates.filter((t) => t.field[0] === 'user');
+    const { problems, params } = slurmJobRequest(form);
+    const cluster = clusterRequest(c);
+    const busy = this.busy.has('slurm');
+    const ctext = (label: string, key: 'partition' | 'account' | 'qos' | 'time' | 'mem' | 'containerImage', placeholder = '') =>
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} placeholder=${placeholder} .value=${c[key]} @input=${(e: Event) => setC({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+    const cnum = (label: string, key: 'gpusPerNode' | 'nodesPerTask' | 'cpusPerTask' | 'serverTimeout' | 'maxParallel' | 'continuations', placeholder = '') =>
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" min="0" placeholder=${placeholder} .value=${c[key]} @input=${(e: Event) => setC({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+    const jnum = (label: string, key: 'numSeeds' | 'numSamples' | 'seedsPerTask' | 'numChunks' | 'limit' | 'temperature' | 'maxTokens', placeholder = '') =>
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" placeholder=${placeholder} .value=${j[key]} @input=${(e: Event) => setJ({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+    const tasks = params ? taskCount(params.numSeeds, params.seedsPerTask, params.numChunks) : null;
+    return html`
+      ${s.trusted ? nothing : html`<div class="banner slurm-untrusted" role="status">Slurm jobs are disabled in an untrusted workspace.</div>`}
+      ${info && !info.sbatch ? html`<div class="banner sbatch-missing" role="status">sbatch is not on the PATH of the VS Code extension host, so jobs cannot be submitted from this window. Open the folder in VS Code running on a Slurm login node (for example with Remote - SSH); <i>Preview scripts</i> works anyway and shows the equivalent <span class="mono">sdg slurm generate</span> command.</div>` : nothing}
+      <div class="card">
+        <div class="row">
+          <h3 class="grow">Cluster profile</h3>
+          ${info?.clusters.length
+            ? html`<vscode-single-select aria-label="Saved cluster profiles" .value=${saved?.name ?? ''} @change=${(e: Event) => {
+                const pick = info.clusters.find((x) => x.name === targetValue(e));
+                if (pick?.settings) setC(clusterFormOf(pick.name, pick.settings));
+                else if (pick) setC({ name: pick.name });
+              }}>
+                <vscode-option value="">(new)</vscode-option>
+                ${info.clusters.map((x) => html`<vscode-option value=${x.name} ?selected=${x.name === saved?.name}>${x.name}${x.error ? ' (invalid)' : ''}</vscode-option>`)}
+              </vscode-single-select>`
+            : nothing}
+        </div>
+        ${saved?.error ? html`<div class="error cluster-error mono">${saved.error}</div>` : nothing}
+        <div class="form-grid">
+          <vscode-form-group variant="vertical"><vscode-label required>Name</vscode-label><vscode-textfield aria-label="Cluster name" .value=${c.name} @input=${(e: Event) => setC({ name: targetValue(e) })}></vscode-textfield><vscode-form-helper class="mono">.sdg/clusters/${c.name.trim() || '…'}.yaml</vscode-form-helper></vscode-form-group>
+          ${ctext('Partition', 'partition', 'gpu')}
+          ${ctext('Account', 'account')}
+          ${ctext('QOS', 'qos')}
+          ${ctext('Time limit per task', 'time', '04:00:00')}
+          ${cnum('GPUs per node', 'gpusPerNode', '8')}
+          ${cnum('Nodes per task', 'nodesPerTask', '1')}
+          ${cnum('CPUs per task', 'cpusPerTask')}
+          ${ctext('Memory', 'mem', '0 (all)')}
+          ${cnum('Tasks at once', 'maxParallel', 'all')}
+          ${cnum('Continuations', 'continuations', '0')}
+          ${cnum('Server time-out (s)', 'serverTimeout', '1800')}
+          ${ctext('Container image', 'containerImage', 'nvcr.io#nvidia/vllm:24.10')}
+        </div>
+        <vscode-form-group variant="vertical"><vscode-label>Setup lines (shell, one per line)</vscode-label><vscode-textarea class="wide" rows="3" aria-label="Setup lines" placeholder="module load cuda/12.4 nodejs/20" .value=${c.setup} @input=${(e: Event) => setC({ setup: targetValue(e) })}></vscode-textarea><vscode-form-helper>Run first in every job: modules, a virtualenv…</vscode-form-helper></vscode-form-group>
+        <vscode-form-group variant="vertical"><vscode-label>Server command</vscode-label><vscode-textfield class="wide" aria-label="Server command" .value=${c.serverCommand} @input=${(e: Event) => setC({ serverCommand: targetValue(e) })}></vscode-textfield><vscode-form-helper>Starts a model server per array task; <span class="mono">{model}</span>, <span class="mono">{port}</span>, <span class="mono">{gpus}</span> are filled in. Leave empty to use the servers of an endpoint instead.</vscode-form-helper></vscode-form-group>
+        <vscode-form-group variant="vertical"><vscode-label>Extra sbatch options (one per line)</vscode-label><vscode-textarea class="wide" rows="2" aria-label="Extra sbatch options" placeholder="--exclusive" .value=${c.sbatchArgs} @input=${(e: Event) => setC({ sbatchArgs: targetValue(e) })}></vscode-textarea></vscode-form-group>
+        <vscode-checkbox aria-label="Requeue" ?checked=${c.requeue} @change=${(e: Event) => setC({ requeue: (e.target as HTMLInputElement).checked })}>Requeue preempted tasks</vscode-checkbox>
+        <div class="row">
+          <vscode-button secondary ?disabled=${!s.trusted || !cluster.settings || busy || !s.hasWorkspace} @click=${() => void this.saveCluster()}>Save profile</vscode-button>
+          ${cluster.problems.length ? html`<ul class="issues cluster-issues">${cluster.problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+        </div>
+      </div>
+      <div class="card">
+        <h3>Labeling job</h3>
+        <div class="row">
+          <vscode-label>Prompt config</vscode-label>
+          <vscode-single-select aria-label="Slurm prompt config" .value=${j.prompt} @change=${(e: Event) => setJ({ prompt: targetValue(e) })}>
+            <vscode-option value="">(choose)</vscode-option>
+            ${configs.map((x) => html`<vscode-option value=${x.file} ?selected=${x.file === j.prompt}>${x.label.replace(/ \(prompt config\)$/, '')}${x.file.startsWith('builtin:') ? '' : ' (workspace)'}</vscode-option>`)}
+          </vscode-single-select>
+          <vscode-label>Dataset</vscode-label>
+          <vscode-single-select aria-label="Slurm dataset" .value=${j.input} @change=${(e: Event) => setJ({ input: targetValue(e) })}>
+            <vscode-option value="">(choose)</vscode-option>
+            ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === j.input}>${d}</vscode-option>`)}
+          </vscode-single-select>
+        </div>
+        <div class="form-grid">
+          <vscode-form-group variant="vertical"><vscode-label>Model</vscode-label><vscode-textfield aria-label="Slurm model" placeholder=${c.serverCommand.trim() ? 'Qwen/Qwen2.5-72B-Instruct' : "(the endpoint's)"} .value=${j.model} @input=${(e: Event) => setJ({ model: targetValue(e) })}></vscode-textfield></vscode-form-group>
+          <vscode-form-group variant="vertical"><vscode-label>Endpoint</vscode-label>
+            <vscode-single-select aria-label="Slurm endpoint" .value=${j.endpoint} ?disabled=${!!c.serverCommand.trim()} @change=${(e: Event) => setJ({ endpoint: targetValue(e) })}>
+              <vscode-option value="">${c.serverCommand.trim() ? '(a server per task)' : '(choose)'}</vscode-option>
+              ${s.endpoints.map((x) => html`<vscode-option value=${x.profile.name} ?selected=${x.profile.name === j.endpoint}>${x.profile.name}${x.profile.servers?.length ? ` (${x.profile.servers.length} servers)` : ''}</vscode-option>`)}
+            </vscode-single-select></vscode-form-group>
+          ${jnum('Seeds', 'numSeeds', '8')}
+          ${jnum('Samples per request', 'numSamples', '4')}
+          ${jnum('Seeds per task', 'seedsPerTask', 'all')}
+          ${jnum('Chunks', 'numChunks', '4')}
+          ${jnum('First rows only', 'limit', 'all')}
+          ${jnum('Temperature', 'temperature', 'config')}
+          ${jnum('Max tokens', 'maxTokens', 'config')}
+        </div>
+        <vscode-form-group variant="vertical"><vscode-label>sdg on the nodes</vscode-label><vscode-textfield class="wide" aria-label="sdg on the nodes" placeholder=${info?.defaultSdgCommand ?? 'sdg'} .value=${j.sdgCommand} @input=${(e: Event) => setJ({ sdgCommand: targetValue(e) })}></vscode-textfield><vscode-form-helper>How the jobs start sdg (default: this extension's CLI with node; the path must exist on the compute nodes).</vscode-form-helper></vscode-form-group>
+        <div class="row">
+          <vscode-button secondary ?disabled=${!params || !s.trusted || busy} @click=${() => void this.slurmAction('preview')}>Preview scripts</vscode-button>
+          <vscode-button ?disabled=${!params || !s.trusted || busy || !info?.sbatch} @click=${() => void this.slurmAction('submit')}>Submit</vscode-button>
+          ${tasks !== null ? html`<span class="muted task-count">${tasks} array task${tasks === 1 ? '' : 's'} (seed ranges x chunks) + merge job</span>` : nothing}
+        </div>
+        ${problems.length ? html`<ul class="issues slurm-issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+      </div>
+      ${this.slurmSubmitted ? html`<div class="banner info slurm-submitted" role="status">Submitted: array <b class="mono">${this.slurmSubmitted.arrayJobId}</b>${this.slurmSubmitted.continuationJobIds.map((id) => html`, continuation <b class="mono">${id}</b>`)}, merge <b class="mono">${this.slurmSubmitted.mergeJobId}</b>. Output: <span class="mono">${this.slurmSubmitted.output}</span>; scripts and logs in <span class="mono">${this.slurmSubmitted.scriptDir}</span>.</div>` : nothing}
+      ${this.slurmPreview ? this.renderSlurmPreview(this.slurmPreview) : nothing}
+    `;
+  }
+
+  private renderSlurmPreview(p: SlurmPreview): TemplateResult {
+    return html`<div class="card slurm-preview">
+      <h3>Scripts</h3>
+      ${p.notes.map((n) => html`<p class="warning slurm-note">${n}</p>`)}
+      <p>${p.tasks} array task${p.tasks === 1 ? '' : 's'}${p.continuations ? `, ${p.continuations} continuation array${p.continuations === 1 ? '' : 's'}` : ''}, then a merge job into <span class="mono">${p.output}</span>.</p>
+      <vscode-label>From a terminal</vscode-label>
+      <pre class="script cli-command">${p.cliCommand}</pre>
+      <vscode-label class="mono">${p.arrayScriptPath}</vscode-label>
+      <pre class="script array-script">${p.arrayScript}</pre>
+      <vscode-label class="mono">${p.mergeScriptPath}</vscode-label>
+      <pre class="script merge-script">${p.mergeScript}</pre>
+    </div>`;
+  }
+
+  private async saveCluster(): Promise<boolean> {
+    const { name, settings, problems } = clusterRequest(this.state.persisted.slurm.cluster);
+    if (!settings) {
+      this.notice = { kind: 'error', text: problems.join('; ') };
+      this.requestUpdate();
+      return false;
+    }
+    const info = await this.call('slurm', () => this.host.request('slurm.saveCluster', { name, settings }));
+    if (!info) return false;
+    this.slurmInfo = info;
+    const saved = info.clusters.find((x) => x.name === name);
+    if (saved?.error) {
+      this.notice = { kind: 'error', text: saved.error };
+      return false;
+    }
+    return true;
+  }
+
+  /** Saves the profile (preview and submit read it from its file, as the CLI would), then previews or submits. */
+  private async slurmAction(kind: 'preview' | 'submit'): Promise<void> {
+    const { params } = slurmJobRequest(this.state.persisted.slurm);
+    if (!params || !(await this.saveCluster())) return;
+    if (kind === 'preview') {
+      const r = await this.call('slurm', () => this.host.request('slurm.preview', params));
+      if (r) this.slurmPreview = r;
+    } else {
+      const r = await this.call('slurm', () => this.host.request('slurm.submit', params));
+      if (r) {
+        this.slurmSubmitted = r;
+        this.info(`Submitted Slurm job ${r.arrayJobId} (merge ${r.mergeJobId}).`);
+      }
+    }
+    this.requestUpdate();
+  }
+
+  /** One row per server of the run's endpoint pool (ProgressEvent.servers). */
+  private renderServers(servers: ServerStats[], active: boolean): TemplateResult {
+    const healthy = servers.filter((x) => x.healthy).length;
+    return html`<vscode-collapsible class="servers" title=${`Servers (${healthy} of ${servers.length} in rotation)`} ?open=${active}>
+      <table class="servers-table">
+        <thead><tr><th scope="col">server</th><th scope="col">health</th><th scope="col">outstanding</th><th scope="col">done</th><th scope="col">failed</th><th scope="col">latency</th><th scope="col">last error</th></tr></thead>
+        <tbody>${servers.map((x) => html`<tr class="server-row" data-server=${x.baseUrl} data-healthy=${String(x.healthy)}>
+          <td class="mono">${x.baseUrl}${x.weight !== 1 ? html` <span class="muted">×${x.weight}</span>` : nothing}</td>
+          <td class=${x.healthy ? 'ok' : 'error'}>${x.healthy ? 'healthy' : 'out of rotation'}</td>
+          <td class="num">${x.outstanding}${x.maxConcurrency !== null ? html`<span class="muted"> / ${x.maxConcurrency}</span>` : nothing}</td>
+          <td class="num">${compactNumber(x.done)}</td>
+          <td class=${`num ${x.failed ? 'error' : ''}`}>${compactNumber(x.failed)}</td>
+          <td class="num">${x.latencyMs === null ? '-' : `${Math.round(x.latencyMs)} ms`}</td>
+          <td class="mono muted last-error">${x.lastError ?? ''}</td>
+        </tr>`)}</tbody>
+      </table>
+    </vscode-collapsible>`;
   }
 
   /** A progress bar drawn with a <progress>-like pair of divs; widths via CSSOM (CSP-safe). */

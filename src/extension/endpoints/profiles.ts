@@ -4,7 +4,7 @@
  * Keys never live in settings: a profile carrying one is refused with a pointer to
  * "SDG: Set API Key...".
  */
-import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
+import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName } from '../../core/llm/types';
 import { validateEndpoint } from '../../core/llm/presets';
 
 export const API_KINDS: readonly ApiKind[] = ['chat', 'completions'];
@@ -50,6 +50,17 @@ export function checkProfile(raw: unknown): { profile?: EndpointProfile; problem
   for (const f of ['formatter', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs'] as const) {
     if (r[f] !== undefined && r[f] !== null) (profile as unknown as Record<string, unknown>)[f] = r[f];
   }
+  // A pool: the server list is checked by the core; `baseUrl` is the first server's (kept for messages).
+  if (r.servers !== undefined && r.servers !== null) {
+    // Loaded on use: pool.ts pulls in the HTTP client, which activation does not need.
+    const { validatePoolServers } = require('../../core/llm/pool') as typeof import('../../core/llm/pool.js');
+    const poolProblems = validatePoolServers(r.servers, 'servers');
+    for (const m of poolProblems) problems.push(m.replace(/^servers: servers/, 'servers'));
+    if (!poolProblems.length) {
+      profile.servers = (r.servers as PoolServer[]).map((s) => ({ baseUrl: s.baseUrl.trim(), ...(s.weight !== undefined ? { weight: s.weight } : {}), ...(s.maxConcurrency !== undefined ? { maxConcurrency: s.maxConcurrency } : {}) }));
+      if (!profile.baseUrl) profile.baseUrl = profile.servers[0].baseUrl;
+    }
+  }
   for (const p of validateEndpoint(profile)) problems.push(`${p.field}: ${p.message.replace(/^endpoint "[^"]*": /, '')}`);
   if (profile.headers && !Object.keys(profile.headers).length) delete profile.headers;
   return problems.length ? { problems } : { profile, problems };
@@ -80,7 +91,7 @@ export function parseProfiles(raw: unknown): { profiles: EndpointProfile[]; issu
 /** A profile as stored back into settings: only the fields users write, no empty ones. */
 export function toSettingsEntry(p: EndpointProfile): Record<string, unknown> {
   const out: Record<string, unknown> = { name: p.name, baseUrl: p.baseUrl, model: p.model, apiKind: p.apiKind };
-  for (const f of ['formatter', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs'] as const) {
+  for (const f of ['formatter', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs', 'servers'] as const) {
     const val = p[f];
     if (val !== undefined && !(typeof val === 'object' && !Object.keys(val).length)) out[f] = val;
   }

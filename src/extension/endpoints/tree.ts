@@ -7,11 +7,11 @@ export class EndpointItem extends vscode.TreeItem {
     super(info.profile.name, vscode.TreeItemCollapsibleState.None);
     const p = info.profile;
     this.id = `endpoint:${p.name}`;
-    this.description = `${p.model} · ${p.baseUrl}`;
+    this.description = `${p.model} · ${p.servers?.length ? `pool of ${p.servers.length} servers` : p.baseUrl}`;
     this.contextValue = 'endpoint';
     this.iconPath = new vscode.ThemeIcon(info.hasKey ? 'key' : 'server');
     this.tooltip = new vscode.MarkdownString(
-      `**${p.name}**\n\nURL: ${p.baseUrl}  \nModel: ${p.model}  \nAPI: ${p.apiKind}${p.formatter ? ` (formatter ${p.formatter})` : ''}  \n` +
+      `**${p.name}**\n\n${p.servers?.length ? `Servers:  \n${p.servers.map((x) => `- ${x.baseUrl}${x.weight !== undefined ? ` (weight ${x.weight})` : ''}${x.maxConcurrency !== undefined ? ` (max ${x.maxConcurrency})` : ''}`).join('  \n')}  \n` : `URL: ${p.baseUrl}  \n`}Model: ${p.model}  \nAPI: ${p.apiKind}${p.formatter ? ` (formatter ${p.formatter})` : ''}  \n` +
         `${p.preset ? `Preset: ${p.preset}  \n` : ''}${p.maxConcurrency ? `Max concurrency: ${p.maxConcurrency}  \n` : ''}API key: ${info.hasKey ? 'stored in secret storage' : 'none'}`,
     );
   }

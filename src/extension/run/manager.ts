@@ -4,7 +4,7 @@
  * No `vscode` import (unit-tested in plain Node): the actual work is done by a `RunLauncher`
  * over the core engine, and listeners are plain callbacks.
  */
-import type { Counts, RunStatus, RunView, StageView } from '../../shared/protocol/studio';
+import type { Counts, RunStatus, RunView, ServerStats, StageView } from '../../shared/protocol/studio';
 
 /** A partial update from the engine; fields left out keep their last value. */
 export interface ProgressUpdate {
@@ -21,6 +21,8 @@ export interface ProgressUpdate {
   currentStage?: string | null;
   /** The engine's estimate; null when unknown. */
   etaSeconds?: number | null;
+  /** Per-server counters when the run's endpoint is a pool (ProgressEvent.servers). */
+  servers?: ServerStats[];
 }
 
 export interface RunHooks {
@@ -191,6 +193,7 @@ export class RunManager<Req> {
     if (u.recentErrors) v.recentErrors = [...u.recentErrors];
     if (u.currentStage !== undefined) v.currentStage = u.currentStage;
     if (u.etaSeconds !== undefined) v.etaSeconds = u.etaSeconds;
+    if (u.servers) v.servers = u.servers.map((x) => ({ ...x }));
     v.updatedAt = new Date(t).toISOString();
     this.changed();
   }
@@ -202,6 +205,8 @@ export class RunManager<Req> {
     run.view.updatedAt = run.view.endedAt;
     run.view.etaSeconds = status === 'completed' ? 0 : null;
     run.view.throughput = { requestsPerSec: 0, tokensPerSec: 0 };
+    // The pool is closed with the run: nothing is in flight any more, whatever the last event said.
+    if (run.view.servers) run.view.servers = run.view.servers.map((x) => ({ ...x, outstanding: 0 }));
     this.options.log?.(`Run ${run.view.name} (${run.view.dir}) ended: ${status}${error ? `: ${error}` : ''}`);
     this.changed(true);
   }

@@ -155,7 +155,7 @@ export async function previewTemplate(
 }
 
 /** Write a file atomically (temp + rename), so a crash never leaves half a template. */
-async function writeAtomic(abs: string, text: string): Promise<void> {
+export async function writeAtomic(abs: string, text: string): Promise<void> {
   const tmp = `${abs}.${process.pid}.${Date.now()}.tmp`;
   await fsp.mkdir(dirname(abs), { recursive: true });
   try {

@@ -6,6 +6,7 @@
  */
 import type { MessageChannel } from '../../shared/ipc';
 import type {
+  EndpointTestResult,
   EndpointView,
   InitResult,
   PipelineInfo,
@@ -16,6 +17,7 @@ import type {
 } from '../../shared/protocol/studio';
 import { ENDPOINT_NAME, v, type Check } from '../util/validate';
 import type { LabelRunRequest } from '../labeling';
+import type { SlurmContext } from '../scale/slurm';
 import * as files from './files';
 
 export interface StudioBackend extends files.FileContext {
@@ -29,7 +31,7 @@ export interface StudioBackend extends files.FileContext {
     list(): Promise<EndpointView[]>;
     save(profile: unknown, previousName: string | undefined, apiKey: string | undefined): Promise<void>;
     remove(name: string): Promise<void>;
-    test(name: string): Promise<{ ok: boolean; latencyMs: number | null; models: string[]; error: string | null }>;
+    test(name: string): Promise<EndpointTestResult>;
   };
   pipelines: {
     available(): boolean;
@@ -47,6 +49,8 @@ export interface StudioBackend extends files.FileContext {
     resume(dir: string): Promise<void>;
     openOutput(dir: string): Promise<void>;
   };
+  /** The Slurm dialog (absent where the host offers none). */
+  slurm?: Omit<SlurmContext, keyof files.FileContext>;
 }
 
 const empty = v.object({});
@@ -69,6 +73,47 @@ const profile = v.object({
   requestsPerMinute: v.optional(v.int({ min: 1 })),
   tokensPerMinute: v.optional(v.int({ min: 1 })),
   timeoutMs: v.optional(v.int({ min: 1 })),
+  servers: v.optional(v.array(v.object({ baseUrl: v.string({ min: 1, max: 2048 }), weight: v.optional(v.number({ min: 0 })), maxConcurrency: v.optional(v.int({ min: 1, max: 100_000 })) }), { max: 256 })),
+});
+
+const sbatchText = v.string({ min: 1, max: 200 });
+const clusterSettings = v.object({
+  partition: v.optional(sbatchText),
+  account: v.optional(sbatchText),
+  qos: v.optional(sbatchText),
+  time: v.optional(sbatchText),
+  gpusPerNode: v.optional(v.int({ min: 0, max: 1024 })),
+  nodesPerTask: v.optional(v.int({ min: 1, max: 100_000 })),
+  cpusPerTask: v.optional(v.int({ min: 1, max: 100_000 })),
+  mem: v.optional(sbatchText),
+  setup: v.optional(v.array(v.string({ max: 4096 }), { max: 100 })),
+  containerImage: v.optional(v.string({ min: 1, max: 1000 })),
+  serverCommand: v.optional(v.string({ min: 1, max: 10_000 })),
+  serverTimeout: v.optional(v.int({ min: 1, max: 1_000_000 })),
+  healthPath: v.optional(v.string({ min: 1, max: 500 })),
+  sbatchArgs: v.optional(v.array(v.string({ min: 1, max: 500 }), { max: 50 })),
+  maxParallel: v.optional(v.int({ min: 1, max: 1_000_000 })),
+  continuations: v.optional(v.int({ min: 0, max: 100 })),
+  requeue: v.optional(v.boolean()),
+  mergeTime: v.optional(sbatchText),
+});
+const CLUSTER_NAME = v.string({ min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, label: 'letters, digits, "_", "." or "-", starting with a letter or digit' });
+const slurmJob = v.object({
+  cluster: CLUSTER_NAME,
+  prompt: fileRef,
+  input: fileRef,
+  model: v.optional(v.string({ max: 500 })),
+  endpoint: v.optional(ENDPOINT_NAME),
+  numSeeds: v.int({ min: 1, max: 100_000 }),
+  startSeed: v.optional(v.int({ min: 0, max: 100_000_000 })),
+  numSamples: v.int({ min: 1, max: 1024 }),
+  seedsPerTask: v.optional(v.int({ min: 1, max: 100_000 })),
+  numChunks: v.int({ min: 1, max: 100_000 }),
+  limit: v.optional(v.int({ min: 1 })),
+  temperature: v.optional(v.number({ min: 0, max: 10 })),
+  maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
+  concurrency: v.optional(v.int({ min: 1, max: 100_000 })),
+  sdgCommand: v.optional(v.string({ max: 4096 })),
 });
 
 /** The schema of every request's params. A request without one is refused. */
@@ -107,6 +152,10 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
   'runs.openOutput': v.object({ dir: runDir }),
   'runs.list': empty as Check<Record<string, never>>,
+  'slurm.info': empty as Check<Record<string, never>>,
+  'slurm.saveCluster': v.object({ name: CLUSTER_NAME, settings: clusterSettings }),
+  'slurm.preview': slurmJob,
+  'slurm.submit': slurmJob,
 };
 
 type Handlers = { [K in keyof StudioRequests]: (params: StudioRequests[K]['params']) => Promise<StudioRequests[K]['result']> };
@@ -190,7 +239,30 @@ export function createHandlers(b: StudioBackend): Handlers {
       return null;
     },
     'runs.list': () => b.runs.list(),
+    'slurm.info': async () => slurm().slurmInfo(slurmContext(b)),
+    'slurm.saveCluster': async ({ name, settings }) => {
+      requireTrust(b, 'Saving cluster profiles');
+      return slurm().saveCluster(slurmContext(b), name, settings);
+    },
+    'slurm.preview': async (params) => {
+      requireTrust(b, 'Slurm jobs');
+      return (await slurm().planJob(slurmContext(b), params)).preview;
+    },
+    'slurm.submit': async (params) => {
+      requireTrust(b, 'Submitting Slurm jobs');
+      return slurm().submitJob(slurmContext(b), params);
+    },
   };
+}
+
+// The Slurm code (core script generation, YAML) loads when the dialog is first used.
+function slurm(): typeof import('../scale/slurm.js') {
+  return require('../scale/slurm') as typeof import('../scale/slurm.js');
+}
+
+function slurmContext(b: StudioBackend): SlurmContext {
+  if (!b.slurm) throw new Error('Slurm jobs are not available in this window');
+  return { ...b.slurm, roots: b.roots, builtinDir: b.builtinDir };
 }
 
 /** Register every handler on a channel, each behind its params check. */

@@ -4,9 +4,9 @@
  * request's params before use (src/extension/studio/handlers.ts); paths are workspace-relative
  * (or absolute inside a workspace folder) and confined by the host.
  */
-import type { ApiKind, EndpointProfile, FormatterName, PresetName } from '../../core/llm/types';
+import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats } from '../../core/llm/types';
 
-export type { ApiKind, EndpointProfile, FormatterName, PresetName };
+export type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats };
 
 // ---------------------------------------------------------------------------------------------
 // Data shown by the panel
@@ -47,6 +47,15 @@ export interface PipelineInfo {
   fewShotSets: string[];
   /** Load/validation problems (the pipeline is listed but cannot run). */
   errors: string[];
+}
+
+/** The endpoint test: `/models` of the server, or of each server of a pool (`servers`). */
+export interface EndpointTestResult {
+  ok: boolean;
+  latencyMs: number | null;
+  models: string[];
+  error: string | null;
+  servers?: Array<{ baseUrl: string; ok: boolean; latencyMs: number | null; models: string[]; error: string | null }>;
 }
 
 export interface EndpointView {
@@ -91,6 +100,8 @@ export interface RunView {
   endedAt: string | null;
   output: string | null;
   error: string | null;
+  /** Per-server counters while the run uses an endpoint pool (from ProgressEvent.servers). */
+  servers?: ServerStats[];
 }
 
 export interface ValidationIssue {
@@ -123,6 +134,99 @@ export interface LabelParams {
   temperature?: number;
   maxTokens?: number;
   concurrency?: number;
+}
+
+/**
+ * Cluster settings as the Slurm dialog edits them (the core's ClusterProfile,
+ * src/core/scale/slurm.ts; kept in `.sdg/clusters/<name>.yaml` with snake_case keys).
+ */
+export interface ClusterSettings {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  time?: string;
+  gpusPerNode?: number;
+  nodesPerTask?: number;
+  cpusPerTask?: number;
+  mem?: string;
+  setup?: string[];
+  containerImage?: string;
+  serverCommand?: string;
+  serverTimeout?: number;
+  healthPath?: string;
+  sbatchArgs?: string[];
+  maxParallel?: number;
+  continuations?: number;
+  requeue?: boolean;
+  mergeTime?: string;
+}
+
+export interface ClusterInfo {
+  name: string;
+  /** Workspace-relative path of the YAML file. */
+  file: string;
+  /** The profile, when the file is valid. */
+  settings?: ClusterSettings;
+  /** Why the file cannot be used (`file:line: field: problem`). */
+  error?: string;
+}
+
+export interface SlurmInfo {
+  clusters: ClusterInfo[];
+  /** Absolute path of `sbatch` on the extension host's PATH, null when it is not there. */
+  sbatch: string | null;
+  /** The default for "sdg on the nodes" (this extension's CLI bundle). */
+  defaultSdgCommand: string;
+}
+
+/** A labeling job on Slurm (`sdg slurm generate`). */
+export interface SlurmJobParams {
+  /** Name of a saved cluster profile (`.sdg/clusters/<name>.yaml`). */
+  cluster: string;
+  /** Prompt config reference (workspace-relative or `builtin:generation/NAME.yaml`). */
+  prompt: string;
+  /** Input dataset (workspace-relative JSONL). */
+  input: string;
+  /** Model name: passed to the server command as {model} and to the requests. */
+  model?: string;
+  /** Servers that already run (used when the cluster profile has no server command). */
+  endpoint?: string;
+  numSeeds: number;
+  startSeed?: number;
+  numSamples: number;
+  /** Seeds per array task (default: all seeds in each task). */
+  seedsPerTask?: number;
+  numChunks: number;
+  limit?: number;
+  temperature?: number;
+  maxTokens?: number;
+  concurrency?: number;
+  /** How to start sdg on the nodes (default: `SlurmInfo.defaultSdgCommand`). */
+  sdgCommand?: string;
+}
+
+export interface SlurmPreview {
+  /** The merged output (absolute); chunk outputs go beside it. */
+  output: string;
+  scriptDir: string;
+  tasks: number;
+  continuations: number;
+  arrayScriptPath: string;
+  arrayScript: string;
+  mergeScriptPath: string;
+  mergeScript: string;
+  /** The same job from a terminal. */
+  cliCommand: string;
+  /** Things to know before submitting (no sbatch on PATH, key handling...). */
+  notes: string[];
+}
+
+export interface SlurmSubmitResult {
+  output: string;
+  scriptDir: string;
+  arrayJobId: string;
+  continuationJobIds: string[];
+  mergeJobId: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +283,7 @@ export type StudioRequests = {
   'fewshot.import': { params: { file: string; limit: number }; result: { examples: FewShotExampleData[]; skipped: number } };
   'endpoints.save': { params: { profile: EndpointProfile; previousName?: string; apiKey?: string }; result: EndpointView[] };
   'endpoints.remove': { params: { name: string }; result: EndpointView[] };
-  'endpoints.test': { params: { name: string }; result: { ok: boolean; latencyMs: number | null; models: string[]; error: string | null } };
+  'endpoints.test': { params: { name: string }; result: EndpointTestResult };
   'runs.start': { params: { pipelineId: string; endpoint: string; params: Record<string, unknown>; concurrency?: number }; result: { dir: string } };
   /** A labeling run (`sdg generate`): solutions per problem of a dataset with a prompt config. */
   'runs.label': { params: LabelParams; result: { dir: string } };
@@ -187,6 +291,14 @@ export type StudioRequests = {
   'runs.resume': { params: { dir: string; endpoint?: string }; result: null };
   'runs.openOutput': { params: { dir: string }; result: null };
   'runs.list': { params: Record<string, never>; result: RunView[] };
+  /** Cluster profiles of the workspace and whether sbatch is available. */
+  'slurm.info': { params: Record<string, never>; result: SlurmInfo };
+  /** Write `.sdg/clusters/<name>.yaml` (comments kept) and check it with the core's loader. */
+  'slurm.saveCluster': { params: { name: string; settings: ClusterSettings }; result: SlurmInfo };
+  /** The sbatch scripts the job would submit (nothing written or submitted). */
+  'slurm.preview': { params: SlurmJobParams; result: SlurmPreview };
+  /** Write the scripts and submit them with sbatch. */
+  'slurm.submit': { params: SlurmJobParams; result: SlurmSubmitResult };
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +314,7 @@ export type StudioHostNotifications = {
   focus: { tab: StudioTab; pipelineId?: string; ref?: TemplateRef };
 };
 
-export type StudioTab = 'pipelines' | 'templates' | 'fewshot' | 'endpoints' | 'runs';
+export type StudioTab = 'pipelines' | 'templates' | 'fewshot' | 'endpoints' | 'runs' | 'slurm';
 
 // The webview sends no notifications to the host today.
 export type StudioWebviewNotifications = Record<string, never>;

@@ -16,6 +16,12 @@ import type {
   TemplateRef,
   ValidationIssue,
 } from '../../../src/shared/protocol/studio';
+import { defaultClusterForm, defaultSlurmForm, defaultSlurmJobForm, type ClusterForm, type SlurmForm, type SlurmJobForm } from './slurm';
+
+/** A saved Slurm form from an older panel state gets the fields it lacks. */
+function restoreSlurmForm(saved: Partial<SlurmForm> | undefined): SlurmForm {
+  return { cluster: { ...defaultClusterForm, ...(saved?.cluster ?? {}) }, job: { ...defaultSlurmJobForm, ...(saved?.job ?? {}) } };
+}
 
 export interface Persisted {
   tab: StudioTab;
@@ -36,6 +42,8 @@ export interface Persisted {
   /** What the Run tab launches: a pipeline, or a labeling job (`sdg generate`). */
   runMode: 'pipeline' | 'label';
   label: LabelForm;
+  /** The Slurm tab: cluster profile form and job form. */
+  slurm: SlurmForm;
 }
 
 /** The labeling form as typed (numbers as text until launch). */
@@ -133,6 +141,7 @@ export const defaultPersisted: Persisted = {
   selectedRun: null,
   runMode: 'pipeline',
   label: defaultLabelForm,
+  slurm: defaultSlurmForm,
 };
 
 export function initialState(saved?: Partial<Persisted>): StudioState {
@@ -152,7 +161,7 @@ export function initialState(saved?: Partial<Persisted>): StudioState {
     row: null,
     rowCount: 0,
     fewShot: null,
-    persisted: { ...defaultPersisted, ...(saved ?? {}), label: { ...defaultLabelForm, ...(saved?.label ?? {}) } },
+    persisted: { ...defaultPersisted, ...(saved ?? {}), label: { ...defaultLabelForm, ...(saved?.label ?? {}) }, slurm: restoreSlurmForm(saved?.slurm) },
   };
 }
 
@@ -187,7 +196,9 @@ export type Action =
   | { type: 'fewShotSaved'; errors: ValidationIssue[] }
   | { type: 'selectRun'; dir: string | null }
   | { type: 'runMode'; mode: 'pipeline' | 'label' }
-  | { type: 'label'; patch: Partial<LabelForm> };
+  | { type: 'label'; patch: Partial<LabelForm> }
+  | { type: 'slurmCluster'; patch: Partial<ClusterForm> }
+  | { type: 'slurmJob'; patch: Partial<SlurmJobForm> };
 
 /** Default values of a pipeline's parameters, overlaid with what the user typed. */
 export function paramValues(state: StudioState, pipeline: PipelineInfo): Record<string, unknown> {
@@ -343,6 +354,10 @@ export function reduce(state: StudioState, action: Action): StudioState {
       return withPersisted(state, { runMode: action.mode });
     case 'label':
       return withPersisted(state, { label: { ...state.persisted.label, ...action.patch } });
+    case 'slurmCluster':
+      return withPersisted(state, { slurm: { ...state.persisted.slurm, cluster: { ...state.persisted.slurm.cluster, ...action.patch } } });
+    case 'slurmJob':
+      return withPersisted(state, { slurm: { ...state.persisted.slurm, job: { ...state.persisted.slurm.job, ...action.patch } } });
   }
 }
 
