@@ -60,6 +60,7 @@ describe('expression language: the union of pipeline and viewer grammars', () =>
     assert.equal(val('seed-1', rec), 2);
     assert.equal(val('seed - seed', rec), 0);
     assert.equal(val('["model-name"]', rec), 'm1');
+    assert.equal(val('a.contains / 2', { a: { contains: 8 } }), 4, 'a field named contains is divided, not a regex start');
   });
 
   it('type mismatches are false or NaN, missing fields are null, malformed lines read nothing', () => {
@@ -187,11 +188,13 @@ describe('expression language: properties', () => {
     const small = fc.constantFrom<ExprNode>(...['a', 'x', '', 3, 0, null, true].map((value) => ({ type: 'literal' as const, value })));
     const atom = fc.oneof(
       simplePath,
-      fc.tuple(fc.constantFrom('==' as const, '!=' as const, 'contains' as const, '<' as const, '>=' as const), simplePath, small).map(([op, left, right]): ExprNode => ({ type: 'compare', op, left, right })),
+      fc.tuple(fc.constantFrom('==' as const, '!=' as const, 'contains' as const, '<' as const, '>=' as const), simplePath, fc.oneof(small, simplePath)).map(([op, left, right]): ExprNode => ({ type: 'compare', op, left, right })),
       fc.tuple(simplePath, regexArb).map(([left, right]): ExprNode => ({ type: 'compare', op: '=~', left, right })),
       tree,
     );
     const chain = fc.array(atom, { minLength: 1, maxLength: 3 }).map((xs) => xs.reduce((left, right): ExprNode => ({ type: 'and', left, right })));
+    assert.equal(filterNeedle(parseExpr('a == b')), undefined, 'both missing are equal: no key is required');
+    assert.equal(filterNeedle(parseExpr('a == len(b)')), '"a"');
     let checked = 0;
     fc.assert(
       fc.property(chain, record, (t, r) => {

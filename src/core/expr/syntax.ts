@@ -76,7 +76,11 @@ function tokenize(src: string): Token[] {
   // `/` starts a regex and `.5` a number only where an operand may start.
   const operandExpected = (): boolean => {
     const last = out[out.length - 1];
-    return !last || (last.kind === 'op' && last.value !== ')' && last.value !== ']') || (last.kind === 'name' && last.value === 'contains');
+    if (!last) return true;
+    if (last.kind === 'op') return last.value !== ')' && last.value !== ']';
+    // `contains` is the infix operator unless it is a field name after a dot (`a.contains`).
+    const before = out[out.length - 2];
+    return last.kind === 'name' && last.value === 'contains' && !(before?.kind === 'op' && before.value === '.');
   };
   while (i < src.length) {
     const c = src[i]!;

@@ -311,6 +311,8 @@ export function filterNeedle(node: FilterNode): string | undefined {
     const { op, left, right } = n;
     if (left.type !== 'path') return;
     if (op === '!=' || ((op === '==' || op === 'contains') && right.type === 'literal' && right.value === null)) return;
+    // `a == b` holds when both are missing: no text is required then.
+    if (op === '==' && right.type === 'path') return;
     if ((op === '==' || op === 'contains') && right.type === 'literal' && typeof right.value === 'string' && right.value.length > 0 && rawSafe(right.value)) {
       // Strings outrank keys: a value is far more selective than a key most records have.
       found.push({ text: right.value, weight: 1000 + right.value.length });
