@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { EXPR_FUNCTIONS, ExprSyntaxError, Expression, evaluate, evaluateValue, exprFields, parseExpr, printExpr, type ExprNode } from '../../src/core/expr';
 import { filterNeedle } from '../../src/core/viewer/query';
+import { validatePipelineText } from '../../src/core/pipeline';
 
 const val = (src: string, record: unknown = {}, line = 1, bad = false): unknown => evaluateValue(parseExpr(src), { record, line, bad });
 const ok = (src: string, record: unknown = {}, line = 1, bad = false): boolean => evaluate(parseExpr(src), { record, line, bad });
@@ -106,6 +107,17 @@ describe('expression language: the union of pipeline and viewer grammars', () =>
         return true;
       });
     }
+  });
+
+  it('pipeline validation: the merged grammar is accepted, $line/$bad and syntax errors are named', () => {
+    const text = (expr: string): string => `name: x\nstages:\n  - { name: src, kind: source, values: [a, b], as: text }\n  - { name: f, kind: filter, expr: ${JSON.stringify(expr)} }\n`;
+    assert.deepEqual(validatePipelineText(text('text =~ /^a/i && len(text) % 2 == 1 || text contains "b"'), 'p.yaml'), []);
+    const line = validatePipelineText(text('$line > 2 && text == "a"'), 'p.yaml');
+    assert.equal(line.length, 1);
+    assert.match(line[0]!.message, /\$line, which only the JSONL viewer's filter has/);
+    const bad = validatePipelineText(text('len(text) >'), 'p.yaml');
+    assert.equal(bad.length, 1);
+    assert.match(bad[0]!.message, /bad expression: expression ends too early: expected a value at column 12/);
   });
 
   it('the function table is total: no function throws on odd input', () => {

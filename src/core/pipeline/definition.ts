@@ -594,7 +594,10 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
         if (hasExpr && typeof o.expr === 'string') {
           try {
             const e = Expression.parse(o.expr);
-            for (const f of e.fields()) if (!templateValues.has(f)) err([...at, 'expr'], `expression reads ${JSON.stringify(f)}, which is not a row field or parameter`);
+            for (const f of e.fields()) {
+              if (f === '$line' || f === '$bad') err([...at, 'expr'], `expression reads ${f}, which only the JSONL viewer's filter has (pipeline rows have no line)`);
+              else if (!templateValues.has(f)) err([...at, 'expr'], `expression reads ${JSON.stringify(f)}, which is not a row field or parameter`);
+            }
           } catch (e) {
             if (e instanceof ExpressionError) err([...at, 'expr'], `bad expression: ${e.message}`);
             else throw e;
