@@ -19,7 +19,7 @@ const CLI = join(ROOT, 'src', 'cli', 'index.ts');
 const SECTION = 'SIGKILL at random moments (sdg run, a 20-stage pipeline)';
 const KILLS = 10;
 const CONCURRENCY = 4;
-const PARAMS = ['n_macro_topics=4', 'n_subtopics=4', 'n_openlines=5', 'n_revisions=3'];
+const PARAMS = ['n_macro_topics=4', 'n_subtopics=4', 'n_openlines=8', 'n_revisions=3'];
 
 /** Six list items named after the prompt and seed: the same request always gets the same answer. */
 function respond(req: MockRequest): string {
@@ -72,7 +72,16 @@ describe('reliability: SIGKILL x10 of a pipeline run', function () {
       const p = start(slow, out);
       let exited = false;
       void p.exited.then(() => (exited = true));
-      await sleep(500 + Math.floor(random() * 3000));
+      const before = slow.stats.total;
+      if (k % 2 === 0) {
+        // A moment in time, mostly in start-up and the resume scan of the stage files.
+        await sleep(200 + Math.floor(random() * 800));
+      } else {
+        // A moment in a model stage: after 1-8 more requests.
+        const target = before + 1 + Math.floor(random() * 8);
+        while (slow.stats.total < target && !exited) await sleep(10);
+        await sleep(Math.floor(random() * 200));
+      }
       if (exited) { finishedEarly = true; break; }
       p.child.kill('SIGKILL');
       await p.exited;
@@ -96,8 +105,8 @@ describe('reliability: SIGKILL x10 of a pipeline run', function () {
     const extra = slow.stats.total - referenceRequests;
     const missing = want.filter((l) => !got.includes(l)).length;
     describeSection(SECTION, `\`sdg run open_qa\` (${PARAMS.join(', ')}: ${want.length} output rows, ${referenceRequests} model ` +
-      `requests), concurrency ${CONCURRENCY}, 250 ms per answer, killed ${KILLS} times at a random 0.5-3.5 s after each start ` +
-      '(start-up, resume scans, model stages and local stages alike), then run to the end. Compared with an uninterrupted ' +
+      `requests), concurrency ${CONCURRENCY}, 250 ms per answer, killed ${KILLS} times (even kills: a random 0.2-1 s after the ` +
+      'start, odd kills: after 1-8 more requests reach the server), then run to the end. Compared with an uninterrupted ' +
       'run of the same pipeline against a server giving the same answers.');
     record(SECTION, 'processes SIGKILLed', kills);
     record(SECTION, 'output rows (killed run / uninterrupted run)', `${got.length} / ${want.length}`);
