@@ -11,7 +11,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-CACHE="${SDG_CACHE_DIR:-$HOME/.cache/sdg-studio}"
+# HOME may be unset in a bare CI environment: fall back to the user's home from passwd.
+CACHE="${SDG_CACHE_DIR:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/sdg-studio}"
 NODE_LLAMA_CPP_VERSION=3.22.1
 CODE_SERVER_VERSION=4.139.1
 NODE_MAJOR=24
