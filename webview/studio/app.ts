@@ -62,7 +62,7 @@ export class SdgStudio extends LitElement {
       .list-item:hover { background: var(--vscode-list-hoverBackground); }
       .list-item.selected { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground); }
       vscode-textarea.template { width: 100%; min-height: 220px; }
-      .example vscode-textarea, vscode-textarea.wide { width: 100%; }
+      .example vscode-textarea, vscode-textarea.wide, vscode-textfield.wide { width: 100%; }
       vscode-textfield, vscode-single-select { min-width: 220px; }
       .two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
       .msg-role { font-weight: 600; text-transform: uppercase; font-size: 11px; }
