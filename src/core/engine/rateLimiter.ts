@@ -33,6 +33,11 @@ interface Waiter {
 
 export class RateLimiter {
   private readonly windowMs: number;
+  /**
+   * The request window with a 1% margin: requests reach the server a little after they leave
+   * here, and uneven delivery must not put rpm + 1 of them in one of the server's minutes.
+   */
+  private readonly startWindowMs: number;
   private readonly rpm: number;
   private readonly tpm: number;
   // Request start log (ring of the last `rpm` start times).
@@ -57,6 +62,7 @@ export class RateLimiter {
 
   constructor(limits: RateLimits, private readonly clock: Clock) {
     this.windowMs = limits.windowMs ?? 60_000;
+    this.startWindowMs = this.windowMs * 1.01;
     this.rpm = limits.requestsPerMinute && limits.requestsPerMinute > 0 ? Math.floor(limits.requestsPerMinute) : 0;
     this.tpm = limits.tokensPerMinute && limits.tokensPerMinute > 0 ? limits.tokensPerMinute : 0;
     this.starts = this.rpm > 0 ? new Float64Array(this.rpm) : null;
@@ -157,7 +163,7 @@ export class RateLimiter {
       if (this.bucket < 1) wait = Math.max(wait, ((1 - this.bucket) * this.windowMs) / this.rpm);
       if (this.startCount >= this.rpm) {
         const oldest = this.starts![this.startHead];
-        wait = Math.max(wait, oldest + this.windowMs - now);
+        wait = Math.max(wait, oldest + this.startWindowMs - now);
       }
     }
     if (this.tpm > 0) {
