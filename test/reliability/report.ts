@@ -52,10 +52,16 @@ export function renderReport(startedAt: Date, endedAt: Date): string {
     const note = notes.get(s);
     if (note) out.push(note, '');
     out.push('| figure | value |', '| --- | --- |');
-    for (const f of figures) if (f.section === s) out.push(`| ${f.label.replace(/\|/g, '\\|')} | ${String(f.value).replace(/\|/g, '\\|')} |`);
+    for (const f of figures) if (f.section === s) out.push(`| ${cell(f.label)} | ${cell(String(f.value))} |`);
     out.push('');
   }
   return out.join('\n');
+}
+
+/** A table cell: pipes escaped, control characters (e.g. echoed binary input) shown as \xNN. */
+function cell(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\|/g, '\\|').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function writeReport(startedAt: Date): void {
