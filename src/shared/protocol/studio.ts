@@ -5,6 +5,7 @@
  * (or absolute inside a workspace folder) and confined by the host.
  */
 import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats } from '../../core/llm/types';
+import type { ClusterProfile } from '../../core/scale/slurm';
 
 export type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats };
 
@@ -137,29 +138,10 @@ export interface LabelParams {
 }
 
 /**
- * Cluster settings as the Slurm dialog edits them (the core's ClusterProfile,
- * src/core/scale/slurm.ts; kept in `.sdg/clusters/<name>.yaml` with snake_case keys).
+ * Cluster settings as the Slurm dialog edits them: the core's ClusterProfile
+ * (src/core/scale/slurm.ts), kept in `.sdg/clusters/<name>.yaml` with snake_case keys.
  */
-export interface ClusterSettings {
-  partition?: string;
-  account?: string;
-  qos?: string;
-  time?: string;
-  gpusPerNode?: number;
-  nodesPerTask?: number;
-  cpusPerTask?: number;
-  mem?: string;
-  setup?: string[];
-  containerImage?: string;
-  serverCommand?: string;
-  serverTimeout?: number;
-  healthPath?: string;
-  sbatchArgs?: string[];
-  maxParallel?: number;
-  continuations?: number;
-  requeue?: boolean;
-  mergeTime?: string;
-}
+export type ClusterSettings = ClusterProfile;
 
 export interface ClusterInfo {
   name: string;
