@@ -4,8 +4,10 @@
  * lines, and the Slurm tab (profile save, script preview, submit, sbatch missing).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createHandlers, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
 import type { Page } from 'playwright-core';
 import type { ClusterSettings, InitResult, RunView, SlurmInfo, SlurmJobParams, SlurmPreview, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
 import type { MessageChannel } from '../../src/shared/ipc';
@@ -182,6 +184,52 @@ describe('Studio webview in Chromium: scale-out (webview)', function () {
     const shots = join(REPO_ROOT, '.test-artifacts', 'webview');
     mkdirSync(shots, { recursive: true });
     await w.page.screenshot({ path: join(shots, 'studio-slurm.png'), fullPage: true });
+    assert.deepEqual(await w.problems(), []);
+  });
+
+  it('Slurm tab over the REAL host handlers: the profile file, the core\'s scripts, submission through a fake sbatch', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'sdg-wv-slurm-'));
+    mkdirSync(join(ws, 'data'));
+    writeFileSync(join(ws, 'data/gsm.jsonl'), '{"question":"What is 3+4?","answer":"#### 7"}\n');
+    const bin = mkdtempSync(join(tmpdir(), 'sdg-wv-sbatch-'));
+    writeFileSync(join(bin, 'sbatch'), `#!/usr/bin/env bash\necho "$*" >> ${bin}/calls.log\nn=$(wc -l < ${bin}/calls.log)\necho "$((900 + n))"\n`);
+    chmodSync(join(bin, 'sbatch'), 0o755);
+    const backend: StudioBackend = {
+      roots: [ws],
+      builtinDir: join(REPO_ROOT, 'prompts'),
+      trusted: () => true,
+      defaultConcurrency: () => 8,
+      listDatasets: async () => ['data/gsm.jsonl'],
+      openFile: async () => undefined,
+      endpoints: { list: async () => [], save: async () => undefined, remove: async () => undefined, test: async () => ({ ok: true, latencyMs: 1, models: [], error: null }) },
+      pipelines: { available: () => false, list: async () => [], listTemplates: async () => [{ file: 'builtin:generation/gsm8k_text.yaml', field: ['user'], label: 'gsm8k_text (prompt config)' }], copyToWorkspace: async () => 'x' },
+      runs: { available: () => true, list: async () => [], start: async () => '/d', label: async () => '/l', cancel: async () => undefined, resume: async () => undefined, openOutput: async () => undefined },
+      slurm: {
+        runsFolder: () => join(ws, '.sdg', 'runs'),
+        resolveEndpoint: async () => { throw new Error('no endpoints here'); },
+        extensionPath: REPO_ROOT,
+        env: { PATH: `${bin}${delimiter}${process.env.PATH}` },
+      },
+    };
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => registerHandlers(host, createHandlers(backend), () => undefined))));
+    await fillSlurmJob(w.page);
+    await setField(w.page, 'vscode-textfield[aria-label="GPUs per node"]', 'eight', 'input');
+    await w.page.locator('.cluster-issues').getByText('GPUs per node: a whole number >= 0, got "eight"').waitFor();
+    await setField(w.page, 'vscode-textfield[aria-label="GPUs per node"]', '4', 'input');
+    await w.page.locator('vscode-button', { hasText: 'Preview scripts' }).click();
+    const script = w.page.locator('pre.array-script');
+    await script.waitFor();
+    const text = await script.innerText();
+    assert.match(text, /#SBATCH --partition=gpu/);
+    assert.match(text, /#SBATCH --gpus-per-node=4/);
+    assert.match(text, /vllm serve Qwen\/Qwen2\.5-72B-Instruct --port "\$PORT" --tensor-parallel-size 4/);
+    assert.match(readFileSync(join(ws, '.sdg/clusters/dgx.yaml'), 'utf8'), /partition: gpu\n/);
+    await w.page.locator('vscode-button', { hasText: /^\s*Submit\s*$/ }).click();
+    const done = w.page.locator('.slurm-submitted');
+    await done.waitFor();
+    assert.match(await done.innerText(), /array 901, continuation 902, merge 903/);
+    const calls = readFileSync(join(bin, 'calls.log'), 'utf8').trim().split('\n');
+    assert.match(calls[2], /^--parsable --dependency=afterany:902 .*merge\.sbatch$/);
     assert.deepEqual(await w.problems(), []);
   });
 
