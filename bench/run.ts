@@ -44,10 +44,13 @@ async function scheduling() {
     // At low request rates the three strategies cannot disturb each other on 2 cores: run them
     // at once against three servers; at C=256 one after the other.
     const strategies = ['product', 'fixed-batch', 'sdk-semaphore'];
+    // Fixed batches wait for the slowest of each batch: at C=16 that is ~20 minutes for 20,000
+    // requests. The peers' rates settle long before, so they run a quarter of the requests.
+    const peerN = c < 256 ? Math.max(100, Math.round(n / 4)) : n;
     const runOne = async (s: string, seed: number) => {
       const mock = await startMockProcess({ latency: { medianMs: median, sigma }, seed });
       try {
-        return await requests(s, mock.url, c, n);
+        return await requests(s, mock.url, c, s === 'product' ? n : peerN);
       } finally {
         await mock.stop();
       }
@@ -60,7 +63,7 @@ async function scheduling() {
     }
     const [prod, batch, sdk] = results.map((r) => r.ok / (r.elapsedMs / 1000));
     add({ group: 'scheduling', name: `product C=${c}`, value: prod, unit: 'req/s', reference: { name: 'limit C/mean latency', value: limit }, ratio: prod / limit, target: '>= 0.95', pass: judge(prod / limit >= 0.95) });
-    add({ group: 'scheduling', name: `fixed batches C=${c}`, value: batch, unit: 'req/s', reference: { name: 'limit', value: limit }, ratio: batch / limit });
+    add({ group: 'scheduling', name: `fixed batches C=${c}`, value: batch, unit: 'req/s', reference: { name: 'limit', value: limit }, ratio: batch / limit, note: peerN !== n ? `peers ran ${peerN} requests, the product ${n}` : undefined });
     add({ group: 'scheduling', name: `openai SDK + semaphore C=${c}`, value: sdk, unit: 'req/s', reference: { name: 'limit', value: limit }, ratio: sdk / limit });
   }
 }
