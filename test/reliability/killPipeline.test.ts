@@ -21,10 +21,10 @@ const KILLS = 10;
 const CONCURRENCY = 4;
 const PARAMS = ['n_macro_topics=4', 'n_subtopics=4', 'n_openlines=8', 'n_revisions=3'];
 
-/** Six list items named after the prompt and seed: the same request always gets the same answer. */
+/** Ten list items (more than any stage asks for: lists are trimmed) named after the prompt and seed: the same request always gets the same answer. */
 function respond(req: MockRequest): string {
   const h = hashString(`${lastUserText(req)}:${req.seed}`).toString(36);
-  return [1, 2, 3, 4, 5, 6].map((i) => `${i}. item ${h} number ${i}`).join('\n');
+  return Array.from({ length: 10 }, (_, i) => `${i + 1}. item ${h} number ${i + 1}`).join('\n');
 }
 
 function sortedLines(file: string): string[] {
@@ -62,7 +62,8 @@ describe('reliability: SIGKILL x10 of a pipeline run', function () {
   it('the output equals an uninterrupted run; no stage holds an id twice', async () => {
     const ref = start(fast, join(dir, 'reference'));
     assert.equal(await ref.exited, 0, ref.output());
-    const referenceRequests = fast.stats.total;
+    const chat = (m: MockServer) => m.stats.byPath['/v1/chat/completions'] ?? 0;
+    const referenceRequests = chat(fast);
 
     const out = join(dir, 'killed');
     const random = prng(4242);
@@ -102,7 +103,7 @@ describe('reliability: SIGKILL x10 of a pipeline run', function () {
       }
       for (const [id, n] of ids) if (n > 1) stageDupes.push(`${f}: ${id} x${n}`);
     }
-    const extra = slow.stats.total - referenceRequests;
+    const extra = chat(slow) - referenceRequests;
     const missing = want.filter((l) => !got.includes(l)).length;
     describeSection(SECTION, `\`sdg run open_qa\` (${PARAMS.join(', ')}: ${want.length} output rows, ${referenceRequests} model ` +
       `requests), concurrency ${CONCURRENCY}, 250 ms per answer, killed ${KILLS} times (even kills: a random 0.2-1 s after the ` +
@@ -111,9 +112,12 @@ describe('reliability: SIGKILL x10 of a pipeline run', function () {
     record(SECTION, 'processes SIGKILLed', kills);
     record(SECTION, 'output rows (killed run / uninterrupted run)', `${got.length} / ${want.length}`);
     record(SECTION, 'rows missing / extra / ids duplicated in any stage file', `${missing} / ${got.length - (want.length - missing)} / ${stageDupes.length}`);
-    record(SECTION, `requests (killed run / uninterrupted run; at most ${CONCURRENCY} in flight per kill)`, `${slow.stats.total} / ${referenceRequests}`);
+    record(SECTION, `requests (killed run / uninterrupted run; at most ${CONCURRENCY} in flight per kill)`, `${chat(slow)} / ${referenceRequests}`);
     assert.equal(finishedEarly, false, 'the run finished before all kills: make it longer');
     assert.equal(kills, KILLS);
+    // 4 topics + 16 subtopics = 20 subjects, 8 questions each, 3 revisions each.
+    assert.equal(want.length, 20 * 8 * 3);
+    assert.equal(referenceRequests, 1 + 4 + 20 + 160);
     assert.deepEqual(got, want);
     assert.deepEqual(stageDupes, []);
     assert.ok(extra >= 0 && extra <= kills * CONCURRENCY, `${extra} extra requests for ${kills} kills`);
