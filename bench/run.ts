@@ -5,12 +5,14 @@
  *   npm run bench -- --quick      smoke run (about a minute: checks it all works; no targets judged)
  *   npm run bench -- --json       machine-readable figures on stdout (the table goes to stderr)
  *   npm run bench -- --only scheduling,client,memory,viewer,extension,server
+ *   npm run bench -- --markdown docs/benchmarks.md   rewrite the results page
  * See docs/benchmarks.md for the figures on this project's machine.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { toMarkdown, type BenchResult } from './markdown';
 import { join } from 'node:path';
 import { ROOT, fmt, parseFlags, printTable, runWorker, startMockProcess, type Figure } from './lib';
 
@@ -173,6 +175,7 @@ async function server() {
 
 async function main() {
   const started = new Date();
+  const startLoad = loadavg();
   log(`SDG Studio benchmarks (${quick ? 'quick smoke run: nothing judged' : 'full'}) on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString()}`);
   const groups: Array<[string, () => Promise<void>]> = [['server', server], ['scheduling', scheduling], ['client', clientCost], ['memory', memory], ['viewer', viewer], ['extension', extension]];
   const failures: string[] = [];
@@ -187,12 +190,14 @@ async function main() {
     }
   }
   log('');
+  const result: BenchResult = { date: started.toISOString(), quick, node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadAverage: startLoad, command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`, figures, failures };
+  if (typeof flags.markdown === 'string') writeFileSync(flags.markdown, toMarkdown(result));
   if (asJson) {
     const orig = console.log;
     console.log = console.error;
     printTable(figures);
     console.log = orig;
-    console.log(JSON.stringify({ date: started.toISOString(), quick, node: process.version, cpus: cpus().length, figures, failures }, null, 2));
+    console.log(JSON.stringify(result, null, 2));
   } else printTable(figures);
   const missed = figures.filter((f) => f.pass === false).length;
   log(`\nbench: ${figures.length} figures, ${missed} below target, ${failures.length} errors`);
