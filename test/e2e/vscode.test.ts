@@ -12,13 +12,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Mocha from 'mocha';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, type Browser } from '../real/harness/browser';
 import { startLlamaServer, type LlamaServer } from '../real/harness/llamaServer';
 import { ensureRealPart, REPO_ROOT } from '../real/harness/setup';
 import { installVsix, makeDirs, removeDirs, startCodeServer, type CodeServer, type CodeServerDirs } from './harness/codeServer';
 import { compileHostTests, runHostTests, type HostRun } from './harness/hostTests';
 import { openFile, runCommand, waitForWorkbench, webviewContent } from './harness/workbench';
+import { loadFewShotSet } from '../../src/core/prompts/fewShot';
 import { copySample, LOCAL_TINY_ENDPOINT_NAME, localTinyEndpoint, writeEndpoints } from './harness/workspace';
 
 const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
@@ -64,6 +65,7 @@ describe('SDG Studio in code-server (vscode)', function () {
 
   describe('UI (installed VSIX)', function () {
     let page: Page;
+    let runDir: string | undefined;
 
     before(async function () {
       this.timeout(180_000);
@@ -94,6 +96,47 @@ describe('SDG Studio in code-server (vscode)', function () {
       await studio.getByText(LOCAL_TINY_ENDPOINT_NAME).first().waitFor({ timeout: 30_000 });
     });
 
+    it('edits and saves a workspace few-shot example in the Studio, keeping the file\'s comments', async () => {
+      const file = join(workspace, 'prompts', 'few_shot', 'tutor_steps.yaml');
+      const before = readFileSync(file, 'utf8');
+      const comment = before.split('\n')[0];
+      assert.match(comment, /^# /, 'the sample few-shot set starts with a comment');
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      // The workspace prompt config that uses the set; opening it opens its few-shot set.
+      await studio.locator('vscode-tab-header', { hasText: 'Template' }).click({ timeout: 60_000 });
+      await pickOption(studio.locator('vscode-single-select[aria-label="Template"]'), 'tutor_steps (prompt config)');
+      await studio.locator('vscode-textarea[aria-label="Template text"]').waitFor({ timeout: 30_000 });
+      await studio.locator('vscode-tab-header', { hasText: 'Few-shot' }).click();
+      const setPath = studio.locator('p.mono', { hasText: 'prompts/few_shot/tutor_steps.yaml' });
+      if (!(await setPath.isVisible().catch(() => false))) {
+        await pickOption(studio.locator('vscode-single-select[aria-label="Few-shot set"]'), 'tutor_steps.yaml');
+      }
+      await setPath.waitFor({ timeout: 30_000 });
+      const problem = studio.locator('.example').first().locator('vscode-textarea').first();
+      await problem.locator('textarea').waitFor({ timeout: 30_000 });
+      assert.match(await problem.locator('textarea').inputValue(), /library lends 14 books/);
+      const edited = 'A library lends 16 books on Monday and twice as many on Tuesday. How many books does it lend on the two days together?';
+      await problem.locator('textarea').fill(edited);
+      await studio.getByText('unsaved changes').waitFor({ timeout: 10_000 });
+      await studio.locator('vscode-button', { hasText: /^\s*Save\s*$/ }).first().click();
+      await studio.getByText('unsaved changes').waitFor({ state: 'hidden', timeout: 30_000 });
+      const after = await waitFor(() => {
+        const text = readFileSync(file, 'utf8');
+        return text.includes(edited) ? text : undefined;
+      }, 30_000, `${file} never got the edited example`);
+      assert.ok(after.startsWith(comment + '\n'), 'the leading comment was kept');
+      assert.ok(!after.includes('library lends 14 books'), 'the old text is gone');
+      const examples = loadFewShotSet(file);
+      assert.equal(examples.length, 2);
+      assert.equal(examples[0].problem, edited);
+      assert.match(examples[1].problem, /Omar buys 3 notebooks/);
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'studio-fewshot.png') });
+      await leaveWebview(page);
+    });
+
     it('runs the sample workspace pipeline from the Studio on the local endpoint to completion', async () => {
       await runCommand(page, 'View: Close All Editors', 20_000);
       await runCommand(page, 'SDG: Open Studio');
@@ -101,17 +144,98 @@ describe('SDG Studio in code-server (vscode)', function () {
       await studio.locator('vscode-tab-header', { hasText: 'Pipelines' }).click({ timeout: 60_000 });
       await studio.locator('[data-pipeline]', { hasText: 'gsm8k_explain' }).first().click({ timeout: 30_000 });
       await studio.locator('#param-documents textarea').fill(join(workspace, 'data', 'gsm8k-test-20.jsonl'));
-      await studio.locator('#param-max_tokens input').fill('32');
+      // Long answers (the random model nearly always writes to the limit), one request at a
+      // time: the run lasts many card updates, so its progress is on screen while it runs.
+      await studio.locator('#param-max_tokens input').fill('512');
       await studio.locator('vscode-button', { hasText: 'Run' }).first().click();
+      await studio.locator('vscode-textfield[aria-label="Concurrency"] input').fill('1', { timeout: 30_000 });
       await studio.locator('vscode-button', { hasText: 'Launch' }).click({ timeout: 30_000 });
-      const card = studio.locator('.run[data-status="completed"]', { hasText: 'gsm8k_explain' }).first();
-      await card.waitFor({ timeout: 180_000 });
+      // Watch the run's card from launch to the end: it must show the run going with its
+      // progress (status running, a progress bar short of its total) before it completes.
+      const card = studio.locator('.run', { hasText: 'gsm8k_explain' }).first();
+      await card.waitFor({ timeout: 60_000 });
+      const seen: CardState[] = [];
+      let shot = false;
+      const final = await waitFor(async () => {
+        const state = await cardState(card);
+        const last = seen[seen.length - 1];
+        if (!last || last.status !== state.status || last.done !== state.done || (last.rps > 0) !== (state.rps > 0)) seen.push(state);
+        if (state.status === 'running' && state.total > 0 && state.done < state.total && !shot) {
+          shot = true; // what a person sees mid-run
+          await page.screenshot({ path: join(SCREENSHOTS, 'studio-run-progress.png') });
+        }
+        return state.status === 'completed' || state.status === 'failed' ? state : undefined;
+      }, 240_000, 'the run never finished');
+      const trace = seen.map((x) => `${x.status} ${x.done}/${x.total} ${x.rps} req/s`).join(', ');
+      console.log(`      run card: ${trace}`);
+      assert.equal(final.status, 'completed', `the run ended ${final.status}: ${trace}`);
+      const running = seen.filter((x) => x.status === 'running');
+      assert.ok(running.length > 0, `the card never showed the run running: ${trace}`);
+      assert.ok(running.some((x) => x.total > 0 && x.done < x.total), `the card never showed partial progress while running: ${trace}`);
+      assert.ok(final.total > 0 && final.done === final.total, `the progress bar does not end full: ${trace}`);
+      assert.ok(running.some((x) => x.rps > 0), `the card never showed a request rate while running: ${trace}`);
+      // What stays on the card: every stage at 20 / 20 and the tokens used.
+      for (const stage of ['problems', 'explanations_raw', 'output']) {
+        const row = card.locator('.col > .row', { has: studio.locator(`span.mono:text-is("${stage}")`) });
+        assert.match(await row.innerText(), /20\s*\/\s*20/, `stage ${stage} row`);
+      }
+      const tokens = await card.locator('.stats > div', { hasText: 'tokens (prompt / completion)' }).innerText();
+      const [prompt, completion] = (tokens.match(/([\d.]+)[kMG]?\s*\/\s*([\d.]+)/) ?? []).slice(1).map(Number);
+      assert.ok(prompt > 0 && completion > 0, `token counts on the card: ${tokens}`);
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(SCREENSHOTS, 'studio-run.png') });
       // The run folder the card names holds one output row per problem.
-      const dir = (await card.getAttribute('data-run'))!;
-      const rows = readFileSync(join(dir, 'output.jsonl'), 'utf8').split('\n').filter(Boolean);
+      runDir = (await card.getAttribute('data-run'))!;
+      const rows = readFileSync(join(runDir, 'output.jsonl'), 'utf8').split('\n').filter(Boolean);
       assert.equal(rows.length, 20);
+      await leaveWebview(page);
+    });
+
+    it('opens the run\'s output in the viewer from its card, searches it and opens a record', async function () {
+      if (!runDir) this.skip(); // the run test failed
+      const output = join(runDir, 'output.jsonl');
+      const records = readFileSync(output, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      // "ducks" is in one GSM8K question; count from the file so gibberish that happens to
+      // contain it cannot break the test. The search is case-insensitive over all fields.
+      const term = 'ducks';
+      const expected = records.filter((r) => JSON.stringify(r).toLowerCase().includes(term)).length;
+      const janet = records.findIndex((r) => String(r.question).includes('Janet'));
+      assert.ok(expected >= 1 && janet >= 0, 'the output holds the Janet question');
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
+      const card = studio.locator(`.run[data-run="${runDir}"]`);
+      await card.locator('vscode-button', { hasText: 'Open output' }).click({ timeout: 30_000 });
+      await page.locator('.tab', { hasText: 'output.jsonl' }).first().waitFor({ timeout: 30_000 });
+      // Leave only the viewer open, so its webview is the one the test drives. (A middle click
+      // on the tab closes it; the palette may not open while the focus is in a webview.)
+      const studioTab = page.locator('.tab', { hasText: 'SDG Studio' });
+      await studioTab.first().click({ button: 'middle' });
+      await studioTab.first().waitFor({ state: 'detached', timeout: 20_000 });
+      const viewer = webviewContent(page);
+      await viewer.locator('.statusbar', { hasText: 'output.jsonl' }).waitFor({ timeout: 60_000 });
+      await viewer.locator('.statusbar', { hasText: `${records.length} records` }).waitFor({ timeout: 60_000 });
+      const search = viewer.locator('#search input');
+      await search.fill(term);
+      await search.press('Enter');
+      await waitFor(async () => {
+        const text = await viewer.locator('.statusbar').innerText();
+        return new RegExp(`\\b${expected} matching`).test(text) && !text.includes('scanned') ? text : undefined;
+      }, 60_000, `the status bar never said "${expected} matching"`);
+      const shown = viewer.locator('.rows .row');
+      await waitFor(async () => ((await shown.count()) === expected ? true : undefined), 30_000, `the list never showed ${expected} row(s)`);
+      await viewer.locator('.rows .row mark', { hasText: new RegExp(term, 'i') }).first().waitFor({ timeout: 10_000 });
+      // Open the Janet record: the detail pane shows its fields, reference answer included.
+      await viewer.locator('.rows .row', { hasText: 'Janet' }).first().click();
+      const detail = viewer.locator('.detail');
+      await detail.locator('.detail-bar strong', { hasText: new RegExp(`^Line ${janet + 1}$`) }).waitFor({ timeout: 30_000 });
+      const answer = String(records[janet].reference_answer);
+      const field = detail.locator('section.field', { has: viewer.locator('.field-name', { hasText: 'reference_answer' }) });
+      assert.equal((await field.locator('pre').innerText()).trim(), answer.trim());
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(SCREENSHOTS, 'viewer-output-search.png') });
+      await leaveWebview(page);
     });
 
     it('opens a JSONL file in the viewer, showing its rows', async () => {
@@ -163,3 +287,55 @@ describe('SDG Studio in code-server (vscode)', function () {
     });
   });
 });
+
+/**
+ * Moves the keyboard focus from a webview back to the workbench: keys pressed in a webview's
+ * frame (F1 for the palette) do not always reach the workbench.
+ */
+async function leaveWebview(page: Page): Promise<void> {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+}
+
+interface CardState {
+  status: string;
+  done: number;
+  total: number;
+  rps: number;
+}
+
+/** A run card's status and its overall progress bar (aria-valuenow / aria-valuemax). */
+async function cardState(card: Locator): Promise<CardState> {
+  return card.evaluate((el) => {
+    const bar = el.querySelector('[role="progressbar"]');
+    return {
+      status: el.getAttribute('data-status') ?? '',
+      done: Number(bar?.getAttribute('aria-valuenow') ?? 0),
+      total: Number(bar?.getAttribute('aria-valuemax') ?? 0),
+      rps: Number(el.querySelector('.rps')?.textContent ?? 0),
+    };
+  });
+}
+
+/** Picks an option of a vscode-single-select as a person does: open the list, click the option. */
+async function pickOption(select: Locator, label: string): Promise<void> {
+  await select.waitFor({ timeout: 30_000 });
+  const combobox = select.locator('.combobox-input');
+  if (await combobox.count()) {
+    await combobox.click();
+    await combobox.fill(label.slice(0, 8)); // filters the list down
+  } else {
+    await select.click();
+  }
+  await select.locator('li.option', { hasText: label }).first().click({ timeout: 15_000 });
+}
+
+/** Polls `probe` (every 200 ms) until it returns a value; fails with `what` after `timeoutMs`. */
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what} (waited ${timeoutMs} ms)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
