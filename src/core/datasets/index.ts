@@ -6,8 +6,8 @@
  * `reference_solution`, `masked_solution`). `input_index` is the 0-based position of the record
  * among the non-blank lines of the file, so it is stable across runs and used in item keys.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { isUtf8 } from 'node:buffer';
+import { readLines as readRawLines } from '../io/jsonl';
 
 export type DatasetFormat = 'gsm8k' | 'math' | 'jsonl';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['gsm8k', 'math', 'jsonl'];
@@ -196,36 +196,26 @@ export function toRow(format: DatasetFormat, record: Record<string, unknown>, fi
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/** Non-blank lines of a text file with their 1-based line numbers, streamed. */
+/**
+ * Non-blank lines of a text file with their 1-based line numbers, streamed through the engine's
+ * byte-level reader (BOM and CRLF stripped); bytes that are not UTF-8 are an error naming the line.
+ */
 export async function* readLines(file: string, signal?: AbortSignal): AsyncGenerator<{ line: number; text: string }> {
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', reject);
-  });
-  try {
-    await opened;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(file, undefined, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(e)})`);
-  }
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
   let line = 0;
   try {
-    for await (const raw of rl) {
-      line++;
-      if (signal?.aborted) return;
-      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+    for await (const raw of readRawLines(file, { signal })) {
+      line = raw.line;
+      if (!isUtf8(raw.bytes)) throw new DatasetError(file, line, 'invalid UTF-8: the file must be UTF-8 text');
+      const text = raw.bytes.toString('utf8');
       if (text.trim() === '') continue;
       yield { line, text };
     }
   } catch (e) {
     if (e instanceof DatasetError) throw e;
+    if (signal?.aborted) return;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(file, line || undefined, code === 'EISDIR' ? 'is a folder, not a JSONL file' : `cannot read file (${code ?? (e as Error).message})`);
-  } finally {
-    rl.close();
-    stream.destroy();
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a JSONL file' : `cannot read file (${code ?? (e as Error).message})`;
+    throw new DatasetError(file, line || undefined, why);
   }
 }
 

@@ -8,6 +8,7 @@
  *   await f.ensureLines(100); const rows = await f.rows(0, 100, ['question']);
  *   await f.indexAll(); await f.analyzeAll(); f.stats();
  */
+import { isUtf8 } from 'node:buffer';
 import { open as openFile, stat, type FileHandle } from 'node:fs/promises';
 import { LineIndex, trimCr } from './lineIndex';
 import { displayValue, getPath, parseFieldPath, safeStringify, type PathSegment } from './fieldPath';
@@ -46,8 +47,9 @@ export interface ParsedLine {
 }
 
 /** Classify one decoded line. */
-export function parseLine(text: string, unterminated: boolean): ParsedLine {
+export function parseLine(text: string, unterminated: boolean, invalidUtf8 = false): ParsedLine {
   if (text.length === 0 || /^\s*$/.test(text)) return { status: 'blank' };
+  if (invalidUtf8) return { status: 'bad', error: 'invalid UTF-8 (shown with replacement characters)' };
   try {
     return { status: 'ok', value: JSON.parse(text) };
   } catch (e) {
@@ -132,6 +134,8 @@ export interface LineText {
   bytes: number;
   /** Only a prefix was read (line above parseLimitBytes). */
   cut: boolean;
+  /** The bytes are not valid UTF-8 (the text holds U+FFFD replacements): the line is marked bad. */
+  invalidUtf8?: boolean;
 }
 
 /** The raw bytes of a run of whole lines (see forEachRawChunk). Positions are relative to `buf`. */
@@ -390,7 +394,9 @@ export class JsonlFile {
         if (!unterminated && buf[e - 1] === 10) e--;
         e = trimCr(buf, 0, e);
       }
-      out.push({ line: from, text: buf.toString('utf8', 0, e), unterminated, bytes: len, cut });
+      const text = buf.toString('utf8', 0, e);
+      const invalidUtf8 = !cut && text.includes('\ufffd') && !isUtf8(buf.subarray(0, e));
+      out.push({ line: from, text, unterminated, bytes: len, cut, invalidUtf8 });
       return out;
     }
     const total = idx.rawEnd(end - 1) - first;
@@ -402,7 +408,10 @@ export class JsonlFile {
       const unterminated = idx.isUnterminated(i);
       let e = !unterminated && buf[raw - 1] === 10 ? raw - 1 : raw;
       e = trimCr(buf, s, e);
-      out.push({ line: i, text: buf.toString('utf8', s, e), unterminated, bytes: raw - s, cut: false });
+      const text = buf.toString('utf8', s, e);
+      // Decoding hides invalid bytes behind U+FFFD; only then is the (native) check worth it.
+      const invalidUtf8 = text.includes('\ufffd') && !isUtf8(buf.subarray(s, e));
+      out.push({ line: i, text, unterminated, bytes: raw - s, cut: false, invalidUtf8 });
     }
     return out;
   }
@@ -478,7 +487,7 @@ export class JsonlFile {
     const max = this.limits.cellChars;
     return lines.map((l) => {
       if (l.cut) return { line: l.line, status: 'tooLong', cells: columns.map(() => null), preview: cut(l.text, max), bytes: l.bytes, error: `line of ${l.bytes} bytes is above the ${this.limits.parseLimitBytes}-byte parse limit` };
-      const p = parseLine(l.text, l.unterminated);
+      const p = parseLine(l.text, l.unterminated, l.invalidUtf8);
       const row: RowData = { line: l.line, status: p.status, cells: [], bytes: l.bytes };
       if (p.status !== 'ok') {
         row.cells = columns.map(() => null);
@@ -518,7 +527,7 @@ export class JsonlFile {
         note: `This line is ${l.bytes.toLocaleString('en-US')} bytes, above the ${this.limits.parseLimitBytes.toLocaleString('en-US')}-byte parse limit: showing the first ${Math.min(l.text.length, lim).toLocaleString('en-US')} characters of its raw text.`,
       };
     }
-    const p = parseLine(l.text, l.unterminated);
+    const p = parseLine(l.text, l.unterminated, l.invalidUtf8);
     if (p.status !== 'ok') {
       const d: RecordDetail = { line, status: p.status, bytes: l.bytes, fields: [], text: l.text.slice(0, lim), textTruncated: l.text.length > lim };
       if (p.error) d.error = p.error;
@@ -595,7 +604,7 @@ export class JsonlFile {
       a.tooLong++;
       return;
     }
-    const p = parseLine(l.text, l.unterminated);
+    const p = parseLine(l.text, l.unterminated, l.invalidUtf8);
     if (p.status === 'ok') {
       a.records++;
       const v = p.value;
