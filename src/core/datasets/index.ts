@@ -8,6 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readLines as readRawLines } from '../io/jsonl';
+import { extractBoxed } from '../math/extract';
 
 export type DatasetFormat = 'gsm8k' | 'math' | 'jsonl';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['gsm8k', 'math', 'jsonl'];
@@ -70,33 +71,8 @@ export function parseGsm8kAnswer(answer: string): { solution: string; expected: 
   return { solution: stripCalculatorAnnotations(answer.slice(0, at)).trim(), expected };
 }
 
-/**
- * The content of the last `\boxed{...}` (or `\fbox{...}`) in `text`, with nested braces,
- * or `\boxed 5` without braces. Null when there is none or its braces never close.
- */
-export function extractLastBoxed(text: string): string | null {
-  const idx = Math.max(text.lastIndexOf('\\boxed'), text.lastIndexOf('\\fbox'));
-  if (idx < 0) return null;
-  let i = idx + (text.startsWith('\\boxed', idx) ? 6 : 5);
-  while (text[i] === ' ') i++;
-  if (text[i] !== '{') {
-    // `\boxed 5`: the argument runs to the next `$` or whitespace.
-    if (i === idx || text[i - 1] !== ' ') return null;
-    const m = /^[^\s$]+/.exec(text.slice(i));
-    return m ? m[0] : null;
-  }
-  let depth = 0;
-  for (let j = i; j < text.length; j++) {
-    const c = text[j];
-    if (c === '\\') { j++; continue; } // `\{` and `\}` do not count
-    if (c === '{') depth++;
-    else if (c === '}') {
-      depth--;
-      if (depth === 0) return text.slice(i + 1, j).trim();
-    }
-  }
-  return null;
-}
+/** The content of the last `\boxed{...}` / `\fbox{...}` (the graders' extractor, one implementation). */
+export { extractBoxed as extractLastBoxed } from '../math/extract';
 
 /** Parse `k=v` pairs (the `--field` flag) into a mapping, rejecting unknown canonical names. */
 export function parseFieldMapping(pairs: readonly string[]): FieldMapping {
@@ -160,7 +136,7 @@ export function toRow(format: DatasetFormat, record: Record<string, unknown>, fi
       if (typeof record.problem !== 'string') throw new Error(`math record needs a string "problem"; keys found: ${describeKeys(record)}`);
       const solution = typeof record.solution === 'string' ? record.solution : null;
       let expected = scalarText(record.answer ?? record.expected_answer);
-      if (expected === null && solution !== null) expected = extractLastBoxed(solution);
+      if (expected === null && solution !== null) expected = extractBoxed(solution);
       if (expected === null) throw new Error(solution === null ? 'math record has neither "answer" nor "solution"' : 'math record has no "answer" and its "solution" has no \\boxed{...}');
       return { problem: record.problem, expected_answer: expected, reference_solution: solution, masked_solution: scalarText(record.masked_solution ?? record.reference_masked_solution), fields: record };
     }
