@@ -5,9 +5,10 @@ import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..');
 
-/** `node --import tsx <file> args...`, resolving with the last JSON line it prints. */
+/** `node [--import tsx] <file> args...` (plain Node for .cjs), resolving with the last JSON line it prints. */
 export async function runWorker<T>(file: string, args: string[], env: Record<string, string> = {}): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/workers', file), ...args], {
+  const loader = file.endsWith('.cjs') ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, join(ROOT, 'bench/workers', file), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },

@@ -8,7 +8,7 @@
  * response shapes are the SDK's types. `openaiSdk()` gives an SDK instance on the same pool.
  */
 import { setMaxListeners } from 'node:events';
-import { Pool, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Completion, CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { Model } from 'openai/resources/models';
@@ -18,6 +18,17 @@ import { ConversationError, getFormatter, stripStopWords, type ConversationForma
 import { PRESETS, isPresetName, redactSecrets } from './presets';
 import { SseAggregator, SseError } from './sse';
 import type { ChatMessage, Choice, EndpointProfile, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores } from './types';
+
+type Undici = typeof import('undici');
+let undiciModule: Undici | undefined;
+/**
+ * undici loads with the first client, not with this module: the extension host imports this
+ * file at activation, and undici is half of the bundle.
+ */
+function undici(): Undici {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (undiciModule ??= require('undici') as Undici);
+}
 
 export interface ClientOptions {
   /** Sent as `Authorization: Bearer <apiKey>`; never logged, never in error messages. */
@@ -252,9 +263,9 @@ export class OpenAiCompatibleClient implements LlmClient {
       for (const part of [proxyUrl.password, decodeURIComponent(proxyUrl.password)]) if (part) this.proxySecrets.push(part);
       // Plain-HTTP targets go through the proxy as absolute-URL requests (many proxies refuse
       // CONNECT to non-TLS ports); HTTPS targets are tunnelled with CONNECT.
-      this.pool = new ProxyAgent({ uri: proxy, proxyTunnel: url.protocol === 'https:', ...poolOptions });
+      this.pool = new (undici().ProxyAgent)({ uri: proxy, proxyTunnel: url.protocol === 'https:', ...poolOptions });
     } else {
-      this.pool = new Pool(this.origin, poolOptions);
+      this.pool = new (undici().Pool)(this.origin, poolOptions);
     }
   }
 
@@ -333,7 +344,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { OpenAI: Sdk } = require('openai') as typeof import('openai');
       const pool = this.pool;
-      const poolFetch = ((input: any, init?: any) => undiciFetch(input, { ...init, dispatcher: pool })) as unknown as typeof fetch;
+      const poolFetch = ((input: any, init?: any) => undici().fetch(input, { ...init, dispatcher: pool })) as unknown as typeof fetch;
       const extraHeaders: Record<string, string> = { ...this.endpoint.headers };
       const keyHeader = this.endpoint.apiKeyHeader?.toLowerCase();
       if (this.apiKey && keyHeader && keyHeader !== 'authorization') extraHeaders[keyHeader] = this.apiKey;

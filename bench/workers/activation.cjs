@@ -1,23 +1,26 @@
 /**
  * Extension activation cost without VS Code: load dist/extension.js with a stand-in `vscode`
- * module (every API a no-op that returns a disposable) and time require + activate().
- * Prints one JSON line. The real-VS Code figure comes from the code-server suite.
+ * module (every API a no-op that returns a stub) and time require + activate(). Plain Node, no
+ * tsx: a loader hook would add its own cost to the figure. Prints one JSON line. The in-VS Code
+ * figure is the log line "SDG Studio activated in N ms" of the code-server suite.
  */
-import Module from 'node:module';
-import { join } from 'node:path';
-import { ROOT } from '../lib';
+'use strict';
+const Module = require('node:module');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..', '..');
 
 /** Where a stub would mislead the extension, the plain value VS Code gives with no workspace. */
-const OVERRIDES: Record<string, unknown> = {
+const OVERRIDES = {
   'vscode.workspace.workspaceFolders': undefined,
   'vscode.workspace.isTrusted': true,
   'vscode.env.remoteName': undefined,
   // Settings read at activation get their defaults.
-  'vscode.workspace.getConfiguration().get': (_key: string, fallback?: unknown) => fallback,
+  'vscode.workspace.getConfiguration().get': (_key, fallback) => fallback,
 };
 
 /** A bottomless object: any property is another stub, any call returns a stub. */
-function stub(name: string): any {
+function stub(name) {
   if (name in OVERRIDES) return OVERRIDES[name];
   const fn = function () {
     return stub(`${name}()`);
@@ -40,18 +43,18 @@ function stub(name: string): any {
     },
   });
 }
-const protoStub: any = new Proxy({}, { get: (_t, prop) => (typeof prop === 'symbol' ? undefined : stub(`vscode.${String(prop)}`)) });
+const protoStub = new Proxy({}, { get: (_t, prop) => (typeof prop === 'symbol' ? undefined : stub(`vscode.${String(prop)}`)) });
 
 const vscodeStub = stub('vscode');
-const originalLoad = (Module as any)._load;
-(Module as any)._load = function (request: string, ...rest: unknown[]) {
+const originalLoad = Module._load;
+Module._load = function (request, ...rest) {
   if (request === 'vscode') return vscodeStub;
   return originalLoad.call(this, request, ...rest);
 };
 
 async function main() {
   const context = {
-    subscriptions: [] as unknown[],
+    subscriptions: [],
     extensionPath: ROOT,
     extensionUri: stub('extensionUri'),
     globalState: stub('globalState'),
@@ -61,7 +64,7 @@ async function main() {
     storageUri: stub('storageUri'),
     logUri: stub('logUri'),
     extensionMode: 1,
-    asAbsolutePath: (p: string) => join(ROOT, p),
+    asAbsolutePath: (p) => join(ROOT, p),
   };
   const t0 = performance.now();
   const ext = require(join(ROOT, 'dist/extension.js'));
