@@ -49,7 +49,8 @@ export interface ParsedLine {
 /** Classify one decoded line. */
 export function parseLine(text: string, unterminated: boolean, invalidUtf8 = false): ParsedLine {
   if (text.length === 0 || /^\s*$/.test(text)) return { status: 'blank' };
-  if (invalidUtf8) return { status: 'bad', error: 'invalid UTF-8 (shown with replacement characters)' };
+  // An unterminated last line may be a writer cut mid-character: partial, like torn JSON.
+  if (invalidUtf8) return { status: unterminated ? 'partial' : 'bad', error: 'invalid UTF-8 (shown with replacement characters)' };
   try {
     return { status: 'ok', value: JSON.parse(text) };
   } catch (e) {

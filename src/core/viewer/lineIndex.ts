@@ -128,8 +128,15 @@ export class LineIndex {
     return n;
   }
 
-  /** Kept for callers: block storage has no spare capacity worth trimming. */
-  compact(): void {}
+  /**
+   * Trim the spare capacity of the last block once the scan is complete, so the table costs
+   * 8 bytes per line. A file that grows later regrows that block (push handles short blocks).
+   */
+  compact(): void {
+    const last = this.blocks.length - 1;
+    const used = this.count - last * BLOCK;
+    if (used > 0 && used < this.blocks[last].length) this.blocks[last] = this.blocks[last].slice(0, used);
+  }
 
   private at(i: number): number {
     return this.blocks[i >>> BLOCK_BITS][i & BLOCK_MASK];
