@@ -3,11 +3,10 @@
  * different generation settings (another model, temperature, prompt...) is refused instead of
  * silently mixing two datasets in one file.
  */
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirs } from '../io/fsUtil';
 import { describeFsError } from '../io/jsonl';
-import { writeJsonAtomic } from './manifest';
+import { readJsonFile, writeJsonAtomic } from './manifest';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -56,19 +55,7 @@ export async function writeFrozenConfig(runDir: string, config: unknown): Promis
 
 /** Reads `<runDir>/config.json`; null when absent. */
 export async function readFrozenConfig<T = unknown>(runDir: string): Promise<T | null> {
-  const file = join(runDir, CONFIG_FILE);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw describeFsError(e, file, 'reading');
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); delete the run folder or use --overwrite`);
-  }
+  return readJsonFile<T>(join(runDir, CONFIG_FILE), 'delete the run folder or use --overwrite');
 }
 
 /** Differences between two configs on the compared fields, as dotted paths to the leaves that differ. */

@@ -184,12 +184,8 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
-/**
- * Reads `<runDir>/manifest.json`. A "running" manifest whose pid is dead is returned with status
- * "interrupted". Returns null when there is no manifest; throws a clear error when it is unreadable.
- */
-export async function readManifest(runDir: string): Promise<Manifest | null> {
-  const file = join(runDir, MANIFEST_FILE);
+/** Parses a JSON file; null when it does not exist. `fix` is added to the invalid-JSON message. */
+export async function readJsonFile<T>(file: string, fix = ''): Promise<T | null> {
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
@@ -197,12 +193,20 @@ export async function readManifest(runDir: string): Promise<Manifest | null> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw describeFsError(e, file, 'reading');
   }
-  let m: Manifest;
   try {
-    m = JSON.parse(text) as Manifest;
+    return JSON.parse(text) as T;
   } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${file} is not valid JSON (${(e as Error).message})${fix ? `; ${fix}` : ''}`);
   }
+}
+
+/**
+ * Reads `<runDir>/manifest.json`. A "running" manifest whose pid is dead is returned with status
+ * "interrupted". Returns null when there is no manifest; throws a clear error when it is unreadable.
+ */
+export async function readManifest(runDir: string): Promise<Manifest | null> {
+  const m = await readJsonFile<Manifest>(join(runDir, MANIFEST_FILE));
+  if (!m) return null;
   if (m.status === 'running' && !isPidAlive(m.pid)) {
     m.status = 'interrupted';
     for (const s of m.stages ?? []) if (s.status === 'running') s.status = 'interrupted';
