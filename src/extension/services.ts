@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import type { PipelineInfo, RunView } from '../shared/protocol/studio';
 import { datasetGlob, defaultConcurrency, requireTrust, runsFolder, workspaceRoots } from './config';

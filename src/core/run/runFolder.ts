@@ -2,7 +2,6 @@
  * `openRun`: everything a job needs from its run folder in one call: the frozen config check,
  * the output JSONL opened for resume (repaired, done keys collected), and a manifest writer.
  */
-import { promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { makeDirs } from '../io/fsUtil';
 import { describeFsError } from '../io/jsonl';
