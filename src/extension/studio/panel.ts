@@ -50,7 +50,7 @@ export class StudioPanel implements vscode.Disposable {
     };
   }
 
-  private constructor(readonly panel: vscode.WebviewPanel, private readonly services: Services) {
+  private constructor(readonly panel: vscode.WebviewPanel, services: Services) {
     const webview = panel.webview;
     // A reply can arrive after the panel closed: posting then throws, and the message has nowhere to go anyway.
     const post = (m: unknown) => {
