@@ -17,7 +17,8 @@ import { prng, sleep, waitFor } from './support';
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'src', 'cli', 'index.ts');
 const SECTION = 'SIGKILL at random moments (sdg generate)';
-const PROBLEMS = 600;
+// Enough work (~30 s at 50 req/s) that 20 kill cycles never reach the end, even on a quiet machine.
+const PROBLEMS = 1500;
 const SAMPLES = 2;
 const KILLS = 20;
 
