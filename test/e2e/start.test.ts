@@ -10,15 +10,7 @@ import { join } from 'node:path';
 import { descendants, spawnTracked, stopTracked } from '../real/harness/processes';
 import { REPO_ROOT } from '../real/harness/setup';
 import { LOCAL_TINY_ENDPOINT_NAME } from './harness/workspace';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isPidAlive } from '../../src/core/run';
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -67,7 +59,7 @@ describe('npm start (vscode)', function () {
       process.kill(start.pid, 'SIGINT');
       const code = await Promise.race([start.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
       assert.equal(code, 0, `npm start did not exit cleanly on Ctrl+C (${code}):\n${start.tail()}`);
-      await until('its processes to exit', 20_000, () => (started.some(alive) ? undefined : true));
+      await until('its processes to exit', 20_000, () => (started.some(isPidAlive) ? undefined : true));
       await assert.rejects(fetch(`${origin}/healthz`), 'code-server still answers');
       await assert.rejects(fetch(`${endpoints[0].baseUrl}/models`), 'llama-server still answers');
     } finally {

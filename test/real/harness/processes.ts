@@ -7,6 +7,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { isPidAlive } from '../../../src/core/run';
 
 const live = new Set<ChildProcess>();
 
@@ -120,15 +121,6 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -154,8 +146,8 @@ export async function stopTracked(t: Tracked, graceMs = 5000, tree = false): Pro
   }
   for (const pid of below) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (below.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  for (const pid of below) if (alive(pid)) signal(pid, 'SIGKILL');
+  while (below.some(isPidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of below) if (isPidAlive(pid)) signal(pid, 'SIGKILL');
 }
 
 /** A free loopback TCP port (the OS picks it; we close and hand it to a server). */
