@@ -1,18 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   detectFileFormat, extractLastBoxed, parseFieldMapping, parseGsm8kAnswer, readDataset, stripCalculatorAnnotations, type DatasetRow,
 } from '../../src/core/datasets';
+import { datasetFile } from '../support/datasets';
 
-/** The shared real datasets live beside the repository: ../shared/datasets. */
-const DATASETS = resolve(__dirname, '../../../shared/datasets');
-function dataset(rel: string): string {
-  const p = join(DATASETS, rel);
-  if (!existsSync(p)) throw new Error(`real dataset missing: ${p} (these tests need /work/shared/datasets, reachable as ../shared/datasets from the repo root)`);
-  return p;
-}
+/** The real datasets the repository carries (datasets/). */
+const dataset = datasetFile;
 
 async function collect(file: string, opts: Parameters<typeof readDataset>[1] = {}): Promise<DatasetRow[]> {
   const out: DatasetRow[] = [];

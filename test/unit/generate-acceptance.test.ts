@@ -16,9 +16,10 @@ import { readDataset } from '../../src/core/datasets';
 import { generateSolutions } from '../../src/core/generate';
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import { startMockServer, type FaultRule, type MockServer } from '../support/mockServer';
+import { datasetFile } from '../support/datasets';
 
 const REPO = resolve(__dirname, '../..');
-const GSM8K_TEST = resolve(REPO, '../shared/datasets/gsm8k/test.jsonl');
+const GSM8K_TEST = datasetFile('gsm8k/test.jsonl');
 const PROBLEMS = 50;
 const SEEDS = 4;
 const FAULTS: FaultRule[] = [
@@ -76,7 +77,6 @@ describe('generate: acceptance (mock server over HTTP, faults, SIGKILL + resume)
   const tmp = mkdtempSync(join(tmpdir(), 'sdg-generate-acceptance-'));
 
   before(async () => {
-    if (!existsSync(GSM8K_TEST)) throw new Error(`real dataset missing: ${GSM8K_TEST} (the acceptance test needs /work/shared/datasets, reachable as ../shared/datasets from the repo root)`);
     problems = [];
     for await (const row of readDataset(GSM8K_TEST, { limit: PROBLEMS })) problems.push(row.problem);
     server = await startMockServer({ faults: FAULTS, latency: { fixedMs: 20 }, logLimit: 100_000 });

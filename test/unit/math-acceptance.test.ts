@@ -13,20 +13,19 @@
  *   maj@1 1/2; maj@2 1/2 (ties go to the earliest answer); maj@4 1/4; any correct 3/4.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readDataset } from '../../src/core/datasets';
 import { generateSolutions } from '../../src/core/generate';
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import { isEquivalent } from '../../src/core/math/equivalence';
 import { runSdg as sdg } from '../fixtures/math/sdg';
 import { startMockServer, lastUserText, type MockServer, type MockRequest } from '../support/mockServer';
+import { datasetFile } from '../support/datasets';
 
-const REPO = resolve(__dirname, '../..');
-const DATASETS = resolve(REPO, '../shared/datasets');
-const GSM8K_TEST = join(DATASETS, 'gsm8k/test.jsonl');
-const MATH500 = join(DATASETS, 'math500/test.jsonl');
+const GSM8K_TEST = datasetFile('gsm8k/test.jsonl');
+const MATH500 = datasetFile('math500/test.jsonl');
 const PROBLEMS = 40;
 const SEEDS = 4;
 
@@ -91,9 +90,6 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
   const graded = { gsm: join(tmp, 'gsm8k.graded.jsonl'), math: join(tmp, 'math500.graded.jsonl') };
 
   before(async () => {
-    for (const f of [GSM8K_TEST, MATH500]) {
-      if (!existsSync(f)) throw new Error(`real dataset missing: ${f} (needs /work/shared/datasets, reachable as ../shared/datasets from the repo root)`);
-    }
     gsm = await loadProblems(GSM8K_TEST);
     math = await loadProblems(MATH500);
     mathLevels = readFileSync(MATH500, 'utf8').split('\n').slice(0, PROBLEMS).map((l) => (JSON.parse(l) as { level: number }).level);

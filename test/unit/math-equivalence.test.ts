@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEquivalent, answerKey, cleanAnswer, quickNumber, clearEquivalenceCache, boundedBinomial } from '../../src/core/math/equivalence';
+import { datasetFile } from '../support/datasets';
 
 interface Case { unique_id: string; reference: string; equivalent: string; not_equivalent: string }
 
@@ -11,7 +12,7 @@ const cases: Case[] = readFileSync(fixture, 'utf8').split('\n').filter((l) => l.
 describe('math equivalence: MATH-500 table', () => {
   it('has at least 150 cases built from real MATH-500 answers', () => {
     assert.ok(cases.length >= 150, `only ${cases.length} cases`);
-    const datasets = join(__dirname, '..', '..', '..', 'shared', 'datasets', 'math500', 'test.jsonl');
+    const datasets = datasetFile('math500/test.jsonl');
     let real: Map<string, string>;
     try {
       real = new Map(readFileSync(datasets, 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
@@ -19,7 +20,7 @@ describe('math equivalence: MATH-500 table', () => {
         return [r.unique_id, r.answer];
       }));
     } catch {
-      throw new Error(`MATH-500 not found at ${datasets} (expected ../shared/datasets beside the repo)`);
+      throw new Error('datasets/math500/test.jsonl is not readable JSONL');
     }
     for (const c of cases) assert.equal(real.get(c.unique_id), c.reference, `${c.unique_id}: reference differs from MATH-500`);
   });

@@ -7,17 +7,17 @@
  * pick seed 1 (fewest digits) for every problem, and the second generation must show it.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readDataset } from '../../src/core/datasets';
 import { generateSolutions } from '../../src/core/generate';
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import { runSdg } from '../fixtures/math/sdg';
 import { startMockServer, lastUserText, type MockServer } from '../support/mockServer';
+import { datasetFile } from '../support/datasets';
 
-const REPO = resolve(__dirname, '../..');
-const GSM8K_TRAIN = resolve(REPO, '../shared/datasets/gsm8k/train.jsonl');
+const GSM8K_TRAIN = datasetFile('gsm8k/train.jsonl');
 const PROBLEMS = 12;
 
 const hideAllNumbers = (s: string) => s.replace(/\d[\d,]*(?:\.\d+)?/g, 'M');
@@ -29,7 +29,6 @@ describe('masked solutions: generate -> select-masked -> generate with masked_so
   const tmp = mkdtempSync(join(tmpdir(), 'sdg-masked-e2e-'));
 
   before(async () => {
-    if (!existsSync(GSM8K_TRAIN)) throw new Error(`real dataset missing: ${GSM8K_TRAIN} (needs /work/shared/datasets, reachable as ../shared/datasets from the repo root)`);
     server = await startMockServer({
       logLimit: 10_000,
       respond: (req) => {

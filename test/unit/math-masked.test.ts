@@ -1,15 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectMasked, revealsAnswer, answerForms } from '../../src/core/math/masked';
 import { readDataset } from '../../src/core/datasets';
+import { datasetFile } from '../support/datasets';
 
-const GSM8K_TRAIN = join(__dirname, '..', '..', '..', 'shared', 'datasets', 'gsm8k', 'train.jsonl');
+const GSM8K_TRAIN = datasetFile('gsm8k/train.jsonl');
 
-function requireDataset(file: string): void {
-  if (!existsSync(file)) throw new Error(`real dataset missing: ${file} (expected /work/shared/datasets beside the repo as ../shared/datasets)`);
-}
 function writeJsonl(file: string, rows: unknown[]): void {
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
@@ -36,7 +34,6 @@ describe('masked solutions: answer leak check', () => {
 
 describe('masked solutions: sdg select-masked', () => {
   it('picks the qualifying candidate with fewest digits and falls back to the reference (flagged)', async () => {
-    requireDataset(GSM8K_TRAIN);
     const dir = mkdtempSync(join(tmpdir(), 'sdg-masked-'));
     const dataset = join(dir, 'gsm8k-train-3.jsonl');
     writeFileSync(dataset, readFileSync(GSM8K_TRAIN, 'utf8').split('\n').slice(0, 3).join('\n') + '\n');
@@ -86,7 +83,6 @@ describe('masked solutions: sdg select-masked', () => {
   });
 
   it('rejects rows without input_index', async () => {
-    requireDataset(GSM8K_TRAIN);
     const dir = mkdtempSync(join(tmpdir(), 'sdg-masked-'));
     const dataset = join(dir, 'd.jsonl');
     writeFileSync(dataset, readFileSync(GSM8K_TRAIN, 'utf8').split('\n').slice(0, 1).join('\n') + '\n');
