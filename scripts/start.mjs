@@ -21,10 +21,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 // The real-part harnesses are TypeScript (shared with the tests): load them through tsx.
 require('tsx/cjs');
-const { startLlamaServer } = require('../test/real/harness/llamaServer.ts');
-const { ensureRealPart } = require('../test/real/harness/setup.ts');
-const { installVsix, makeDirs, removeDirs, startCodeServer } = require('../test/e2e/harness/codeServer.ts');
-const { configuredEndpoints, copySample, LOCAL_TINY_ENDPOINT_NAME, localTinyEndpoint, setEndpoints, writeEndpoints } = require('../test/e2e/harness/workspace.ts');
+const { startLlamaServer } = require('./real-parts/llamaServer.ts');
+const { ensureRealPart } = require('./real-parts/setup.ts');
+const { installVsix, makeDirs, removeDirs, startCodeServer } = require('./real-parts/codeServer.ts');
+const { configuredEndpoints, copySample, LOCAL_TINY_ENDPOINT_NAME, localTinyEndpoint, setEndpoints, writeEndpoints } = require('./real-parts/workspace.ts');
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);

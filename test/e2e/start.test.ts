@@ -7,9 +7,9 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { descendants, spawnTracked, stopTracked } from '../real/harness/processes';
-import { REPO_ROOT } from '../real/harness/setup';
-import { LOCAL_TINY_ENDPOINT_NAME } from './harness/workspace';
+import { descendants, spawnTracked, stopTracked } from '../../scripts/real-parts/processes';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
+import { LOCAL_TINY_ENDPOINT_NAME } from '../../scripts/real-parts/workspace';
 import { isPidAlive } from '../../src/core/run';
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {

@@ -10,9 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLlamaServer, type LlamaServer } from './harness/llamaServer';
-import { spawnTracked } from './harness/processes';
-import { REPO_ROOT } from './harness/setup';
+import { startLlamaServer, type LlamaServer } from '../../scripts/real-parts/llamaServer';
+import { spawnTracked } from '../../scripts/real-parts/processes';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 
 const CLI = join(REPO_ROOT, 'dist', 'cli.js');
 const GSM8K_20 = join(REPO_ROOT, 'sample', 'data', 'gsm8k-test-20.jsonl');

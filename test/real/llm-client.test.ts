@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { createClient, LlmError } from '../../src/core/llm';
 import type { ChatMessage } from '../../src/core/llm';
-import { startLlamaServer, type LlamaServer } from './harness/llamaServer';
+import { startLlamaServer, type LlamaServer } from '../../scripts/real-parts/llamaServer';
 
 /** The tiny model's end-of-text tokens; banning them makes outputs run to max_tokens. */
 const NO_EOS = { logit_bias: { '32000': -100, '32007': -100 } };

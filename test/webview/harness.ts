@@ -11,8 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
 import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage } from '../../src/shared/ipc';
-import { launchBrowser, type Browser } from '../real/harness/browser';
-import { REPO_ROOT } from '../real/harness/setup';
+import { launchBrowser, type Browser } from '../../scripts/real-parts/browser';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { webviewHtml } from '../../src/extension/studio/html';
 import { viewerHtml } from '../../src/extension/viewer/html';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
-import { REPO_ROOT } from '../real/harness/setup';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { describeSection, record } from '../reliability/report';
 import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
 

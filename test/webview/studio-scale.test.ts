@@ -11,7 +11,7 @@ import { createHandlers, registerHandlers, type StudioBackend } from '../../src/
 import type { Page } from 'playwright-core';
 import type { ClusterSettings, InitResult, RunView, SlurmInfo, SlurmJobParams, SlurmPreview, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
 import type { MessageChannel } from '../../src/shared/ipc';
-import { REPO_ROOT } from '../real/harness/setup';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 
 type Host = MessageChannel<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>;

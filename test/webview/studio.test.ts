@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InitResult, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
-import { REPO_ROOT } from '../real/harness/setup';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import type { MessageChannel } from '../../src/shared/ipc';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 

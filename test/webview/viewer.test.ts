@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
-import { REPO_ROOT } from '../real/harness/setup';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
 
 /** Rows shaped like `sdg generate` + `sdg grade` output. */

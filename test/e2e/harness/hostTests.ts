@@ -10,8 +10,8 @@ import { join, relative } from 'node:path';
 import { format } from 'node:util';
 import * as esbuild from 'esbuild';
 import type { BrowserContext } from 'playwright-core';
-import { REPO_ROOT } from '../../real/harness/setup';
-import type { CodeServer } from './codeServer';
+import { REPO_ROOT } from '../../../scripts/real-parts/setup';
+import type { CodeServer } from '../../../scripts/real-parts/codeServer';
 
 export const HOST_TEST_SRC = join(REPO_ROOT, 'test', 'vscode');
 /** Inside the repo so `require('mocha')` in the bundles resolves to the repo's node_modules. */

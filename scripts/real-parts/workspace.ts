@@ -4,7 +4,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../real/harness/setup';
+import { REPO_ROOT } from './setup';
 
 export const SAMPLE_DIR = join(REPO_ROOT, 'sample');
 

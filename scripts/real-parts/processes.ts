@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { isPidAlive } from '../../../src/core/run';
+import { isPidAlive } from '../../src/core/run';
 
 const live = new Set<ChildProcess>();
 

@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { ensureRealPart } from '../../real/harness/setup';
-import { freePort, spawnTracked, stopTracked, waitForHttpOk, type Tracked } from '../../real/harness/processes';
+import { ensureRealPart } from './setup';
+import { freePort, spawnTracked, stopTracked, waitForHttpOk, type Tracked } from './processes';
 
 export interface CodeServerDirs {
   root: string;

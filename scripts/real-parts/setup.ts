@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export type RealPart = 'llama' | 'code-server' | 'chromium';
 
-export const REPO_ROOT = join(__dirname, '..', '..', '..');
+export const REPO_ROOT = join(__dirname, '..', '..');
 
 const cache = new Map<RealPart, Record<string, string>>();
 
