@@ -622,3 +622,132 @@ describe('llm client streaming (profile.stream)', () => {
     }, { stream: true });
   });
 });
+
+/** Writes `total` bytes of a valid-looking answer in 64 KiB pieces (honouring back-pressure) until done or the client hangs up. */
+function floodAnswer(res: http.ServerResponse, total: number, sent: { bytes: number; closed: boolean }, sse: boolean): void {
+  const piece = sse
+    ? Buffer.from(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x'.repeat(60 * 1024) } }] })}\n\n`)
+    : Buffer.alloc(64 * 1024, 'x');
+  res.on('close', () => (sent.closed = true));
+  if (!sse) res.write('{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"');
+  const pump = () => {
+    while (!sent.closed && sent.bytes < total) {
+      sent.bytes += piece.length;
+      if (!res.write(piece)) return void res.once('drain', pump);
+    }
+    if (!sent.closed) res.end(sse ? 'data: [DONE]\n\n' : '"}}]}');
+  };
+  pump();
+}
+
+describe('llm client: response size limit (issue 15.3)', () => {
+  it('fails a 700 MB answer at the 64 MiB default without reading the rest; memory stays bounded at concurrency 4', async () => {
+    const sent: Array<{ bytes: number; closed: boolean }> = [];
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+    try {
+      await withRawServer((_req, res) => {
+        const s = { bytes: 0, closed: false };
+        sent.push(s);
+        res.writeHead(200, { 'content-type': 'application/json' }); // chunked: no length announced
+        floodAnswer(res, 700 * 1024 * 1024, s, false);
+      }, undefined, async (c) => {
+        const errors = await Promise.all([1, 2, 3, 4].map(() => expectLlmError(c.queryModel(USER), 'bad_response')));
+        for (const e of errors) {
+          assert.match(e.message, /over 64 MiB, above the 64 MiB limit \(maxResponseBytes .*--max-response-mb/);
+          assert.equal(e.retryable, false, 'the same request would get the same huge answer');
+          assert.equal(e.code, 'RESPONSE_TOO_LARGE');
+        }
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.equal(sent.length, 4);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const s of sent) {
+      assert.ok(s.closed, 'the client hung up');
+      assert.ok(s.bytes < 80 * 1024 * 1024, `the server got to send ${s.bytes} bytes`);
+    }
+    // Four answers of 64 MiB at most are held at once (the old path took 3.2 GB here).
+    assert.ok(rssPeak - rssBefore < 700 * 1024 * 1024, `RSS grew by ${Math.round((rssPeak - rssBefore) / 1048576)} MB`);
+  });
+
+  it('refuses an announced Content-Length over the limit before reading, and accepts answers under it', async () => {
+    const sent = { bytes: 0, closed: false };
+    await withRawServer((req, res) => {
+      if (req.url!.includes('small') || sent.closed) {
+        const body = JSON.stringify({ choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'y'.repeat(500_000) } }] });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        return void res.end(body);
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) });
+      floodAnswer(res, 50 * 1024 * 1024, sent, false);
+    }, undefined, async (c) => {
+      const e = await expectLlmError(c.queryModel(USER), 'bad_response');
+      assert.match(e.message, /announces 50 MiB, above the 1 MiB limit/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(sent.closed && sent.bytes < 8 * 1024 * 1024, `sent ${sent.bytes} bytes before the client hung up`);
+      // The next answer (half a megabyte) is under the limit.
+      assert.equal((await c.queryModel(USER)).choices[0].text.length, 500_000);
+    }, { maxResponseBytes: 1024 * 1024 });
+  });
+
+  it('caps a streamed answer that never ends', async () => {
+    const sent = { bytes: 0, closed: false };
+    await withRawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      floodAnswer(res, 700 * 1024 * 1024, sent, true);
+    }, undefined, async (c) => {
+      const e = await expectLlmError(c.queryModel(USER), 'bad_response');
+      assert.match(e.message, /over 2 MiB \(streamed\), above the 2 MiB limit/);
+      assert.equal(e.retryable, false);
+    }, { stream: true, maxResponseBytes: 2 * 1024 * 1024 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(sent.closed && sent.bytes < 16 * 1024 * 1024, `sent ${sent.bytes} bytes before the client hung up`);
+  });
+
+  it('caps a streamed line that never ends (no newline)', async () => {
+    const sent = { bytes: 0, closed: false };
+    await withRawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"');
+      floodAnswer(res, 700 * 1024 * 1024, sent, false);
+    }, undefined, async (c) => {
+      const e = await expectLlmError(c.queryModel(USER), 'bad_response');
+      assert.match(e.message, /\(streamed\), above the 1 MiB limit/);
+    }, { stream: true, maxResponseBytes: 1024 * 1024 });
+  });
+});
+
+describe('llm client: Retry-After as an HTTP-date under clock skew (issue 15.11)', () => {
+  it('reads the date against the server Date header, not the local clock', async () => {
+    // The server's clock is an hour ahead of ours (our clock is an hour behind): it asks for 2 s.
+    const skewMs = 3600_000;
+    await withRawServer((_req, res) => {
+      const serverNow = Date.now() + skewMs;
+      res.sendDate = false;
+      res.writeHead(429, {
+        date: new Date(serverNow).toUTCString(),
+        'retry-after': new Date(serverNow + 2000).toUTCString(),
+        'content-type': 'application/json',
+      });
+      res.end('{"error":{"message":"slow down"}}');
+    }, undefined, async (c) => {
+      const e = await expectLlmError(c.queryModel(USER), 'rate_limit');
+      // HTTP-dates have whole seconds: 2 s apart on the server's clock gives 1-3 s.
+      assert.ok(e.retryAfterMs! >= 1000 && e.retryAfterMs! <= 3000, `waited ${e.retryAfterMs} ms`);
+    });
+  });
+
+  it('falls back to the local clock when the server sends no Date', async () => {
+    await withRawServer((_req, res) => {
+      res.sendDate = false;
+      res.writeHead(429, { 'retry-after': new Date(Date.now() + 10_000).toUTCString(), 'content-type': 'application/json' });
+      res.end('{}');
+    }, undefined, async (c) => {
+      const e = await expectLlmError(c.queryModel(USER), 'rate_limit');
+      assert.ok(e.retryAfterMs! > 8000 && e.retryAfterMs! <= 10_000, `waited ${e.retryAfterMs} ms`);
+    });
+  });
+});

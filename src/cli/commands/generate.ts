@@ -41,6 +41,7 @@ interface GenerateFlags {
   rpm?: string;
   tpm?: string;
   timeout?: string;
+  maxResponseMb?: string;
   limit?: string;
   datasetFormat?: string;
   field: string[];
@@ -91,6 +92,7 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
     requestsPerMinute: num('--rpm', f.rpm, { min: 1 }),
     tokensPerMinute: num('--tpm', f.tpm, { min: 1 }),
     timeoutMs: f.timeout === undefined ? undefined : num('--timeout', f.timeout, { min: 1 })! * 1000,
+    maxResponseBytes: f.maxResponseMb === undefined ? undefined : Math.round(num('--max-response-mb', f.maxResponseMb, { min: 0.001 })! * 1024 * 1024),
   });
   if (f.apiKind === 'completions' && f.formatter === undefined && profile.formatter === undefined) {
     throw new Error(`--api-kind completions needs --formatter (${FORMATTER_NAMES.join(', ')})`);
@@ -201,6 +203,7 @@ export function register(program: Command): void {
     .option('--rpm <n>', 'requests per minute limit')
     .option('--tpm <n>', 'tokens per minute limit')
     .option('--timeout <seconds>', 'per-request time-out')
+    .option('--max-response-mb <MiB>', 'largest answer accepted per request (default 64); a bigger one fails its item')
     .option('--limit <l>', 'only the first L problems')
     .option('--dataset-format <fmt>', `input format: ${DATASET_FORMATS.join(', ')} (default: detected)`)
     .option('--field <name=key>', 'map an input key onto problem, expected_answer, reference_solution or masked_solution (repeatable)', collect, [])

@@ -175,7 +175,7 @@ export async function prepareGeneration(options: Omit<GenerateOptions, 'output'>
  */
 export const RESUME_IGNORED_FIELDS = [
   'dataset.limit', 'start_seed', 'num_seeds', 'concurrency', 'requests_per_minute', 'tokens_per_minute',
-  'endpoint.name', 'endpoint.preset', 'endpoint.baseUrl', 'endpoint.apiKeyEnv', 'prompt.file',
+  'endpoint.name', 'endpoint.preset', 'endpoint.baseUrl', 'endpoint.apiKeyEnv', 'prompt.file', 'endpoint.maxResponseBytes',
 ];
 
 /** Count the items of the job (non-blank input lines x seeds, capped by limit); null when unreadable. */

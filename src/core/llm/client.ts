@@ -44,6 +44,12 @@ export interface ClientOptions {
    * HTTPS_PROXY / HTTP_PROXY / NO_PROXY like curl, never for loopback addresses.
    */
   proxy?: string | false;
+  /**
+   * Largest answer body accepted, in bytes (streamed answers: the text kept plus the line being
+   * read). Default: the profile's `maxResponseBytes`, else 64 MiB. A larger answer fails that
+   * request (not retried) without reading the rest, so memory stays bounded.
+   */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -81,6 +87,8 @@ export interface ModelInfo {
 /** Used when neither the profile, its preset nor the options give a time-out. */
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_CONNECTIONS = 128;
+/** Answers larger than this fail (unless the profile or options say otherwise): memory stays bounded. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Error bodies are read up to this size: enough for any server message. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -206,6 +214,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   private readonly headers: Record<string, string>;
   private readonly apiKey: string | undefined;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
   private readonly formatter: ConversationFormatter | undefined;
   /** OpenAI's newer models reject max_tokens on chat; it wants max_completion_tokens. */
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
@@ -230,6 +239,8 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.apiKey = opts.apiKey || undefined;
     const presetTimeout = profile.preset && isPresetName(profile.preset) ? PRESETS[profile.preset].timeoutMs : undefined;
     this.timeoutMs = opts.timeoutMs ?? profile.timeoutMs ?? presetTimeout ?? DEFAULT_TIMEOUT_MS;
+    const maxBytes = opts.maxResponseBytes ?? profile.maxResponseBytes;
+    this.maxResponseBytes = typeof maxBytes === 'number' && maxBytes > 0 ? maxBytes : DEFAULT_MAX_RESPONSE_BYTES;
     this.formatter = profile.apiKind === 'completions' ? getFormatter(profile.formatter ?? 'none') : undefined;
     this.maxTokensField = profile.preset === 'openai' || url.hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens';
 
@@ -455,7 +466,7 @@ export class OpenAiCompatibleClient implements LlmClient {
         if (stream && String(header(res.headers, 'content-type')).includes('text/event-stream')) {
           return { status: res.statusCode, headers: res.headers, text: '', json: await this.readStream(res.body, stream, method, url) };
         }
-        return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+        return { status: res.statusCode, headers: res.headers, text: await this.readBody(res, method, url) };
       }
       const text = await readLimited(res.body, MAX_ERROR_BODY);
       throw this.httpError(method, url, res.statusCode, res.headers, text);
@@ -475,14 +486,49 @@ export class OpenAiCompatibleClient implements LlmClient {
     }
   }
 
+  /**
+   * The whole body of a 2xx answer as text, refusing bodies over `maxResponseBytes`: an announced
+   * Content-Length over it fails before reading anything, a body that grows past it fails as
+   * soon as it does (the connection is dropped, the bytes so far are let go).
+   */
+  private async readBody(res: Dispatcher.ResponseData, method: string, url: string): Promise<string> {
+    const limit = this.maxResponseBytes;
+    const announced = Number(header(res.headers, 'content-length'));
+    if (announced > limit) {
+      res.body.destroy();
+      throw this.tooLarge(method, url, `announces ${formatBytes(announced)}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > limit) {
+        chunks.length = 0;
+        res.body.destroy();
+        throw this.tooLarge(method, url, `is over ${formatBytes(limit)}`);
+      }
+      chunks.push(buf);
+    }
+    return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  }
+
+  private tooLarge(method: string, url: string, what: string): LlmError {
+    // Not retryable: the same request would most likely get the same huge answer.
+    return new LlmError('bad_response', `the answer to ${method} ${url} ${what}, above the ${formatBytes(this.maxResponseBytes)} limit ` +
+      '(maxResponseBytes in the endpoint profile, --max-response-mb on the command line); lower max_tokens or raise the limit',
+    200, undefined, 'RESPONSE_TOO_LARGE', false);
+  }
+
   private async readStream(body: Dispatcher.ResponseData['body'], kind: 'chat' | 'completions', method: string, url: string): Promise<unknown> {
-    const sse = new SseAggregator();
+    const sse = new SseAggregator(this.maxResponseBytes);
     try {
       for await (const chunk of body) sse.pushBytes(chunk as Buffer);
       return sse.finish(kind);
     } catch (e) {
       if (!(e instanceof SseError)) throw e; // network, abort: handled by send()
       body.destroy();
+      if (e.reason === 'too_large') throw this.tooLarge(method, url, `is over ${formatBytes(this.maxResponseBytes)} (streamed)`);
       if (e.reason === 'error_event') {
         const message = this.redact(e.message);
         const status = e.status ?? 500;
@@ -499,7 +545,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     const retryAfterMsHeader = Number(header(headers, 'retry-after-ms'));
     const retryAfterMs = Number.isFinite(retryAfterMsHeader) && retryAfterMsHeader >= 0 && header(headers, 'retry-after-ms') !== undefined
       ? retryAfterMsHeader
-      : parseRetryAfter(header(headers, 'retry-after'));
+      : parseRetryAfter(header(headers, 'retry-after'), serverNow(headers));
     let hint = '';
     if (kind === 'not_found') hint = ` (check the base URL ${this.where} and the model name "${this.endpoint.model}")`;
     else if (kind === 'auth') hint = this.apiKey ? ' (the API key was rejected)' : ' (no API key was sent)';
@@ -569,6 +615,23 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
     size += buf.length;
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * "Now" on the server's clock, from its `Date` header, so that a `Retry-After` HTTP-date is read
+ * relative to the clock that wrote it (a client whose clock is an hour behind must not wait an
+ * hour). Falls back to the local clock when the header is missing or unreadable.
+ */
+function serverNow(headers: RawResponse['headers']): number {
+  const date = header(headers, 'date');
+  const t = date ? Date.parse(date) : NaN;
+  return Number.isFinite(t) ? t : Date.now();
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${+(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
 }
 
 function formatMs(ms: number): string {

@@ -110,6 +110,7 @@ export function resolveEndpoint(partial: PartialEndpointProfile): EndpointProfil
   if (rpm !== undefined) out.requestsPerMinute = rpm;
   if (partial.tokensPerMinute !== undefined) out.tokensPerMinute = partial.tokensPerMinute;
   if (partial.stream !== undefined) out.stream = partial.stream;
+  if (partial.maxResponseBytes !== undefined) out.maxResponseBytes = partial.maxResponseBytes;
   if (partial.servers !== undefined) out.servers = partial.servers.map((s) => ({ ...s }));
   out.timeoutMs = partial.timeoutMs ?? preset?.timeoutMs;
   if (out.maxConcurrency === undefined) delete out.maxConcurrency;
@@ -155,7 +156,7 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
   } else if (profile.apiKind === 'completions' && profile.formatter === undefined) {
     add('formatter', `${where}: apiKind "completions" needs a conversation formatter (${FORMATTER_NAMES.join(', ')}) to turn messages into a prompt`);
   }
-  for (const field of ['maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs'] as const) {
+  for (const field of ['maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs', 'maxResponseBytes'] as const) {
     if (!positiveOrAbsent(profile[field])) add(field, `${where}: ${field} must be a positive number, got ${JSON.stringify(profile[field])}`);
   }
   if (profile.maxConcurrency !== undefined && !Number.isInteger(profile.maxConcurrency)) {

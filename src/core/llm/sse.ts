@@ -7,8 +7,11 @@
 export class SseError extends Error {
   override readonly name = 'SseError';
   constructor(
-    /** 'error_event': the server sent an error object; 'bad_json': a data line is not JSON; 'incomplete': ended early. */
-    readonly reason: 'error_event' | 'bad_json' | 'incomplete',
+    /**
+     * 'error_event': the server sent an error object; 'bad_json': a data line is not JSON;
+     * 'incomplete': ended early; 'too_large': the answer outgrew the size limit.
+     */
+    readonly reason: 'error_event' | 'bad_json' | 'incomplete' | 'too_large',
     message: string,
     /** HTTP-like status an error event carried (`code: 500`), if any. */
     readonly status?: number,
@@ -33,6 +36,14 @@ export class SseAggregator {
   private model: string | undefined;
   private done = false;
   private events = 0;
+  /** Characters of answer text kept so far (all choices). */
+  private kept = 0;
+
+  /**
+   * `maxSize`: the most characters held at once (answer text kept plus the line being read);
+   * beyond it `too_large` is thrown, so a runaway stream cannot take the process's memory.
+   */
+  constructor(private readonly maxSize = Infinity) {}
 
   pushBytes(chunk: Uint8Array): void {
     this.pushText(this.decoder.decode(chunk, { stream: true }));
@@ -57,6 +68,14 @@ export class SseAggregator {
     }
     buf = buf.slice(start);
     this.pending = buf;
+    if (buf.length + this.kept > this.maxSize) this.tooLarge();
+  }
+
+  private tooLarge(): never {
+    this.pending = '';
+    this.data = [];
+    this.choices.clear();
+    throw new SseError('too_large', `the streamed answer is over the ${this.maxSize} limit`);
   }
 
   /** The answer in non-streamed shape. Throws SseError if the stream did not complete. */
@@ -119,11 +138,12 @@ export class SseAggregator {
       }
       const delta = c.delta;
       if (delta) {
-        if (typeof delta.content === 'string') acc.content += delta.content;
+        if (typeof delta.content === 'string') { acc.content += delta.content; this.kept += delta.content.length; }
         const r = delta.reasoning_content ?? delta.reasoning;
-        if (typeof r === 'string') acc.reasoning += r;
-      } else if (typeof c.text === 'string') acc.content += c.text;
+        if (typeof r === 'string') { acc.reasoning += r; this.kept += r.length; }
+      } else if (typeof c.text === 'string') { acc.content += c.text; this.kept += c.text.length; }
       if (typeof c.finish_reason === 'string') acc.finishReason = c.finish_reason;
     }
+    if (this.kept > this.maxSize) this.tooLarge();
   }
 }
