@@ -98,14 +98,10 @@ export interface ServerStats {
   lastError: string | null;
 }
 
-/**
- * `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter.
- * `triton`: Triton's generate endpoint (TensorRT-LLM, NeMo Deploy), also fed by a formatter.
- */
-export type ApiKind = 'chat' | 'completions' | 'triton';
+/** `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter. */
+export type ApiKind = 'chat' | 'completions';
 
-/** `chat-template`: the model's own Jinja chat template (`chatTemplate` / `chatTemplateFile`). */
-export type FormatterName = 'none' | 'mixtral' | 'llama2' | 'nemotron' | 'llama3' | 'chatml' | 'chat-template';
+export type FormatterName = 'none' | 'mixtral' | 'llama2' | 'nemotron' | 'llama3' | 'chatml';
 
 export type PresetName =
   | 'nvidia' | 'openai' | 'vllm' | 'sglang' | 'tensorrt-llm' | 'nim' | 'llamacpp' | 'ollama' | 'custom';
@@ -120,14 +116,8 @@ export interface EndpointProfile {
   baseUrl: string;
   model: string;
   apiKind: ApiKind;
-  /** Required when apiKind is `completions` or `triton`. */
+  /** Required when apiKind is `completions`. */
   formatter?: FormatterName;
-  /** Path of the model's `tokenizer_config.json` or of a Jinja chat template file (formatter `chat-template`). */
-  chatTemplateFile?: string;
-  /** The Jinja chat template itself (formatter `chat-template`); wins over `chatTemplateFile`. */
-  chatTemplate?: string;
-  /** Extra variables for the chat template (`bos_token`, `date_string`, `enable_thinking`, ...). */
-  chatTemplateVars?: Record<string, unknown>;
   preset?: PresetName;
   apiKeyEnv?: string;
   /**
