@@ -157,4 +157,52 @@ describe('engine over HTTP (mock server)', function () {
     assert.deepEqual(rows.map((r) => r.id).sort(), ['q0', 'q1']);
     assert.equal(result.failed, 0);
   });
+  it('circuit breaker: a server that turns to 500 for good stops the run with one message, no error rows; a resume finishes', async () => {
+    let answered = 0;
+    let broken = false;
+    server = await startMockServer({ fault: () => (broken ? { fault: 'server_error', status: 500, message: 'CUDA error: device lost' } : (++answered >= 60 ? ((broken = true), null) : null)) });
+    client = createClient(profile(server.url), { connections: 8 });
+    const runDir = join(dir, 'run');
+    const open = () => openRun<Row>({ runDir, kind: 'generate', name: 'breaker', config: {}, keyOf: (r) => r.id });
+    let run = await open();
+    const result = await runItems(job(client, range(2000), run.output, { manifest: run.manifest, retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 6 } }));
+    await run.close();
+    assert.equal(result.status, 'failed');
+    assert.equal(result.circuitBroken, true);
+    assert.equal(result.earlyStopped, false);
+    assert.match(result.error!, /^Stopped: the server from http:\/\/127\.0\.0\.1:\d+\/v1 keeps answering 500 after retries\. The last 32 items all failed the same way after 60 had succeeded \(HTTP 500 .*CUDA error: device lost\)\. .*run the same command again to resume/);
+    const ids = idsIn(join(runDir, 'output.jsonl'));
+    assert.equal(ids.length, 60, 'the successes are kept, no error rows are written');
+    assert.equal(result.failed, 0);
+    // 32 failed items x 6 attempts, plus the ones in flight when it stopped: not 2,000 x 6.
+    assert.ok(server.stats.total < 60 + (32 + 8) * 6 + 8, `${server.stats.total} requests sent`);
+    assert.equal((await readManifest(runDir))!.status, 'failed');
+
+    // The server comes back: the same command resumes and finishes, every item once.
+    broken = false;
+    answered = -1e9;
+    run = await open();
+    const again = await runItems(job(client, range(2000), run.output, { manifest: run.manifest }));
+    await run.close();
+    assert.equal(again.status, 'completed');
+    assert.equal(again.resumed, 60);
+    const all = idsIn(join(runDir, 'output.jsonl'));
+    assert.equal(all.length, 2000);
+    assert.equal(new Set(all).size, 2000);
+  });
+
+  it('circuit breaker: failures of some items among successes never trip it and are all written', async () => {
+    // Every third item always gets 500 (a server that cannot handle those prompts); the rest work.
+    server = await startMockServer({ fault: (req) => (Number(lastUserText(req).slice('question q'.length)) % 3 === 2 ? 'server_error' : null) });
+    client = createClient(profile(server.url), { connections: 8 });
+    const rows: Row[] = [];
+    // With 8 in flight and items pulled in key order, at most ~13 failures can complete with no
+    // success between them (1 in 3 keys fails), whatever the timing: a window of 16 never trips.
+    const result = await runItems(job(client, range(300), { writeItem: async (r) => { rows.push(...r); } }, { circuitBreaker: 16, retry: { baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 } }));
+    assert.equal(result.status, 'completed');
+    assert.equal(result.circuitBroken, false);
+    assert.equal(result.failed, 100);
+    assert.equal(rows.filter((r) => r.error).length, 100);
+    assert.equal(new Set(rows.map((r) => r.id)).size, 300);
+  });
 });

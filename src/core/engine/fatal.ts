@@ -3,7 +3,7 @@
  * fix (bad key, wrong model, server down), stop with one clear message instead of writing
  * thousands of identical error rows.
  */
-import { isLlmError } from '../llm/errors';
+import { isLlmError, type LlmError } from '../llm/errors';
 import type { EndpointProfile } from '../llm/types';
 
 export type EndpointHint = Partial<Pick<EndpointProfile, 'name' | 'baseUrl' | 'model' | 'apiKeyEnv'>>;
@@ -23,14 +23,45 @@ export function earlyStopSignature(err: unknown): string | null {
   return `error: ${String(err)}`;
 }
 
+/**
+ * Failure kinds that, when every recent item of a run that worked fails with them, mean the
+ * server (or the account) stopped working: the circuit breaker stops the run. Item-specific
+ * failures (400 for one prompt, an answer too large, a template error) never trip it.
+ */
+const BREAKER_KINDS = new Set(['auth', 'not_found', 'network', 'timeout', 'server', 'rate_limit']);
+
+/** A grouping signature when this failure says the server broke (circuit breaker), else null. */
+export function breakerSignature(err: unknown): string | null {
+  return isLlmError(err) && BREAKER_KINDS.has(err.kind) ? err.signature : null;
+}
+
 /** The one message shown when a run stops early. */
 export function describeEarlyStop(err: unknown, count: number, endpoint?: EndpointHint): string {
-  const where = endpoint?.baseUrl ? ` from ${endpoint.baseUrl}` : '';
   const firstN = count === 1 ? 'the first request' : `all of the first ${count} requests`;
   if (!isLlmError(err)) {
     return `Stopped: ${firstN} failed with the same error: ${err instanceof Error ? err.message : String(err)}`;
   }
-  const detail = err.message;
+  return `Stopped: ${describeFailure(err, endpoint)}. (${firstN} failed the same way: ${err.message})`;
+}
+
+/**
+ * The one message shown when the circuit breaker stops a run that worked: the last `count`
+ * items all failed the same way after `succeeded` items had succeeded.
+ */
+export function describeBreakerStop(err: unknown, count: number, succeeded: number, endpoint?: EndpointHint): string {
+  const what = isLlmError(err) ? describeFailure(err, endpoint) : String(err);
+  return `Stopped: ${what}. The last ${count} items all failed the same way after ${succeeded} had succeeded ` +
+    `(${errorText(err)}). Finished items are kept and nothing was written for the failed ones: ` +
+    'run the same command again to resume once the server works.';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What went wrong, in words a user can act on (no trailing period). */
+function describeFailure(err: LlmError, endpoint?: EndpointHint): string {
+  const where = endpoint?.baseUrl ? ` from ${endpoint.baseUrl}` : '';
   let hint: string;
   switch (err.kind) {
     case 'auth':
@@ -65,5 +96,5 @@ export function describeEarlyStop(err: unknown, count: number, endpoint?: Endpoi
     default:
       hint = err.kind;
   }
-  return `Stopped: ${hint}. (${firstN} failed the same way: ${detail})`;
+  return hint;
 }

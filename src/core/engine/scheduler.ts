@@ -17,7 +17,7 @@ import type { ManifestWriter, RunCounts } from '../run/manifest';
 import type { ItemSink } from '../run/output';
 import { AdaptiveConcurrency, type AdaptiveOptions } from './adaptive';
 import { systemClock, type Clock } from './clock';
-import { describeEarlyStop, earlyStopSignature, type EndpointHint } from './fatal';
+import { breakerSignature, describeBreakerStop, describeEarlyStop, earlyStopSignature, type EndpointHint } from './fatal';
 import { RecentErrors, RateWindow, type ProgressEvent } from './progress';
 import { RateLimiter } from './rateLimiter';
 import { DEFAULT_RETRY, backoffDelay, shrinkMaxTokens, type RetryPolicy } from './retry';
@@ -77,6 +77,13 @@ export interface Job<I, R> {
    * (401, 404, connection refused...). Default 8; `false` disables.
    */
   earlyStop?: number | false;
+  /**
+   * Circuit breaker: once the run has worked, stop it when the last K completed items all failed
+   * with the same server-side error (5xx, time-out, 401/403, 404, 429 past the tolerance) after
+   * their retries: the server stopped working, and going on would only write error rows.
+   * Those K items are held (not written), so a resume redoes them. Default 32; `false` disables.
+   */
+  circuitBreaker?: number | false;
   /** Input size when known, or a promise of it (e.g. a line count running alongside). */
   total?: number | null | Promise<number | null>;
   /** Cancels the run: in-flight requests are aborted, finished items are kept. */
@@ -103,6 +110,8 @@ export interface RunResult {
   error: string | null;
   /** True when the run stopped because the first requests all failed the same way. */
   earlyStopped: boolean;
+  /** True when the circuit breaker stopped a run that had worked (the last K items all failed the same way). */
+  circuitBroken: boolean;
   /** Items written successfully in this session. */
   done: number;
   /** Items written as error rows in this session. */
@@ -201,6 +210,12 @@ class Scheduler<I, R> implements ItemContext {
   private deciding: boolean;
   private completedSeen = 0;
   private held: Array<{ item: I; error: unknown }> = [];
+  // Circuit breaker: the current run of consecutive failures sharing one server-side signature,
+  // held back until a success (then written) or until it reaches breakerK (then the run stops).
+  private readonly breakerK: number;
+  private streak: Array<{ item: I; error: unknown }> = [];
+  private streakSignature: string | null = null;
+  private circuitBroken = false;
 
   private progressTimer: NodeJS.Timeout | null = null;
   private lastProgress: ProgressEvent | null = null;
@@ -221,6 +236,7 @@ class Scheduler<I, R> implements ItemContext {
     this.resumed = this.doneKeys.size;
     this.earlyK = job.earlyStop === false ? 0 : Math.max(1, job.earlyStop ?? 8);
     this.deciding = this.earlyK > 0;
+    this.breakerK = job.circuitBreaker === false ? 0 : Math.max(1, job.circuitBreaker ?? 32);
     // Bound methods once, so `execute` can pass ctx.call around without per-call binds.
     this.call = this.call.bind(this);
     this.query = this.query.bind(this);
@@ -246,6 +262,8 @@ class Scheduler<I, R> implements ItemContext {
     // Wait for every in-flight item to settle (aborted ones settle quickly).
     while (this.inFlight > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.deciding && !this.stopping) this.decideEarlyStop(true);
+    // Failures held by the breaker that did not trip it are real failures: record them.
+    if (!this.circuitBroken) this.releaseStreak();
     try {
       await this.lastWrite;
     } catch (e) {
@@ -258,6 +276,7 @@ class Scheduler<I, R> implements ItemContext {
       status: this.stopStatus,
       error: this.stopError,
       earlyStopped: this.earlyStopped,
+      circuitBroken: this.circuitBroken,
       done: this.done,
       failed: this.failed,
       skipped: this.skipped,
@@ -355,6 +374,7 @@ class Scheduler<I, R> implements ItemContext {
 
   private onItemDone(rows: R[]): void {
     this.done++;
+    if (this.streak.length) this.releaseStreak();
     this.write(rows);
     if (this.deciding) {
       // One success is enough to know the setup works: release any held failures.
@@ -371,7 +391,37 @@ class Scheduler<I, R> implements ItemContext {
       if (this.held.length >= this.earlyK) this.decideEarlyStop(false);
       return;
     }
+    if (this.breakerK > 0 && !this.stopping) {
+      const sig = breakerSignature(error);
+      if (sig !== null) {
+        if (sig !== this.streakSignature) {
+          this.releaseStreak();
+          this.streakSignature = sig;
+        }
+        this.streak.push({ item, error });
+        if (this.streak.length >= this.breakerK) this.tripBreaker();
+        return;
+      }
+      this.releaseStreak();
+    }
     this.writeFailure(item, error);
+  }
+
+  /** The last breakerK items all failed the same server-side way: stop, writing none of them. */
+  private tripBreaker(): void {
+    const streak = this.streak;
+    this.streak = [];
+    this.streakSignature = null;
+    this.circuitBroken = true;
+    this.stop('failed', describeBreakerStop(streak[streak.length - 1].error, streak.length, this.resumed + this.done, this.job.endpoint));
+  }
+
+  private releaseStreak(): void {
+    const streak = this.streak;
+    if (streak.length === 0) return;
+    this.streak = [];
+    this.streakSignature = null;
+    for (const h of streak) this.writeFailure(h.item, h.error);
   }
 
   private writeFailure(item: I, error: unknown): void {
