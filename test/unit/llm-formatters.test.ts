@@ -1,21 +1,22 @@
 import { strict as assert } from 'node:assert';
-import { ConversationError, FORMATTER_NAMES, getFormatter, stripStopWords } from '../../src/core/llm/formatters';
-import type { ChatMessage, FormatterName } from '../../src/core/llm/types';
+import { BUILTIN_FORMATTER_NAMES, ConversationError, FORMATTER_NAMES, getFormatter, isFormatterName, stripStopWords, type BuiltinFormatterName } from '../../src/core/llm/formatters';
+import type { ChatMessage } from '../../src/core/llm/types';
 
 const SYS: ChatMessage = { role: 'system', content: 'You are terse.' };
 const U1: ChatMessage = { role: 'user', content: 'Name a prime.' };
 const A1: ChatMessage = { role: 'assistant', content: 'Seven.' };
 const U2: ChatMessage = { role: 'user', content: 'Another?' };
 
-// Golden strings written out by hand from each model family's documented chat template.
-const GOLDEN: Record<FormatterName, { single: string; multi: string | null }> = {
+// Golden strings written out by hand from each model family's documented chat template
+// (mixtral and nemotron: from NeMo Curator's formatters, see llm-formatters-reference.test.ts).
+const GOLDEN: Record<BuiltinFormatterName, { single: string; multi: string | null }> = {
   none: {
     single: 'You are terse.\n\nName a prime.',
     multi: null,
   },
   mixtral: {
-    single: '<s>[INST] You are terse.\n\nName a prime. [/INST]',
-    multi: '<s>[INST] You are terse.\n\nName a prime. [/INST] Seven.</s>[INST] Another? [/INST]',
+    single: '<s> [INST] \nYou are terse.\n\nName a prime. [/INST]',
+    multi: '<s> [INST] \nYou are terse.\n\nName a prime. [/INST]Seven.</s>[INST] Another? [/INST]',
   },
   llama2: {
     single: '<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nName a prime. [/INST]',
@@ -36,11 +37,17 @@ const GOLDEN: Record<FormatterName, { single: string; multi: string | null }> = 
 };
 
 describe('conversation formatters', () => {
-  it('covers every formatter name', () => {
-    assert.deepEqual([...FORMATTER_NAMES].sort(), Object.keys(GOLDEN).sort());
+  it('covers every built-in formatter name', () => {
+    assert.deepEqual([...BUILTIN_FORMATTER_NAMES].sort(), Object.keys(GOLDEN).sort());
+    assert.deepEqual(FORMATTER_NAMES, [...BUILTIN_FORMATTER_NAMES, 'chat-template']);
+    assert.ok(isFormatterName('chat-template'));
   });
 
-  for (const name of FORMATTER_NAMES) {
+  it('chat-template is not a built-in: asking for it by name says what it needs', () => {
+    assert.throws(() => getFormatter('chat-template'), /needs|give chatTemplateFile/);
+  });
+
+  for (const name of BUILTIN_FORMATTER_NAMES) {
     const f = getFormatter(name);
     it(`${name}: golden prompts`, () => {
       assert.equal(f.format([SYS, U1]), GOLDEN[name].single);

@@ -78,19 +78,22 @@ const none: ConversationFormatter = {
   },
 };
 
-/** Mistral / Mixtral instruct: no system role, so the system text opens the first user turn. */
+/**
+ * Mixtral-8x7B instruct, byte for byte as NeMo Curator's `Mixtral8x7BFormatter` renders it:
+ * the prefix `<s> [INST] \n`, each user turn followed by ` [/INST]`, each answer by
+ * `</s>[INST] `. The model has no system role, so a system message (which the reference does not
+ * accept) opens the first user turn, separated by a blank line.
+ */
 const mixtral: ConversationFormatter = {
   name: 'mixtral',
-  description: 'Mistral / Mixtral instruct: <s>[INST] user [/INST] answer</s>',
+  description: 'Mixtral-8x7B instruct (as NeMo Curator): <s> [INST] \\nuser [/INST]answer</s>[INST] user [/INST]',
   stopWords: ['</s>'],
   format(messages) {
     const { system, turns } = checkConversation(messages, 'formatter "mixtral"');
-    let out = '<s>';
+    let out = '<s> [INST] \n';
     turns.forEach((m, i) => {
-      if (m.role === 'user') {
-        const text = i === 0 && system ? `${system}\n\n${m.content}` : m.content;
-        out += `[INST] ${text} [/INST]`;
-      } else out += ` ${m.content}</s>`;
+      if (m.role === 'user') out += (i === 0 && system ? `${system}\n\n${m.content}` : m.content) + ' [/INST]';
+      else out += m.content + '</s>[INST] ';
     });
     return out;
   },
@@ -156,19 +159,29 @@ const chatml: ConversationFormatter = {
   },
 };
 
-export const FORMATTERS: Readonly<Record<FormatterName, ConversationFormatter>> = { none, mixtral, llama2, nemotron, llama3, chatml };
+/** The formatters written out here; `chat-template` is built per endpoint from a template (chatTemplate.ts). */
+export type BuiltinFormatterName = Exclude<FormatterName, 'chat-template'>;
 
-export const FORMATTER_NAMES = Object.keys(FORMATTERS) as FormatterName[];
+export const FORMATTERS: Readonly<Record<BuiltinFormatterName, ConversationFormatter>> = { none, mixtral, llama2, nemotron, llama3, chatml };
+
+export const BUILTIN_FORMATTER_NAMES = Object.keys(FORMATTERS) as BuiltinFormatterName[];
+
+/** Every name a profile may give as `formatter`. */
+export const FORMATTER_NAMES: FormatterName[] = [...BUILTIN_FORMATTER_NAMES, 'chat-template'];
 
 export function isFormatterName(name: unknown): name is FormatterName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(FORMATTERS, name);
+  return typeof name === 'string' && (FORMATTER_NAMES as string[]).includes(name);
 }
 
+/** A built-in formatter by name. `chat-template` needs its template: use `formatterForProfile` (chatTemplate.ts). */
 export function getFormatter(name: FormatterName | string): ConversationFormatter {
+  if (name === 'chat-template') {
+    throw new ConversationError('formatter "chat-template" renders a model\'s own template: give chatTemplateFile (a tokenizer_config.json or .jinja file) or chatTemplate');
+  }
   if (!isFormatterName(name)) {
     throw new ConversationError(`unknown conversation formatter "${name}"; choose one of: ${FORMATTER_NAMES.join(', ')}`);
   }
-  return FORMATTERS[name];
+  return FORMATTERS[name as BuiltinFormatterName];
 }
 
 /**

@@ -98,10 +98,14 @@ export interface ServerStats {
   lastError: string | null;
 }
 
-/** `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter. */
-export type ApiKind = 'chat' | 'completions';
+/**
+ * `chat`: OpenAI chat completions. `completions`: raw prompt built by a conversation formatter.
+ * `triton`: Triton's generate endpoint (TensorRT-LLM, NeMo Deploy), also fed by a formatter.
+ */
+export type ApiKind = 'chat' | 'completions' | 'triton';
 
-export type FormatterName = 'none' | 'mixtral' | 'llama2' | 'nemotron' | 'llama3' | 'chatml';
+/** `chat-template`: the model's own Jinja chat template (`chatTemplate` / `chatTemplateFile`). */
+export type FormatterName = 'none' | 'mixtral' | 'llama2' | 'nemotron' | 'llama3' | 'chatml' | 'chat-template';
 
 export type PresetName =
   | 'nvidia' | 'openai' | 'vllm' | 'sglang' | 'tensorrt-llm' | 'nim' | 'llamacpp' | 'ollama' | 'custom';
@@ -116,8 +120,14 @@ export interface EndpointProfile {
   baseUrl: string;
   model: string;
   apiKind: ApiKind;
-  /** Required when apiKind is `completions`. */
+  /** Required when apiKind is `completions` or `triton`. */
   formatter?: FormatterName;
+  /** Path of the model's `tokenizer_config.json` or of a Jinja chat template file (formatter `chat-template`). */
+  chatTemplateFile?: string;
+  /** The Jinja chat template itself (formatter `chat-template`); wins over `chatTemplateFile`. */
+  chatTemplate?: string;
+  /** Extra variables for the chat template (`bos_token`, `date_string`, `enable_thinking`, ...). */
+  chatTemplateVars?: Record<string, unknown>;
   preset?: PresetName;
   apiKeyEnv?: string;
   /**
