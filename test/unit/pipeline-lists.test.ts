@@ -101,7 +101,7 @@ stages:
     };
     const outRows = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-    it('a failure in the first stage stops the run with ListConversionError, whatever on_failure says', async () => {
+    it('a failure in the first stage with on_failure: error (the default) stops the run with ListConversionError', async () => {
       opts = { wrongCount: (p) => (p.includes('broad topics') ? 3 : undefined) };
       const r = await run({ on_failure: 'ignore' });
       assert.equal(r.status, 'failed');

@@ -120,7 +120,9 @@ export const STAGE_OPTIONS: Record<StageKind, Record<string, OptSpec>> = {
     field: { type: 'field', default: 'response', doc: 'Field holding the response to convert.' },
     output: { type: 'field', default: 'items', doc: 'Field that receives the list of strings.' },
     count: { type: 'int', doc: 'Requested list length; a list of another length is a ListConversionError.' },
-    on_failure: { type: 'string', enum: ['error', 'ignore'], default: 'error', doc: '`error` stops the run; `ignore` drops the row. The first parse_list of a pipeline always stops the run.' },
+    on_failure: { type: 'string', enum: ['error', 'ignore'], default: 'error', doc: 'After the retries: `error` fails the item and stops the run (running again retries it with a fresh request); `ignore` drops the row (the stage file records why).' },
+    retries: { type: 'int', default: 0, doc: 'When the answer cannot be converted, send the request of the generate stage feeding this one again with a new seed, up to this many times.' },
+    keep_partial: { type: 'bool', doc: 'With on_failure ignore: keep a list of the wrong length (a longer one cut to `count`) instead of dropping it; an answer with no usable list then fails. Default: true for the list of the pipeline\'s first answer, false elsewhere.' },
     trim: { type: 'bool', default: false, doc: 'Cut a list longer than `count` down to `count` instead of failing.' },
     hallucination_check: { type: 'bool', default: true, doc: 'Reject a list with an element that does not occur in the original response.' },
     template: { type: 'template', default: 'list/to_yaml', doc: 'Template used to ask the model to rewrite the response as a YAML list (when the local parser finds no list).' },
@@ -439,7 +441,6 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
   }
   const fieldsOf = new Map<string, Set<string>>();
   const seen = new Set<string>();
-  let firstParseList = true;
   (top.stages as unknown[]).forEach((raw, i) => {
     const at: FieldPath = ['stages', i];
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) { err(at, 'a stage is a mapping with `name` and `kind`'); return; }
@@ -498,6 +499,22 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
       const problem = checkOptionValue(spec, v, paramByName);
       if (problem) err([...at, k], problem);
       else resolvedForCheck[k] = v;
+    }
+    for (const [k, spec] of Object.entries(specs)) {
+      if (spec.type !== 'params' || !options[k] || typeof options[k] !== 'object' || Array.isArray(options[k])) continue;
+      for (const [pk, pv] of Object.entries(options[k] as Record<string, unknown>)) {
+        const ref = paramRef(pv);
+        if (ref !== undefined) {
+          const p = paramByName.get(ref);
+          if (!p) { err([...at, k, pk], `{{${ref}}} is not a parameter of this pipeline`); continue; }
+          if (p.default === undefined) continue; // required: checked when the run starts
+          const problem = checkModelParam(pk, p.default);
+          if (problem) err([...at, k, pk], `${problem} (the default of parameter ${ref})`);
+          continue;
+        }
+        const problem = checkModelParam(pk, pv);
+        if (problem) err([...at, k, pk], problem);
+      }
     }
     for (const [k, v] of Object.entries(options)) {
       const spec = specs[k];
@@ -564,10 +581,11 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
         needField('field', o.field);
         checkTemplate('template', ['response', 'count']);
         out.add(String(o.output));
-        if (o.on_failure === 'ignore' && firstParseList) {
-          // Not an error: documented behaviour, but worth knowing when reading the file.
+        if (typeof o.retries === 'number' && o.retries < 0) err([...at, 'retries'], 'must be >= 0');
+        if (typeof o.retries === 'number' && o.retries > 0 && paramRef(options.retries) === undefined) {
+          const producer = stages.find((x) => x.name === from[0]);
+          if (from.length !== 1 || producer?.kind !== 'generate') err([...at, 'retries'], 'a retry sends the request of the generate stage feeding this one again, and this stage\'s input is not a generate stage');
         }
-        firstParseList = false;
         break;
       case 'expand':
         needField('field', o.field);
@@ -738,6 +756,53 @@ function checkOptionValue(spec: OptSpec, v: unknown, params: Map<string, ParamSp
     case 'map': case 'params':
       return v && typeof v === 'object' && !Array.isArray(v) ? undefined : `expected a mapping, got ${JSON.stringify(v)}`;
   }
+}
+
+/**
+ * Problem with one model parameter value, or undefined. Known parameters are type- and
+ * range-checked (what servers would reject one request at a time); other keys pass through.
+ */
+export function checkModelParam(key: string, v: unknown): string | undefined {
+  const show = JSON.stringify(v);
+  const posInt = () => (Number.isInteger(v) && (v as number) >= 1 ? undefined : `must be a whole number >= 1, got ${show}`);
+  switch (key) {
+    case 'temperature':
+      return typeof v === 'number' && v >= 0 && v <= 2 ? undefined : `must be a number from 0 to 2, got ${show}`;
+    case 'top_p':
+      return typeof v === 'number' && v >= 0 && v <= 1 ? undefined : `must be a number from 0 to 1, got ${show}`;
+    case 'top_k':
+      return Number.isInteger(v) && (v as number) >= -1 ? undefined : `must be a whole number (-1 or 0 turn it off), got ${show}`;
+    case 'max_tokens':
+    case 'n':
+      return posInt();
+    case 'seed':
+      return Number.isInteger(v) ? undefined : `must be a whole number, got ${show}`;
+    case 'stop':
+      return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) ? undefined : `must be a string or a list of strings, got ${show}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Model parameters of every stage with these parameter values (after `--set`), checked before any
+ * request. Messages name file, line and field: `pipes/x.yaml:12: stages[1].params.temperature: ...`.
+ */
+export function checkStageModelParams(def: PipelineDef, params: Record<string, ParamValue>): string[] {
+  const problems: string[] = [];
+  for (const stage of def.stages) {
+    for (const [k, spec] of Object.entries(STAGE_OPTIONS[stage.kind])) {
+      const raw = stage.options[k];
+      if (spec.type !== 'params' || !raw || typeof raw !== 'object' || Array.isArray(raw)) continue;
+      for (const [pk, pv] of Object.entries(raw as Record<string, unknown>)) {
+        const ref = paramRef(pv);
+        const value = ref !== undefined && ref in params ? params[ref] : pv;
+        const problem = checkModelParam(pk, value);
+        if (problem) problems.push(`${def.file}${stage.line ? `:${stage.line}` : ''}: stages[${stage.index}].${k}.${pk}: ${problem}${ref ? ` (parameter ${ref})` : ''}`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** Load and validate a file; throws the first error (use loadPipelineSource for all of them). */

@@ -10,4 +10,4 @@ export * from './steps';
 export * from './loader';
 export * from './runner';
 export { runLocalStage, stripBullets, stripPreamble, parseQaPairs, selectQaPairs, renderValue } from './localStages';
-export { executeModelItem, itemParams } from './modelStages';
+export { executeModelItem, itemParams, attemptSeed, ATTEMPT_SEED_STRIDE, RewardScoresMissingError } from './modelStages';

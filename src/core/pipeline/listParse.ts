@@ -20,9 +20,15 @@ export class ListConversionError extends Error {
     readonly got?: number,
     /** The element that was not found in the response (reason `hallucination`). */
     readonly element?: string,
+    /** The list that was found (reason `count_mismatch`): what a partial list keeps. */
+    readonly list?: string[],
   ) {
     super(message);
   }
+  /** Requests made for this item's answer when it finally failed (1 = the original answer only). */
+  attempts?: number;
+  /** Set when the pipeline's first list gave nothing usable (so the run cannot continue). */
+  firstList?: boolean;
 }
 
 export function isListConversionError(e: unknown): e is ListConversionError {
@@ -50,20 +56,37 @@ export function stripCodeFence(text: string): string {
   return m ? m[1]! : text;
 }
 
+function indentOf(line: string): number {
+  return /^[ \t]*/.exec(line)![0].replace(/\t/g, '    ').length;
+}
+
+/**
+ * Collects the list items of `lines`. Only marker lines at the shallowest indentation are items:
+ * a deeper marker line is a sub-item (`1. Topic` / `   - detail`) and is dropped rather than
+ * merged into its parent, so a nested answer never yields one long joined string. An indented line
+ * without a marker continues the item above it (a wrapped long item).
+ */
 function collect(lines: string[], match: (line: string) => string | undefined): string[] {
+  const isMarker = (l: string) => match(l) !== undefined || NUMBERED.test(l) || BULLETED.test(l);
+  let top = Infinity;
+  for (const l of lines) if (match(l) !== undefined) top = Math.min(top, indentOf(l));
   const items: string[] = [];
   let current: string | undefined;
+  let inSubItem = false;
   for (const line of lines) {
     const item = match(line);
-    if (item !== undefined) {
+    if (item !== undefined && indentOf(line) <= top) {
       if (current !== undefined) items.push(current);
       current = item;
+      inSubItem = false;
+    } else if (current !== undefined && isMarker(line) && indentOf(line) > top) {
+      inSubItem = true; // a nested sub-item: dropped, with any lines wrapping it
     } else if (current !== undefined && /^\s{2,}\S/.test(line)) {
-      // An indented line continues the element above it (a wrapped long item).
-      current += ' ' + line.trim();
+      if (!inSubItem) current += ' ' + line.trim();
     } else if (current !== undefined) {
       items.push(current);
       current = undefined;
+      inSubItem = false;
     }
   }
   if (current !== undefined) items.push(current);
@@ -71,9 +94,29 @@ function collect(lines: string[], match: (line: string) => string | undefined): 
 }
 
 /**
+ * A list written on one line ("1. Alpha 2. Beta 3. Gamma"), split at its markers; undefined when
+ * the line has no run of consecutive numbers starting at 1. A marker must follow white space, so
+ * "version 2.5" inside an item does not split it.
+ */
+export function splitInlineNumbered(text: string): string[] | undefined {
+  const marker = /(?:^|\s)\(?(\d{1,3})[.)]\s+/g;
+  const cuts: Array<{ at: number; end: number }> = [];
+  let want = 1;
+  for (const m of text.matchAll(marker)) {
+    if (Number(m[1]) !== want) continue;
+    cuts.push({ at: m.index! + (m[0].length - m[0].trimStart().length), end: m.index! + m[0].length });
+    want++;
+  }
+  if (cuts.length < 2) return undefined;
+  const items = cuts.map((c, i) => text.slice(c.end, i + 1 < cuts.length ? cuts[i + 1]!.at : undefined).trim());
+  return items.map(cleanElement).filter((s) => s.length > 0);
+}
+
+/**
  * The local parser: numbered list, else bulleted list, else a YAML sequence. Returns undefined when
  * the text holds no list it recognises. Preambles ("Sure! Here are...") and closing remarks are
- * ignored because only list-shaped lines are collected.
+ * ignored because only list-shaped lines are collected. A numbered list written on one line
+ * ("1. A 2. B 3. C") is split at its numbers.
  */
 export function parseListLocally(response: string): string[] | undefined {
   const text = stripCodeFence(response).replace(/\r\n?/g, '\n');
@@ -82,6 +125,12 @@ export function parseListLocally(response: string): string[] | undefined {
     const m = NUMBERED.exec(l);
     return m && m[2]!.trim() ? m[2] : undefined;
   });
+  if (numbered.length > 1) return numbered;
+  // One numbered item or none: the whole list may be written on one line.
+  for (const line of lines) {
+    const inline = splitInlineNumbered(line);
+    if (inline && inline.length > 1) return inline;
+  }
   if (numbered.length > 0) return numbered;
   const bulleted = collect(lines, (l) => BULLETED.exec(l)?.[1]);
   if (bulleted.length > 0) return bulleted;
@@ -142,7 +191,7 @@ export function checkList(list: string[], response: string, opts: ListCheckOptio
   }
   if (opts.expectedCount !== undefined && list.length !== opts.expectedCount) {
     if (opts.trim && list.length > opts.expectedCount) return list.slice(0, opts.expectedCount);
-    throw new ListConversionError('count_mismatch', `expected ${opts.expectedCount} list elements, got ${list.length}`, response, opts.expectedCount, list.length);
+    throw new ListConversionError('count_mismatch', `expected ${opts.expectedCount} list elements, got ${list.length}`, response, opts.expectedCount, list.length, undefined, list);
   }
   return list;
 }

@@ -3,10 +3,11 @@
  * (classify), reward, dialogue. `executeModelItem` returns the rows the item produces (possibly
  * none, which the runner records as an `_empty` marker).
  */
+import { isLlmError } from '../llm/errors';
 import type { LlmClient, ModelParams } from '../llm/types';
 import { renderTemplate } from '../prompts/template';
 import type { ParamValue, PipelineDef, StageDef } from './definition';
-import { isListConversionError } from './listParse';
+import { isListConversionError, type ListConversionError } from './listParse';
 import { renderValue } from './localStages';
 import { childRow, type Row } from './rows';
 import { convertResponseToList, generateDialogue, parseYesNo, type ModelCaller, type Persona } from './steps';
@@ -19,8 +20,21 @@ export interface ModelStageContext {
   params: Record<string, ParamValue>;
   templates: TemplateStore;
   client(role: string): LlmClient;
-  /** True for the pipeline's first parse_list: its failures always stop the run. */
-  firstParseList: boolean;
+  /**
+   * parse_list: the generate stage whose answers this stage converts, when there is one. A retry
+   * sends that stage's request again (same template and values, a new seed) instead of parsing
+   * the same stored answer again.
+   */
+  producer?: { stage: StageDef; opts: Record<string, unknown> };
+  /** parse_list: whether the stage converts the pipeline's first answer (the default of `keep_partial`). */
+  firstList?: boolean;
+  /** parse_list: requests already made for items that failed in an earlier session (row id -> count). */
+  priorAttempts?: ReadonlyMap<string, number>;
+}
+
+/** A reward stage's model answered, but without scores (it is not a reward model). */
+export class RewardScoresMissingError extends Error {
+  override readonly name = 'RewardScoresMissingError';
 }
 
 export interface ItemResult {
@@ -49,6 +63,18 @@ export function itemParams(raw: unknown, rowId: string): ModelParams {
   if (typeof p.seed === 'number') p.seed = p.seed + seedOffset(rowId);
   if (typeof p.stop === 'string') p.stop = [p.stop];
   return p as ModelParams;
+}
+
+/** Seed distance between two attempts of one item (above any row-id offset, see seedOffset). */
+export const ATTEMPT_SEED_STRIDE = 1_048_576;
+
+/**
+ * Seed of a fresh request for an item whose answer could not be used: attempt 0 is the original
+ * request; attempt k adds k strides to its seed (the row-id seed when the stage sets none), so
+ * every retry asks for a different sample and a rerun of the same attempt sends the same seed.
+ */
+export function attemptSeed(seed: number | undefined, rowId: string, attempt: number): number {
+  return (seed ?? seedOffset(rowId)) + attempt * ATTEMPT_SEED_STRIDE;
 }
 
 /** Template values of a row: parameters, then row fields, then the stage's `vars`. */
@@ -85,33 +111,8 @@ export async function executeModelItem(c: ModelStageContext, row: Row, caller: M
       if (params.n === undefined && res.choices.length === 1) return { rows: [child(row.id, { [output]: res.choices[0]!.text }, prov)] };
       return { rows: res.choices.map((ch, i) => child(`${row.id}.c${i}`, { [output]: ch.text, choice_index: i }, prov)) };
     }
-    case 'parse_list': {
-      const field = String(opts.field);
-      const text = String(row[field] ?? '');
-      const count = typeof opts.count === 'number' ? opts.count : undefined;
-      try {
-        const conv = await convertResponseToList(c.client(String(opts.endpoint)), text, {
-          expectedCount: count,
-          trim: opts.trim === true,
-          checkHallucination: opts.hallucination_check !== false,
-          template: c.templates.get(String(opts.template)),
-          params: itemParams(opts.params, row.id),
-          caller,
-          request,
-        });
-        // The raw response is not carried further: the list replaces it.
-        const { [field]: _raw, ...rest } = row;
-        void _raw;
-        const out = childRow(rest as Row, row.id, def.name, stage.name, { [String(opts.output)]: conv.items });
-        out.provenance.list_method = conv.method;
-        return { rows: [out] };
-      } catch (e) {
-        if (isListConversionError(e) && opts.on_failure === 'ignore' && !c.firstParseList) {
-          return { rows: [], emptyReason: `ListConversionError (${e.reason}): ${e.message}` };
-        }
-        throw e;
-      }
-    }
+    case 'parse_list':
+      return parseListItem(c, row, caller, request);
     case 'filter': {
       const values = templateValues(c, row);
       const tname = templateName(opts.classify, values, stage);
@@ -134,7 +135,18 @@ export async function executeModelItem(c: ModelStageContext, row: Row, caller: M
           { role: 'assistant' as const, content: String(row[String(opts.response_field)] ?? '') },
         ];
       }
-      const scores = await caller.queryReward(c.client(String(opts.endpoint)), messages, request);
+      const client = c.client(String(opts.endpoint));
+      const noScores = () => new RewardScoresMissingError(
+        `the model ${client.endpoint.model} answered without reward scores: it is not a reward model. Give the stage's endpoint role (${opts.endpoint}) a reward model such as nvidia/nemotron-4-340b-reward`);
+      let scores: Record<string, number>;
+      try {
+        scores = await caller.queryReward(client, messages, request);
+      } catch (e) {
+        // The server answered, just not with scores: the base URL is fine, the model is not.
+        if (isLlmError(e) && e.kind === 'bad_response' && /no reward scores/.test(e.message)) throw noScores();
+        throw e;
+      }
+      if (Object.keys(scores).length === 0) throw noScores();
       const fields: Record<string, unknown> = { [String(opts.output)]: scores };
       for (const [k, v] of Object.entries(scores)) fields[`${opts.prefix ?? 'reward_'}${k}`] = v;
       const values = Object.values(scores);
@@ -171,4 +183,88 @@ export async function executeModelItem(c: ModelStageContext, row: Row, caller: M
     default:
       throw new Error(`stage kind ${stage.kind} does not call a model`);
   }
+}
+
+/**
+ * One parse_list item. The stored answer is converted first; when that fails and `retries` allows,
+ * the producing generate stage's request is sent again with a new seed (attemptSeed) and the new
+ * answer converted, up to `retries` more requests. An item that failed in an earlier session starts
+ * with a fresh request (its stored answer already failed). What is left is then decided by
+ * `on_failure`: `ignore` drops the item (the stage file records why), `error` fails it. With
+ * `keep_partial` (default for the pipeline's first list) a list of the wrong length is kept, cut to
+ * `count` when longer, because later stages can continue from fewer items.
+ */
+async function parseListItem(c: ModelStageContext, row: Row, caller: ModelCaller, request: { signal: AbortSignal }): Promise<ItemResult> {
+  const { opts } = c;
+  const field = String(opts.field);
+  const count = typeof opts.count === 'number' ? opts.count : undefined;
+  const retries = typeof opts.retries === 'number' && opts.retries > 0 ? opts.retries : 0;
+  const keepPartial = typeof opts.keep_partial === 'boolean' ? opts.keep_partial : c.firstList === true;
+  const producer = c.producer;
+  const convert = (text: string) => convertResponseToList(c.client(String(opts.endpoint)), text, {
+    expectedCount: count,
+    trim: opts.trim === true,
+    checkHallucination: opts.hallucination_check !== false,
+    template: c.templates.get(String(opts.template)),
+    params: itemParams(opts.params, row.id),
+    caller,
+    request,
+  });
+  // A fresh answer from the producing stage's request, with the seed of attempt `attempt`.
+  const regenerate = async (attempt: number): Promise<{ text: string; template: string; seed: number }> => {
+    const p = producer!;
+    const values = templateValues({ params: c.params, opts: p.opts, stage: p.stage }, row);
+    const tname = templateName(p.opts.template, values, p.stage);
+    const base = itemParams(p.opts.params, row.id);
+    const seed = attemptSeed(base.seed, row.id, attempt);
+    const res = await caller.query(c.client(String(p.opts.endpoint)), renderMessages(c.templates.get(tname), values), { ...base, n: 1, seed }, request);
+    return { text: res.choices[0]?.text ?? '', template: tname, seed };
+  };
+
+  const prior = c.priorAttempts?.get(row.id) ?? 0;
+  // Attempt 0 is the stored answer; an item that failed before goes straight to a fresh request.
+  let attempt = prior > 0 && producer ? prior : 0;
+  const last = producer ? attempt + retries + (prior > 0 ? 1 : 0) : 0;
+  let regenerated: { text: string; template: string; seed: number } | undefined;
+  let failure: ListConversionError | undefined;
+  for (;;) {
+    if (attempt > 0 && producer) regenerated = await regenerate(attempt);
+    const text = regenerated ? regenerated.text : String(row[field] ?? '');
+    try {
+      const conv = await convert(text);
+      return { rows: [listRow(c, row, field, conv.items, conv.method, attempt, regenerated)] };
+    } catch (e) {
+      if (!isListConversionError(e)) throw e;
+      failure = e;
+    }
+    if (attempt >= last) break;
+    attempt++;
+  }
+  failure.attempts = attempt + 1;
+  const tries = failure.attempts > 1 ? ` (after ${failure.attempts} requests)` : '';
+  if (opts.on_failure === 'ignore') {
+    if (keepPartial && failure.reason === 'count_mismatch' && failure.list?.length) {
+      const items = count !== undefined ? failure.list.slice(0, count) : failure.list;
+      const out = listRow(c, row, field, items, 'local', attempt, regenerated);
+      out.provenance.list_partial = { expected: failure.expected, got: failure.got };
+      return { rows: [out] };
+    }
+    if (!keepPartial) return { rows: [], emptyReason: `ListConversionError (${failure.reason}): ${failure.message}${tries}` };
+    // The pipeline's first list gave nothing usable: nothing to continue from, so the item fails
+    // (the run stops; running it again sends a fresh request).
+    failure.firstList = true;
+  }
+  throw failure;
+
+}
+
+/** The output row of a converted list; a list from a fresh request records its template, seed and attempt. */
+function listRow(c: ModelStageContext, row: Row, field: string, items: string[], method: 'local' | 'model', attempt: number, regenerated?: { template: string; seed: number }): Row {
+  // The raw response is not carried further: the list replaces it.
+  const { [field]: _raw, ...rest } = row;
+  void _raw;
+  const out = childRow(rest as Row, row.id, c.def.name, c.stage.name, { [String(c.opts.output)]: items });
+  out.provenance.list_method = method;
+  if (regenerated) Object.assign(out.provenance, { template: regenerated.template, seed: regenerated.seed, list_attempt: attempt });
+  return out;
 }

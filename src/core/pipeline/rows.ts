@@ -25,6 +25,10 @@ export interface Provenance {
   parent_id?: string;
   /** How the last list conversion was done: `local` parser or `model` rewrite. */
   list_method?: 'local' | 'model';
+  /** Set when that list came from a fresh request (1 = the first retry). */
+  list_attempt?: number;
+  /** Set when a list of another length than requested was kept (`keep_partial`). */
+  list_partial?: { expected?: number; got?: number };
 }
 
 export interface Row {
@@ -39,6 +43,8 @@ export interface StoredRow extends Row {
   _empty?: boolean;
   _reason?: string;
   _error?: string;
+  /** Requests made for a failed parse_list item (so a rerun continues with the next seed). */
+  _attempts?: number;
 }
 
 export class StageInputError extends Error {

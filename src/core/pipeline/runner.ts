@@ -10,18 +10,19 @@
  * row id, so a killed run resumes inside the stage. A local stage writes a temp file renamed into
  * place when complete, so it is either done or redone. Running the same command again resumes.
  * A stage that ends with failed items stops the pipeline (running again retries them), so later
- * stages never start from an incomplete input.
+ * stages never start from an incomplete input. Items dropped by `on_failure: ignore` are not
+ * failures: they stay in the stage file as `_empty` markers with the reason.
  */
 import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runItems, type ProgressEvent, type RetryPolicy } from '../engine';
 import type { LlmClient } from '../llm/types';
 import { freezeOrCheckConfig, isPidAlive, ManifestWriter, openRunOutput, readManifest, RunInUseError, emptyCounts } from '../run';
-import { JsonlWriter } from '../io/jsonl';
-import { isModelStage, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
+import { JsonlWriter, readJsonl } from '../io/jsonl';
+import { checkStageModelParams, isModelStage, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
 import { isListConversionError, ListConversionError } from './listParse';
 import { runLocalStage } from './localStages';
-import { executeModelItem, templateName, templateValues } from './modelStages';
+import { executeModelItem, templateName, templateValues, type ModelStageContext } from './modelStages';
 import { countStageRows, fileExists, readStageRows, type Row, type StoredRow } from './rows';
 import type { TemplateStore } from './templates';
 
@@ -82,6 +83,9 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
 
 async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<PipelineResult> {
   const { def, params } = o;
+  // Model parameters filled from --set values are checked before anything is written or sent.
+  const paramProblems = checkStageModelParams(def, params);
+  if (paramProblems.length) throw new Error(`invalid model parameters:\n${paramProblems.join('\n')}`);
   await fsp.mkdir(join(dir, 'stages'), { recursive: true });
   const previous = await readManifest(dir).catch(() => null);
   if (previous && previous.status === 'running' && previous.pid !== process.pid && isPidAlive(previous.pid)) throw new RunInUseError(dir, previous.pid);
@@ -120,7 +124,9 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
     await manifest.finish(status === 'completed' ? 'completed' : status === 'cancelled' ? 'cancelled' : 'failed', error).catch(() => undefined);
     return { status, error, output: outputPath, stages: results, listError };
   };
-  const firstParseList = def.stages.find((s) => s.kind === 'parse_list')?.name;
+  // Token usage of every model request, accumulated over the sessions of this run folder.
+  const usage = { base: resumed && previous?.tokens ? { ...previous.tokens } : { prompt: 0, completion: 0 } };
+  const addUsage = (t: { prompt: number; completion: number }) => ({ prompt: usage.base.prompt + t.prompt, completion: usage.base.completion + t.completion });
 
   for (const stage of def.stages) {
     if (o.signal?.aborted) return finish('cancelled', 'cancelled');
@@ -141,7 +147,9 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
         }
       } else {
         o.onStage?.(stage.name, 'running');
-        const r = await runModelStage(o, stage, opts, inputs[0], file, manifest, stage.name === firstParseList);
+        const r = await runModelStage(o, stage, opts, inputs[0], file, manifest, (t) => manifest.update({ tokens: addUsage(t) }));
+        usage.base = addUsage(r.tokens);
+        manifest.update({ tokens: usage.base });
         if (r.status !== 'completed') {
           results.push({ name: stage.name, rows: 0, status: r.status });
           manifest.updateStage(stage.name, { status: r.status === 'cancelled' ? 'cancelled' : 'failed' });
@@ -149,7 +157,9 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
         }
       }
     } catch (e) {
-      const msg = `stage ${stage.name}: ${e instanceof Error ? e.message : String(e)}`;
+      const text = e instanceof Error ? e.message : String(e);
+      // Errors raised below may already name the stage: never "stage x: stage x: ...".
+      const msg = text.startsWith(`stage ${stage.name}:`) ? text : `stage ${stage.name}: ${text}`;
       manifest.updateStage(stage.name, { status: 'failed' });
       return finish(o.signal?.aborted ? 'cancelled' : 'failed', msg, isListConversionError(e) ? e : undefined);
     }
@@ -201,14 +211,43 @@ interface ModelStageOutcome {
   status: 'completed' | 'failed' | 'cancelled';
   error: string | null;
   listError?: ListConversionError;
+  /** Tokens used by this session's requests of the stage. */
+  tokens: { prompt: number; completion: number };
+}
+
+/** The generate stage a parse_list converts the answers of (its input, writing the parsed field). */
+function producerOf(o: RunPipelineOptions, stage: StageDef, opts: Record<string, unknown>): { stage: StageDef; opts: Record<string, unknown> } | undefined {
+  if (stage.kind !== 'parse_list' || stage.from.length !== 1) return undefined;
+  const p = o.def.stages.find((s) => s.name === stage.from[0]);
+  if (!p || p.kind !== 'generate' || !stageEnabled(p, o.params)) return undefined;
+  const popts = applyStageEndpoints(p, stageOptions(p, o.params), o.stageEndpoints);
+  return String(popts.output) === String(opts.field) ? { stage: p, opts: popts } : undefined;
+}
+
+/** Requests already made for the failed items of a parse_list stage file (row id -> count). */
+async function priorAttempts(file: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (!(await fileExists(file))) return out;
+  for await (const rec of readJsonl<StoredRow>(file)) {
+    const r = rec.value;
+    // Memory: one entry per failed item only.
+    if (r && typeof r === 'object' && r._error != null && typeof r._key === 'string') out.set(r._key, Math.max(out.get(r._key) ?? 0, Number(r._attempts ?? 1)));
+  }
+  return out;
 }
 
 async function runModelStage(
   o: RunPipelineOptions, stage: StageDef, opts: Record<string, unknown>, input: string | undefined, file: string,
-  manifest: ManifestWriter, firstParseList: boolean,
+  manifest: ManifestWriter, onTokens: (t: { prompt: number; completion: number }) => void,
 ): Promise<ModelStageOutcome> {
   const { def, params, templates } = o;
-  const ctx = { def, stage, opts, params, templates, client: o.client, firstParseList };
+  const producer = producerOf(o, stage, opts);
+  const ctx: ModelStageContext = {
+    def, stage, opts, params, templates, client: o.client, producer,
+    // The first list of a pipeline converts the answer to the single seed row.
+    firstList: producer !== undefined && producer.stage.from.length === 0,
+    priorAttempts: stage.kind === 'parse_list' ? await priorAttempts(file) : undefined,
+  };
   // Template names that depend on row fields are checked over the whole input before any request.
   const rowTemplates = ['template', 'classify', 'user_template', 'assistant_template'].filter((k) => typeof opts[k] === 'string' && (opts[k] as string).includes('{{'));
   if (rowTemplates.length && input) {
@@ -229,7 +268,6 @@ async function runModelStage(
     rowsPerItem: (r) => Number(r._n ?? 1),
     isFailed: (r) => r._error != null,
   });
-  // A list conversion failure that must stop the run aborts the stage at once.
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onOuterAbort);
@@ -248,45 +286,67 @@ async function runModelStage(
           if (r.rows.length === 0) return [{ _key: it.row.id, _n: 1, _empty: true, _reason: r.emptyReason ?? 'no rows', id: it.row.id, provenance: it.row.provenance }];
           return r.rows.map((row) => ({ ...row, _key: it.row.id, _n: r.rows.length }));
         } catch (e) {
-          if (isListConversionError(e)) {
-            listError ??= e;
-            stop.abort(e);
-          }
+          // The stage still finishes its other items (each failure is recorded with its number
+          // of requests, so a rerun continues with a fresh one); the run then stops.
+          if (isListConversionError(e)) listError ??= e;
           throw e;
         }
       },
-      errorRow: (it, err) => ({ _key: it.row.id, _n: 1, _error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), id: it.row.id, provenance: it.row.provenance }),
+      errorRow: (it, err) => ({
+        _key: it.row.id, _n: 1, _error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        ...(isListConversionError(err) && err.attempts ? { _attempts: err.attempts } : {}),
+        id: it.row.id, provenance: it.row.provenance,
+      }),
       sink: out,
       concurrency: o.concurrency ?? 16,
       requestsPerMinute: o.requestsPerMinute,
       tokensPerMinute: o.tokensPerMinute,
       retry: o.retry,
-      earlyStop: o.earlyStop,
+      // Lists that cannot be converted are not a setup error, and an early stop would not record
+      // them (a rerun would then not know how many requests each item already had).
+      earlyStop: stage.kind === 'parse_list' ? false : o.earlyStop,
       total: input ? countStageRows(input) : 1,
       signal: stop.signal,
       manifest,
       stage: stage.name,
       endpoint: o.client(String(opts.endpoint ?? opts.assistant_endpoint ?? 'default')).endpoint,
-      onProgress: (ev) => o.onProgress?.(stage.name, ev),
+      onProgress: (ev) => { onTokens(ev.tokens); o.onProgress?.(stage.name, ev); },
     });
+    const tokens = result.tokens;
     if (listError) {
       const snippet = listError.response.replace(/\s+/g, ' ').trim().slice(0, 160);
+      const why = listError.firstList
+        ? ' (the first list of the pipeline gave nothing usable, so there is nothing to continue from)'
+        : ' (on_failure: error)';
+      const tries = listError.attempts && listError.attempts > 1 ? `; ${listError.attempts} requests tried` : '';
       return {
         status: 'failed',
-        error: `stage ${stage.name}: ListConversionError (${listError.reason}): ${listError.message}` +
-          `${firstParseList ? ' (the first list conversion of a pipeline always stops the run)' : ''}; response began: ${JSON.stringify(snippet)}`,
+        error: `stage ${stage.name}: ListConversionError (${listError.reason}): ${listError.message}${why}${tries}; response began: ${JSON.stringify(snippet)}` +
+          `; run the same command again to retry it with a fresh request${producer ? '' : ' (no generate stage feeds this list, so the same text is parsed again)'}`,
         listError,
+        tokens,
       };
     }
-    if (result.status === 'cancelled') return { status: 'cancelled', error: 'cancelled' };
-    if (result.status === 'failed') return { status: 'failed', error: `stage ${stage.name}: ${result.error}` };
+    if (result.status === 'cancelled') return { status: 'cancelled', error: 'cancelled', tokens };
+    if (result.status === 'failed') return { status: 'failed', error: prefixOnce(stage.name, result.error), tokens };
     if (result.failed > 0) {
       const last = result.progress.lastErrors.at(-1);
-      return { status: 'failed', error: `stage ${stage.name}: ${result.failed} item(s) failed${last ? ` (last error: ${last})` : ''}; run the same command again to retry them` };
+      return { status: 'failed', error: `stage ${stage.name}: ${result.failed} item(s) failed${last ? ` (last error: ${stripStagePrefix(stage.name, last)})` : ''}; run the same command again to retry them`, tokens };
     }
-    return { status: 'completed', error: null };
+    return { status: 'completed', error: null, tokens };
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
     await out.close();
   }
+}
+
+function stripStagePrefix(stage: string, msg: string): string {
+  let m = msg;
+  while (m.startsWith(`stage ${stage}: `)) m = m.slice(`stage ${stage}: `.length);
+  return m;
+}
+
+/** `stage <name>: <msg>` with the prefix written once, whatever `msg` already holds. */
+export function prefixOnce(stage: string, msg: string | null): string {
+  return `stage ${stage}: ${stripStagePrefix(stage, msg ?? 'failed')}`;
 }
