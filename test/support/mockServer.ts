@@ -134,6 +134,12 @@ export interface MockServerOptions {
   logLimit?: number;
   /** Count attempts per key (needed for `attempts` rules). Default true; turn off for huge benchmarks. */
   trackKeys?: boolean;
+  /**
+   * Keep every latency drawn for a completion request, in arrival order (`stats.latencies`, and
+   * `GET /mock/stats` for a server in another process): lets a benchmark compare its throughput
+   * with a perfect scheduler over the very same latencies. Default false.
+   */
+  recordLatencies?: boolean;
 }
 
 export interface LoggedRequest {
@@ -166,6 +172,8 @@ export interface MockStats {
   maxInFlight: number;
   /** TCP connections accepted (keep-alive clients reuse them). */
   connections: number;
+  /** With `recordLatencies`: the latency drawn for each completion request (ms), in arrival order. */
+  latencies?: number[];
 }
 
 export interface MockServer {
@@ -583,6 +591,7 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
 
     const fault = pickFault(mreq);
     const delay = latencyMs(options.latency, latencyRng) + (fault?.delayMs ?? 0);
+    if (options.recordLatencies) (stats.latencies ??= []).push(delay);
     if (delay > 0) {
       await new Promise((r) => setTimeout(r, delay));
       if (res.destroyed || res.socket?.destroyed) return;
@@ -691,6 +700,12 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
     stats.total++;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
     const endpoint = endpointOf(path);
+    if (path === '/mock/stats' && req.method === 'GET') {
+      // For benchmarks running this server in another process (not part of any real API).
+      req.resume();
+      const { byKey, ...rest } = stats;
+      return send(res, 200, { ...rest, keys: byKey.size });
+    }
     if (endpoint === null) {
       log({ method: req.method!, path, headers: req.headers, body: undefined, at: Date.now() });
       req.resume();

@@ -131,12 +131,12 @@ describe('jsonl: writer', () => {
     const file = join(dir, 'w.jsonl');
     const w = await JsonlWriter.open(file, { truncate: true });
     const sizes: number[] = [];
-    const fh = (w as unknown as { fh: { write: (...a: unknown[]) => Promise<{ bytesWritten: number }> } }).fh;
-    const realWrite = fh.write.bind(fh);
-    fh.write = async (...args: unknown[]) => {
-      const r = await realWrite(...args);
-      sizes.push(r.bytesWritten);
-      return r;
+    const writer = w as unknown as { writeChunk: (buf: Buffer, offset: number, length: number) => number };
+    const realWrite = writer.writeChunk.bind(w);
+    writer.writeChunk = (buf, offset, length) => {
+      const n = realWrite(buf, offset, length);
+      sizes.push(n);
+      return n;
     };
     for (let i = 0; i < 50; i++) void w.writeItem([{ id: i, a: 1 }, { id: i, a: 2 }, { id: i, a: 3 }]);
     await w.close();

@@ -6,7 +6,7 @@
  * on big files and gives exact byte offsets, which the run store needs to truncate and compact.
  */
 import { isUtf8 } from 'node:buffer';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 const NEWLINE = 0x0a;
@@ -256,6 +256,13 @@ export interface JsonlWriterOptions {
  * goes to disk in a single `write` (items queued meanwhile are coalesced into the same write, which
  * is still safe: a crash can only tear the last item, and the run store repairs the tail).
  * After the first failure every later write rejects with the same `JsonlWriteError`.
+ *
+ * The write itself is a synchronous `write(2)` of whole lines, issued from a setImmediate so the
+ * items finished in the same turn of the event loop share it: an append of a few KB to the page
+ * cache takes microseconds, while a promise-based write costs ~25 us of CPU per call in thread-pool
+ * hand-offs, which at thousands of items per second was a tenth of the whole process's CPU.
+ * Nothing is held back longer than that turn, so a kill loses no item whose `writeItem` promise
+ * resolved, and at most the items finished in the last turn.
  */
 export class JsonlWriter {
   private current: Batch = newBatch();
@@ -336,7 +343,7 @@ export class JsonlWriter {
       try {
         let off = 0;
         while (off < buf.length) {
-          const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+          const bytesWritten = this.writeChunk(buf, off, buf.length - off);
           if (bytesWritten <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
           off += bytesWritten;
           this.bytesWritten += bytesWritten;
@@ -357,6 +364,11 @@ export class JsonlWriter {
       if (!this.needsDrain) this.releaseDrain();
     }
     this.flushing = false;
+  }
+
+  /** One write(2) of whole lines (a method of its own so tests can observe write boundaries). */
+  private writeChunk(buf: Buffer, offset: number, length: number): number {
+    return writeSync(this.fh.fd, buf, offset, length);
   }
 
   private releaseDrain(): void {

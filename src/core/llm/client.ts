@@ -7,14 +7,15 @@
  * measured about 0.05 ms here, which matters at thousands of requests per second. Request and
  * response shapes are the SDK's types. `openaiSdk()` gives an SDK instance on the same pool.
  */
-import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Completion, CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import type { Model } from 'openai/resources/models';
 import type OpenAI from 'openai';
 import { LlmError, parseRetryAfter, type LlmErrorKind } from './errors';
-import { ConversationError, getFormatter, stripStopWords, type ConversationFormatter } from './formatters';
+import { ConversationError, stripStopWords, type ConversationFormatter } from './formatters';
+import { ChatTemplateError, formatterForProfile } from './chatTemplate';
+import { listTritonModels, queryTriton } from './triton';
 import { PRESETS, isPresetName, redactSecrets } from './presets';
 import { SseAggregator, SseError } from './sse';
 import type { ChatMessage, Choice, EndpointProfile, LlmClient, ModelParams, ModelResponse, RequestOptions, RewardScores } from './types';
@@ -129,8 +130,151 @@ const NETWORK_MESSAGES: Record<string, string> = {
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 'request body length mismatch',
 };
 
-/** Signals whose listener limit was lifted (a WeakSet: no hold on finished runs). */
-const widenedSignals = new WeakSet<AbortSignal>();
+/** Thrown inside an exchange when the answer outgrows the size limit. */
+class TooLarge extends Error {
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
+/** Marks an error body cut at MAX_ERROR_BODY (the exchange then ends with what it has). */
+const ERROR_BODY_CUT = new Error('error body cut');
+
+/**
+ * One request/response as an undici dispatch handler. The answer is collected straight from
+ * undici's callbacks: no response stream, no AbortController, no per-request listener on the run's
+ * signal. Those cost more CPU than everything else in the client (measured in `npm run bench`,
+ * product path). Sizes are checked as bytes arrive, so a huge answer is dropped, not buffered.
+ */
+class Exchange {
+  readonly done: Promise<RawResponse>;
+  /** Why the exchange was aborted by us, if it was. */
+  abortedBy: 'timeout' | 'cancel' | null = null;
+  /** Set for a 2xx server-sent-event answer: the events are folded in as they arrive. */
+  sse: SseAggregator | null = null;
+  private resolve!: (r: RawResponse) => void;
+  private reject!: (e: unknown) => void;
+  private settled = false;
+  private abortUndici: ((err?: Error) => void) | null = null;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Bytes kept at most: the answer limit, or MAX_ERROR_BODY for an error status. */
+  private limit: number;
+
+  constructor(private readonly maxBytes: number, private readonly stream: 'chat' | 'completions' | undefined) {
+    this.limit = maxBytes;
+    this.done = new Promise<RawResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Cancels the request (time-out or the caller's signal); the promise rejects at once. */
+  abort(by: 'timeout' | 'cancel' = 'cancel'): void {
+    if (this.settled) return;
+    this.abortedBy = by;
+    this.fail(new Error(`request ${by === 'timeout' ? 'timed out' : 'cancelled'}`));
+  }
+
+  private fail(e: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.chunks = [];
+    this.sse = null;
+    this.reject(e);
+    this.abortUndici?.(e instanceof Error ? e : undefined);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Aborted while waiting for a connection: undici learns it now.
+    if (this.settled) abort(new Error('request cancelled'));
+    else this.abortUndici = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], _resume: () => void): boolean {
+    if (this.settled) return false;
+    this.status = statusCode;
+    const headers = this.headers;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i].toString().toLowerCase();
+      if (headers[name] === undefined) headers[name] = rawHeaders[i + 1].toString();
+    }
+    if (statusCode < 200 || statusCode >= 300) {
+      this.limit = MAX_ERROR_BODY;
+      return true;
+    }
+    // A server that ignores `stream` answers plain JSON: fine, it is read as such.
+    if (this.stream && (headers['content-type'] ?? '').includes('text/event-stream')) this.sse = new SseAggregator(this.maxBytes);
+    const announced = Number(headers['content-length']);
+    if (announced > this.maxBytes) this.fail(new TooLarge(`announces ${formatBytes(announced)}`));
+    return !this.settled;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return false;
+    if (this.sse) {
+      try {
+        this.sse.pushBytes(chunk);
+      } catch (e) {
+        this.fail(e);
+      }
+      return !this.settled;
+    }
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      if (this.limit === MAX_ERROR_BODY) {
+        // Enough of an error body for any message: end with what we have.
+        this.chunks.push(chunk.subarray(0, chunk.length - (this.size - this.limit)));
+        this.complete();
+        this.abortUndici?.(ERROR_BODY_CUT);
+        return false;
+      }
+      this.fail(new TooLarge(`is over ${formatBytes(this.limit)}`));
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.complete();
+  }
+
+  onError(err: Error): void {
+    if (err === ERROR_BODY_CUT) return;
+    this.fail(err);
+  }
+
+  private complete(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const chunks = this.chunks;
+    this.chunks = [];
+    const text = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    this.resolve({ status: this.status, headers: this.headers, text });
+  }
+}
+
+/**
+ * Requests in flight per caller signal: one listener per signal (not per request) aborts them
+ * all. A WeakMap, so a finished run's signal and its set are collected.
+ */
+const inFlightBySignal = new WeakMap<AbortSignal, Set<Exchange>>();
+
+function trackRequest(signal: AbortSignal, request: Exchange): void {
+  let set = inFlightBySignal.get(signal);
+  if (!set) {
+    const requests = (set = new Set());
+    inFlightBySignal.set(signal, requests);
+    signal.addEventListener('abort', () => {
+      for (const r of requests) r.abort();
+      requests.clear();
+    }, { once: true });
+  }
+  set.add(request);
+}
 
 interface RawResponse {
   status: number;
@@ -218,6 +362,8 @@ export class OpenAiCompatibleClient implements LlmClient {
   private readonly formatter: ConversationFormatter | undefined;
   /** OpenAI's newer models reject max_tokens on chat; it wants max_completion_tokens. */
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** False for servers that refuse `top_k` (OpenAI): it is then left out of requests. */
+  private readonly acceptsTopK: boolean;
   private sdk: OpenAI | undefined;
   private closed = false;
 
@@ -241,8 +387,16 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.timeoutMs = opts.timeoutMs ?? profile.timeoutMs ?? presetTimeout ?? DEFAULT_TIMEOUT_MS;
     const maxBytes = opts.maxResponseBytes ?? profile.maxResponseBytes;
     this.maxResponseBytes = typeof maxBytes === 'number' && maxBytes > 0 ? maxBytes : DEFAULT_MAX_RESPONSE_BYTES;
-    this.formatter = profile.apiKind === 'completions' ? getFormatter(profile.formatter ?? 'none') : undefined;
-    this.maxTokensField = profile.preset === 'openai' || url.hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens';
+    try {
+      this.formatter = formatterForProfile(profile);
+    } catch (e) {
+      if (e instanceof ConversationError || e instanceof ChatTemplateError) throw new LlmError('bad_request', `endpoint "${profile.name}": ${e.message}`, undefined, undefined, undefined, false);
+      throw e;
+    }
+    const openAi = profile.preset === 'openai' || url.hostname === 'api.openai.com';
+    this.maxTokensField = openAi ? 'max_completion_tokens' : 'max_tokens';
+    // OpenAI rejects the whole request for a parameter it does not know ("Unrecognized request argument").
+    this.acceptsTopK = !openAi;
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(profile.headers ?? {})) headers[k.toLowerCase()] = v;
@@ -284,6 +438,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   // Public API
 
   async queryModel(messages: ChatMessage[], params: ModelParams = {}, options: RequestOptions = {}): Promise<ModelResponse> {
+    if (this.formatter && this.endpoint.apiKind === 'triton') return queryTriton(this, this.formatter, this.formatPrompt(this.formatter, messages), params, options);
     if (this.formatter) return this.queryCompletions(this.formatter, messages, params, options);
     const body = this.samplingBody(params) as ChatBody;
     body.model = this.endpoint.model;
@@ -330,6 +485,7 @@ export class OpenAiCompatibleClient implements LlmClient {
 
   /** `/models` with what servers add beyond the id: the context length (vLLM, SGLang, llama.cpp). */
   async listModelInfo(options: RequestOptions = {}): Promise<ModelInfo[]> {
+    if (this.endpoint.apiKind === 'triton') return listTritonModels(this, options);
     const res = await this.send('GET', '/models', undefined, options);
     const json = this.parse<{ data?: Array<Model & { max_model_len?: unknown; meta?: { n_ctx_train?: unknown; n_ctx?: unknown } }> }>(res);
     if (!json || !Array.isArray(json.data)) throw this.badResponse('/models did not return a "data" list');
@@ -382,13 +538,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   // Requests
 
   private async queryCompletions(formatter: ConversationFormatter, messages: ChatMessage[], params: ModelParams, options: RequestOptions): Promise<ModelResponse> {
-    let prompt: string;
-    try {
-      prompt = formatter.format(messages);
-    } catch (e) {
-      if (e instanceof ConversationError) throw new LlmError('bad_request', `endpoint "${this.endpoint.name}": ${e.message}`, undefined, undefined, undefined, false);
-      throw e;
-    }
+    const prompt = this.formatPrompt(formatter, messages);
     const stop = [...formatter.stopWords, ...(params.stop ?? [])];
     const body = this.samplingBody({ ...params, stop: stop.length ? [...new Set(stop)] : undefined }) as CompletionBody;
     body.model = this.endpoint.model;
@@ -410,6 +560,21 @@ export class OpenAiCompatibleClient implements LlmClient {
     };
   }
 
+  /** The formatter's prompt; a conversation it refuses fails before anything is sent. */
+  private formatPrompt(formatter: ConversationFormatter, messages: ChatMessage[]): string {
+    try {
+      return formatter.format(messages);
+    } catch (e) {
+      if (e instanceof ConversationError) throw new LlmError('bad_request', `endpoint "${this.endpoint.name}": ${e.message} (nothing was sent to the server)`, undefined, undefined, undefined, false);
+      throw e;
+    }
+  }
+
+  /** POSTs a JSON body to a path under the base URL (Triton's endpoints); errors mapped like every request. */
+  postJsonTo<T>(path: string, body: Record<string, unknown>, options: RequestOptions): Promise<T> {
+    return this.postJson<T>(path, body, options);
+  }
+
   /** The sampling fields of a request body; `extra` first so explicit params win. */
   private samplingBody(p: ModelParams): Record<string, unknown> {
     const body: Record<string, unknown> = {};
@@ -420,7 +585,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (p.seed !== undefined) body.seed = p.seed;
     if (p.temperature !== undefined) body.temperature = p.temperature;
     if (p.top_p !== undefined) body.top_p = p.top_p;
-    if (p.top_k !== undefined) body.top_k = p.top_k;
+    if (p.top_k !== undefined && this.acceptsTopK) body.top_k = p.top_k;
     if (p.max_tokens !== undefined) body[this.maxTokensField] = p.max_tokens;
     if (p.stop !== undefined && p.stop.length) body.stop = p.stop;
     return body;
@@ -441,39 +606,32 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (this.closed) throw new LlmError('aborted', `client for ${url} is closed`);
     const signal = options.signal;
     if (signal?.aborted) throw new LlmError('aborted', `request to ${url} cancelled`);
-    if (signal && !widenedSignals.has(signal)) {
-      // One run-wide signal is typically shared by every request in flight: one listener each.
-      setMaxListeners(0, signal);
-      widenedSignals.add(signal);
-    }
-    const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const exchange = new Exchange(this.maxResponseBytes, stream);
+    const timer = setTimeout(() => exchange.abort('timeout'), timeoutMs);
+    if (signal) trackRequest(signal, exchange);
     try {
-      const res = await this.pool.request({
-        origin: this.origin,
-        method,
-        path: this.pathPrefix + path + this.query,
-        headers: this.headers,
-        body,
-        signal: controller.signal,
-      });
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        // A server that ignores `stream` answers plain JSON: fine, parse it as such.
-        if (stream && String(header(res.headers, 'content-type')).includes('text/event-stream')) {
-          return { status: res.statusCode, headers: res.headers, text: '', json: await this.readStream(res.body, stream, method, url) };
-        }
-        return { status: res.statusCode, headers: res.headers, text: await this.readBody(res, method, url) };
+      this.pool.dispatch({ origin: this.origin, method, path: this.pathPrefix + path + this.query, headers: this.headers, body }, exchange);
+      const res = await exchange.done;
+      if (res.status >= 200 && res.status < 300) {
+        if (exchange.sse) return { status: res.status, headers: res.headers, text: '', json: exchange.sse.finish(stream!) };
+        return res;
       }
-      const text = await readLimited(res.body, MAX_ERROR_BODY);
-      throw this.httpError(method, url, res.statusCode, res.headers, text);
+      throw this.httpError(method, url, res.status, res.headers, res.text);
     } catch (e) {
       if (e instanceof LlmError) throw e;
-      if (signal?.aborted) throw new LlmError('aborted', `request to ${url} cancelled`);
-      if (timedOut) throw new LlmError('timeout', `no answer from ${url} within ${formatMs(timeoutMs)} (timeoutMs)`);
+      if (exchange.abortedBy === 'cancel' || signal?.aborted) throw new LlmError('aborted', `request to ${url} cancelled`);
+      if (exchange.abortedBy === 'timeout') throw new LlmError('timeout', `no answer from ${url} within ${formatMs(timeoutMs)} (timeoutMs)`);
+      if (e instanceof TooLarge) throw this.tooLarge(method, url, e.what);
+      if (e instanceof SseError) {
+        if (e.reason === 'too_large') throw this.tooLarge(method, url, `is over ${formatBytes(this.maxResponseBytes)} (streamed)`);
+        if (e.reason === 'error_event') {
+          const message = this.redact(e.message);
+          const status = e.status ?? 500;
+          throw new LlmError(kindForStatus(status, message), `error event in the stream from ${method} ${url}: ${message}`, e.status);
+        }
+        throw this.badResponse(this.redact(e.message));
+      }
       const code = networkCode(e);
       const what = code ? NETWORK_MESSAGES[code] ?? code : this.redact((e as Error)?.message ?? String(e));
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
@@ -482,35 +640,8 @@ export class OpenAiCompatibleClient implements LlmClient {
       throw new LlmError('network', `${method} ${url}: ${what}${code && NETWORK_MESSAGES[code] ? ` (${code})` : ''}`, undefined, undefined, code);
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      if (signal) inFlightBySignal.get(signal)?.delete(exchange);
     }
-  }
-
-  /**
-   * The whole body of a 2xx answer as text, refusing bodies over `maxResponseBytes`: an announced
-   * Content-Length over it fails before reading anything, a body that grows past it fails as
-   * soon as it does (the connection is dropped, the bytes so far are let go).
-   */
-  private async readBody(res: Dispatcher.ResponseData, method: string, url: string): Promise<string> {
-    const limit = this.maxResponseBytes;
-    const announced = Number(header(res.headers, 'content-length'));
-    if (announced > limit) {
-      res.body.destroy();
-      throw this.tooLarge(method, url, `announces ${formatBytes(announced)}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > limit) {
-        chunks.length = 0;
-        res.body.destroy();
-        throw this.tooLarge(method, url, `is over ${formatBytes(limit)}`);
-      }
-      chunks.push(buf);
-    }
-    return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
   }
 
   private tooLarge(method: string, url: string, what: string): LlmError {
@@ -518,24 +649,6 @@ export class OpenAiCompatibleClient implements LlmClient {
     return new LlmError('bad_response', `the answer to ${method} ${url} ${what}, above the ${formatBytes(this.maxResponseBytes)} limit ` +
       '(maxResponseBytes in the endpoint profile, --max-response-mb on the command line); lower max_tokens or raise the limit',
     200, undefined, 'RESPONSE_TOO_LARGE', false);
-  }
-
-  private async readStream(body: Dispatcher.ResponseData['body'], kind: 'chat' | 'completions', method: string, url: string): Promise<unknown> {
-    const sse = new SseAggregator(this.maxResponseBytes);
-    try {
-      for await (const chunk of body) sse.pushBytes(chunk as Buffer);
-      return sse.finish(kind);
-    } catch (e) {
-      if (!(e instanceof SseError)) throw e; // network, abort: handled by send()
-      body.destroy();
-      if (e.reason === 'too_large') throw this.tooLarge(method, url, `is over ${formatBytes(this.maxResponseBytes)} (streamed)`);
-      if (e.reason === 'error_event') {
-        const message = this.redact(e.message);
-        const status = e.status ?? 500;
-        throw new LlmError(kindForStatus(status, message), `error event in the stream from ${method} ${url}: ${message}`, e.status);
-      }
-      throw this.badResponse(this.redact(e.message));
-    }
   }
 
   private httpError(method: string, url: string, status: number, headers: RawResponse['headers'], text: string): LlmError {
@@ -598,23 +711,6 @@ export class OpenAiCompatibleClient implements LlmClient {
   private redact(text: string): string {
     return redactSecrets(text, [this.apiKey, ...this.proxySecrets]);
   }
-}
-
-/** Reads at most `limit` bytes of a body as text and discards the rest. */
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    if (size + buf.length > limit) {
-      chunks.push(buf.subarray(0, limit - size));
-      body.destroy();
-      break;
-    }
-    chunks.push(buf);
-    size += buf.length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
