@@ -35,13 +35,16 @@ if (portArg !== undefined && !(Number.isInteger(portArg) && portArg > 0 && portA
   process.exit(1);
 }
 
+/** A build step: one line on the console with its time; its output only when it fails. */
 function step(cmd, cmdArgs, what) {
-  console.log(`\n> ${what}`);
-  const r = spawnSync(cmd, cmdArgs, { cwd: ROOT, stdio: 'inherit' });
+  const started = Date.now();
+  const r = spawnSync(cmd, cmdArgs, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) {
+    console.error(`${r.stdout ?? ''}${r.stderr ?? ''}`.trim());
     console.error(`npm start: ${what} failed (exit ${r.status ?? r.signal})`);
     process.exit(1);
   }
+  console.log(`[start] ${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 function onPath(bin) {
@@ -80,12 +83,12 @@ async function main() {
     console.log(`Endpoints configured in ${join(workspace, '.vscode', 'settings.json')}: ${own.map((e) => e.name).join(', ')}`);
     setEndpoints(workspace, own); // drops a local-tiny entry left by an earlier start
   } else if (!flag('--no-llm')) {
-    console.log('\n> llama-server with a tiny RANDOM-WEIGHT model (first time: builds llama.cpp, ~10 min)');
+    // The setup prints one line per part (and says when it builds, the first time only).
     const llama = await startLlamaServer({ parallel: 4, ctx: 4096 });
     stops.push(() => llama.stop());
     writeEndpoints(workspace, [localTinyEndpoint(llama.baseUrl, llama.model, 4)]);
-    console.log(`  ${llama.baseUrl} (pid ${llama.pid}) configured as endpoint "${LOCAL_TINY_ENDPOINT_NAME}".`);
-    console.log('  Its weights are random: it shows the flow, not real data. Add your own endpoint for real generation.');
+    console.log(`[start] llama-server ${llama.baseUrl} (pid ${llama.pid}) configured as endpoint "${LOCAL_TINY_ENDPOINT_NAME}".`);
+    console.log('        Its weights are RANDOM: it shows the flow, not real data. Add your own endpoint for real generation.');
   }
 
   // 3. Build and open.
@@ -95,7 +98,6 @@ async function main() {
     console.log('\nVS Code is open with SDG Studio loaded from this folder. Run "SDG: Open Studio" from the palette.');
   } else {
     step('npm', ['run', '-s', 'package'], 'build and package the extension (dist/sdg-studio.vsix)');
-    console.log('\n> code-server (VS Code in the browser; first time: installs it, ~5 min)');
     ensureRealPart('code-server');
     const profile = mkdtempSync(join(tmpdir(), 'sdg-start-'));
     const dirs = makeDirs(profile);

@@ -1,7 +1,7 @@
 /**
  * SDG Studio in a real VS Code: code-server 4.139 (VS Code 1.139) driven by headless Chromium.
  *  - UI: the packaged VSIX installed, the Studio opened from the palette, a JSONL file opened in
- *    the viewer; screenshots go to docs/screenshots/.
+ *    the viewer; screenshots go to .test-artifacts/screenshots/.
  *  - In-host suites: test/vscode/**\/*.test.ts run inside the extension host (real `vscode` API)
  *    with the exit code and per-test results brought back here, one mocha test each.
  * A llama-server (tiny random-weight model) serves as the workspace's endpoint.
@@ -22,7 +22,8 @@ import { openFile, runCommand, waitForWorkbench, webviewContent } from './harnes
 import { loadFewShotSet } from '../../src/core/prompts/fewShot';
 import { copySample, LOCAL_TINY_ENDPOINT_NAME, localTinyEndpoint, writeEndpoints } from '../../scripts/real-parts/workspace';
 
-const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+// Ignored: `npm run docs:refresh` copies them to docs/screenshots/ (npm test leaves the tree clean).
+const SCREENSHOTS = join(REPO_ROOT, '.test-artifacts', 'screenshots');
 const VSIX = join(REPO_ROOT, 'dist', 'sdg-studio.vsix');
 
 describe('SDG Studio in code-server (vscode)', function () {

@@ -1,11 +1,12 @@
 /**
  * Figures of the reliability suite. Tests call `record(section, label, value)`; the root hook in
- * hooks.ts writes docs/reliability.md at the end with the date, the machine and every figure,
- * so the document always reflects what the suite measured (never edited by hand).
+ * hooks.ts writes .test-artifacts/reliability.md (ignored) at the end with the date, the machine
+ * and every figure; `npm run docs:refresh` copies it to docs/reliability.md, so the document always
+ * reflects what the suite measured (never edited by hand) and `npm test` leaves the tree clean.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface Figure { section: string; label: string; value: string | number }
 
@@ -24,7 +25,7 @@ export function describeSection(section: string, text: string): void {
   notes.set(section, text);
 }
 
-export const REPORT_PATH = join(__dirname, '..', '..', 'docs', 'reliability.md');
+export const REPORT_PATH = join(__dirname, '..', '..', '.test-artifacts', 'reliability.md');
 
 export function renderReport(startedAt: Date, endedAt: Date): string {
   const sections: string[] = [];
@@ -66,5 +67,6 @@ function cell(text: string): string {
 
 export function writeReport(startedAt: Date): void {
   if (process.env.SDG_RELIABILITY_NO_REPORT) return;
+  mkdirSync(dirname(REPORT_PATH), { recursive: true });
   writeFileSync(REPORT_PATH, renderReport(startedAt, new Date()));
 }
