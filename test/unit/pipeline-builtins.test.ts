@@ -95,9 +95,9 @@ describe('pipeline built-ins end to end (loopback fake model)', () => {
   });
 
   it('math: classification drops non-math subtopics; beginner template by parameter', async () => {
-    const { out, dir: d } = await run('math', { n_macro_topics: '2', n_subtopics: '2', n_openlines: '2', level: 'beginner', school_level: 'primary school' });
-    // Subtopics whose item ends in -2 are classified "no": 2 topics x 1 kept subtopic x 2 problems.
-    assert.equal(out.length, 4);
+    const { out, dir: d } = await run('math', { n_macro_topics: '2', n_subtopics: '2', n_openlines: '2', level: 'beginner', school_level: 'primary school', classify_topics: 'true' });
+    // Subtopics whose item ends in -2 are classified "no": (2 topics x 1 kept subtopic + the 2 topics) x 2 problems.
+    assert.equal(out.length, 8);
     assert.ok(seen.some((p) => p.includes('for a beginner who has just learned')));
     assert.ok(seen.some((p) => p.includes('at the primary school level')));
     const stage = rows(join(d, 'stages', 'math_subtopics.jsonl'));
@@ -105,7 +105,7 @@ describe('pipeline built-ins end to end (loopback fake model)', () => {
   });
 
   it('coding: any language, problems at three levels', async () => {
-    const { out } = await run('coding', { language: 'Rust', n_macro_topics: '1', n_subtopics: '1', n_openlines: '2' });
+    const { out } = await run('coding', { language: 'Rust', n_macro_topics: '1', n_subtopics: '1', n_openlines: '2', levels: 'beginner,intermediate,advanced', combine_topics: 'false' });
     assert.equal(out.length, 3 * 2);
     assert.deepEqual(new Set(out.map((r) => r.level)), new Set(['beginner', 'intermediate', 'advanced']));
     assert.ok(out.every((r) => r.language === 'Rust'));
