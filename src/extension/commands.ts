@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
+import { formatServerList, parseServerList } from '../core/llm/serverSpec';
 import type { RunView, TemplateRef } from '../shared/protocol/studio';
 import { EndpointItem } from './endpoints/tree';
 import { checkProfile, ENDPOINT_NAME_RE, FORMATTERS } from './endpoints/profiles';
@@ -68,31 +69,21 @@ async function askProfile(existing?: EndpointProfile): Promise<EndpointProfile |
     validateInput: (v) => (ENDPOINT_NAME_RE.test(v) ? undefined : 'Letters, digits, ".", "_", "-" or spaces; at most 64 characters'),
   });
   if (name === undefined) return undefined;
-  // Several servers (a pool) as the CLI's --base-url takes them: comma-separated, URL#weight=2&max=64.
-  const { parseServerSpecs, validatePoolServers } = require('../core/llm/pool') as typeof import('../core/llm/pool.js');
-  const serversOf = (v: string) => {
-    const servers = parseServerSpecs([v]);
-    const pool = servers.length > 1 || servers.some((x) => x.weight !== undefined || x.maxConcurrency !== undefined);
-    return { servers, pool };
-  };
+  // Several servers (a pool) in the one syntax the Studio form and the CLI's --base-url use:
+  // separated by commas, each URL optionally with #weight=2&max=64 (src/core/llm/serverSpec.ts).
+  const { validatePoolServers } = require('../core/llm/pool') as typeof import('../core/llm/pool.js');
   const baseUrlText = await vscode.window.showInputBox({
     title: 'Base URL (2/4)',
     prompt: 'OpenAI-compatible API root, e.g. http://gpu-box:8000/v1. A pool of servers serving the same model: separate them with commas (URL#weight=2&max=64 sets a server\'s share and limit).',
-    value: existing?.servers?.length
-      ? existing.servers.map((x) => x.baseUrl + (x.weight !== undefined || x.maxConcurrency !== undefined ? `#${[x.weight !== undefined ? `weight=${x.weight}` : '', x.maxConcurrency !== undefined ? `max=${x.maxConcurrency}` : ''].filter(Boolean).join('&')}` : '')).join(', ')
-      : existing?.baseUrl ?? 'http://127.0.0.1:8000/v1',
+    value: existing ? formatServerList(existing, ', ') : 'http://127.0.0.1:8000/v1',
     validateInput: (v) => {
-      try {
-        const { servers } = serversOf(v);
-        return validatePoolServers(servers, 'base URL')[0]?.replace(/^base URL: /, '');
-      } catch (e) {
-        return errorMessage(e);
-      }
+      const r = parseServerList(v);
+      return r.problems[0] ?? validatePoolServers(r.servers, 'base URL')[0]?.replace(/^base URL: /, '');
     },
   });
   if (baseUrlText === undefined) return undefined;
-  const parsed = serversOf(baseUrlText);
-  const baseUrl = parsed.servers[0].baseUrl;
+  const parsed = parseServerList(baseUrlText);
+  const baseUrl = parsed.baseUrl;
   const model = await vscode.window.showInputBox({ title: 'Model (3/4)', prompt: 'Model id the server serves (see its /v1/models)', value: existing?.model ?? '', validateInput: (v) => (v.trim() ? undefined : 'Required') });
   if (model === undefined) return undefined;
   const kind = await vscode.window.showQuickPick(

@@ -12,6 +12,7 @@ import { RunsTreeProvider } from './run/tree';
 import { Services } from './services';
 import { StudioPanel } from './studio/panel';
 import { registerJsonlViewer } from './viewer/index';
+import { registerWalkthrough } from './walkthrough';
 
 let services: Services | undefined;
 
@@ -42,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): { services: Services
     { dispose: () => void s.dispose() },
   );
   if (runsView.visible) s.ensureRunsWatched();
+  registerWalkthrough(context, { onEndpointsChanged: s.endpoints.onDidChange, onRunsChanged: s.onRunsChanged });
 
   registerYamlDiagnostics(context);
   registerJsonlViewer(context, channel);

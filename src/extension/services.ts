@@ -21,6 +21,7 @@ import { testEndpointProfile, type EndpointTestResult } from './endpoints/probe'
 import { PipelineCatalog, PipelineLauncher } from './pipelines';
 import { LabelingLauncher } from './labeling';
 import { StudioLauncher, type RunRequest } from './launcher';
+import { markStep } from './walkthrough';
 
 export type { EndpointTestResult } from './endpoints/probe';
 
@@ -213,6 +214,7 @@ export class Services implements vscode.Disposable {
     const hasViewer = (await vscode.commands.getCommands(true)).includes('sdg.openJsonlViewer');
     if (hasViewer) await vscode.commands.executeCommand('sdg.openJsonlViewer', uri);
     else await vscode.commands.executeCommand('vscode.open', uri);
+    markStep('outputOpened');
   }
 
   async deleteRun(dir: string): Promise<void> {

@@ -15,6 +15,7 @@ import { RunManager, type LaunchedRun, type RunHooks, type RunLauncher } from '.
 import { paramSchemas } from '../../src/extension/studio/handlers';
 import type { EndpointProfile, ServerStats } from '../../src/shared/protocol/studio';
 import { formatServerLines, parseServerLines } from '../../webview/studio/logic/servers';
+import { formatServerList, parseServerList } from '../../src/core/llm/serverSpec';
 import { startMockServer, type MockServer } from '../support/mockServer';
 
 const quietLog: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, show() {} };
@@ -63,19 +64,29 @@ describe('extension scale-out: endpoint pools', function () {
     });
   });
 
-  describe('endpoint form lines (webview logic)', () => {
-    it('one plain line is a single server; several lines or options make a pool', () => {
+  describe('endpoint servers: one syntax for the Studio form and the Add Endpoint command', () => {
+    it('one plain URL is a single server; several (lines or commas) or options make a pool', () => {
       assert.deepEqual(parseServerLines('http://a:8000/v1\n'), { baseUrl: 'http://a:8000/v1', servers: undefined, problems: [] });
-      const pool = parseServerLines('http://a:8000/v1\n\nhttp://b:8000/v1 weight=2 max=64\nhttp://c:8000/v1#weight=0.5&max=8');
+      const pool = parseServerLines('http://a:8000/v1\n\nhttp://b:8000/v1#weight=2&max=64\nhttp://c:8000/v1#weight=0.5&max=8');
       assert.deepEqual(pool.servers, [{ baseUrl: 'http://a:8000/v1' }, { baseUrl: 'http://b:8000/v1', weight: 2, maxConcurrency: 64 }, { baseUrl: 'http://c:8000/v1', weight: 0.5, maxConcurrency: 8 }]);
-      assert.deepEqual(parseServerLines('http://a:8000/v1 max=4').servers, [{ baseUrl: 'http://a:8000/v1', maxConcurrency: 4 }]);
+      assert.deepEqual(parseServerLines('http://a:8000/v1#max=4').servers, [{ baseUrl: 'http://a:8000/v1', maxConcurrency: 4 }]);
       assert.deepEqual(parseServerLines(formatServerLines({ baseUrl: 'http://a:8000/v1', servers: pool.servers })).servers, pool.servers);
+      // The command's input box text (commas) parses to the same servers as the form's lines.
+      const commas = parseServerList(formatServerList({ baseUrl: 'http://a:8000/v1', servers: pool.servers }, ', '));
+      assert.deepEqual(commas.servers, pool.servers);
+      assert.equal(formatServerList({ baseUrl: 'http://a:8000/v1', servers: pool.servers }, ', '), 'http://a:8000/v1, http://b:8000/v1#weight=2&max=64, http://c:8000/v1#weight=0.5&max=8');
     });
 
-    it('names the line of a bad option', () => {
-      const r = parseServerLines('http://a:8000/v1\nhttp://b:8000/v1 weight=-1 speed=3\nhttp://c/v1 max=2.5');
-      assert.deepEqual(r.problems, ['line 2: weight must be a positive number, got "-1"', 'line 2: unknown option "speed=3" (weight=W, max=M)', 'line 3: max must be a whole number >= 1, got "2.5"']);
+    it('names the server of a bad option', () => {
+      const r = parseServerLines('http://a:8000/v1\nhttp://b:8000/v1#weight=-1&speed=3\nhttp://c/v1#max=2.5');
+      assert.deepEqual(r.problems, ['server 2: weight must be a positive number, got "-1"', 'server 2: unknown option "speed" after # (weight=W&max=M)', 'server 3: max must be a whole number >= 1, got "2.5"']);
       assert.match(parseServerLines('  \n').problems[0], /base URL: required/);
+    });
+
+    it('"not a url" is reported as not a URL (not as an unknown option)', () => {
+      assert.deepEqual(parseServerLines('not a url').problems, ['base URL: "not a url" is not a URL (no spaces; e.g. http://127.0.0.1:8000/v1)']);
+      assert.deepEqual(parseServerList('http://a/v1, ftp://b/v1').problems, ['server 2: "ftp://b/v1" must start with http:// or https://']);
+      assert.deepEqual(parseServerList('gpu-box').problems, ['base URL: "gpu-box" is not a URL (e.g. http://127.0.0.1:8000/v1)']);
     });
   });
 

@@ -154,9 +154,11 @@ describe('Studio webview in Chromium: scale-out (webview)', function () {
     await w.page.locator('[data-endpoint="pool"] li[data-server="http://gpu2:8000/v1"]').getByText('weight 2').waitFor();
     await w.page.locator('vscode-button', { hasText: 'Add endpoint' }).click();
     await setField(w.page, 'vscode-textfield[aria-label="Name"]', 'replicas', 'input');
-    await setField(w.page, 'vscode-textarea[aria-label="Base URLs"]', 'http://n1:8000/v1\nhttp://n2:8000/v1 weight=x', 'input');
-    await w.page.getByText('line 2: weight must be a positive number, got "x"').waitFor();
-    await setField(w.page, 'vscode-textarea[aria-label="Base URLs"]', 'http://n1:8000/v1\nhttp://n2:8000/v1 weight=2 max=64', 'input');
+    await setField(w.page, 'vscode-textarea[aria-label="Base URLs"]', 'http://n1:8000/v1\nhttp://n2:8000/v1#weight=x', 'input');
+    await w.page.getByText('server 2: weight must be a positive number, got "x"').waitFor();
+    await setField(w.page, 'vscode-textarea[aria-label="Base URLs"]', 'not a url', 'input');
+    await w.page.getByText('base URL: "not a url" is not a URL').waitFor();
+    await setField(w.page, 'vscode-textarea[aria-label="Base URLs"]', 'http://n1:8000/v1\nhttp://n2:8000/v1#weight=2&max=64', 'input');
     await w.page.getByText('A pool of 2 servers').waitFor();
     await setField(w.page, 'vscode-textfield[aria-label="Model"]', 'teacher', 'input');
     await w.page.locator('vscode-button', { hasText: /^\s*Save\s*$/ }).click();

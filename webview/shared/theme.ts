@@ -12,6 +12,9 @@ export const baseStyles = css`
     font-family: var(--vscode-font-family);
     font-size: var(--vscode-font-size);
   }
+  a { color: var(--vscode-textLink-foreground); text-decoration: none; }
+  a:hover, a:active { color: var(--vscode-textLink-activeForeground, var(--vscode-textLink-foreground)); text-decoration: underline; }
+  a:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 1px; }
   .muted { color: var(--vscode-descriptionForeground); }
   .error { color: var(--vscode-errorForeground); }
   .warning { color: var(--vscode-editorWarning-foreground); }

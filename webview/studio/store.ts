@@ -48,6 +48,8 @@ export class StudioStore {
   readonly busy = new Set<string>();
   datasets: string[] = [];
   allTemplates: TemplateRef[] = [];
+  /** Every few-shot set of the workspace and the built-ins. */
+  fewShotSets: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> = [];
   slurmInfo: SlurmInfo | null = null;
   readonly ui: TransientUi = { endpointForm: null, endpointTests: new Map(), slurmPreview: null, slurmSubmitted: null, importFile: '', importLimit: 8 };
   private readonly listeners = new Set<() => void>();
@@ -90,6 +92,7 @@ export class StudioStore {
       if (this.state.persisted.datasetFile) void this.loadRow();
       void this.loadDatasets();
       void this.loadTemplates();
+      void this.loadFewShotSets();
       void this.loadSlurmInfo();
     } catch (e) {
       this.dispatch({ type: 'loadFailed', error: errorText(e) });
@@ -151,6 +154,11 @@ export class StudioStore {
 
   async loadTemplates(): Promise<void> {
     this.allTemplates = await this.host.request('templates.list', {}).catch(() => []);
+    this.changed();
+  }
+
+  async loadFewShotSets(): Promise<void> {
+    this.fewShotSets = await this.host.request('fewshot.list', {}).catch(() => []);
     this.changed();
   }
 

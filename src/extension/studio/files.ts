@@ -4,8 +4,8 @@
  * shipped prompts/ folder (read-only). All parsing/validation/rendering is the core's; this
  * module only maps between files, YAML fields and the protocol. No `vscode` import.
  */
-import { existsSync, promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, promises as fsp, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ValidationError, YamlSource } from '../../core/config/yamlSource';
 import { detectFormat, toRow } from '../../core/datasets';
 import { readJsonl } from '../../core/io/jsonl';
@@ -274,3 +274,24 @@ export async function datasetRow(ctx: FileContext, file: string, index: number):
   return { row, count: i };
 }
 
+
+/**
+ * Every few-shot set: the workspace's (`prompts/few_shot/*.yaml` of each folder) first, then the
+ * built-in ones a workspace file of the same name does not replace.
+ */
+export function listFewShotSets(ctx: FileContext): Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> {
+  const out: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> = [];
+  const seen = new Set<string>();
+  const scan = (dir: string, source: 'workspace' | 'builtin') => {
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x)).sort()) {
+      const name = f.replace(/\.ya?ml$/, '');
+      if (seen.has(name)) continue;
+      seen.add(name);
+      out.push({ file: fileRefOf(ctx, join(dir, f)), name, source });
+    }
+  };
+  for (const root of ctx.roots) scan(join(root, 'prompts', 'few_shot'), 'workspace');
+  scan(join(ctx.builtinDir, 'few_shot'), 'builtin');
+  return out;
+}

@@ -4,6 +4,7 @@
  * can close and reopen while they go on. UI state lives in the webview (getState/setState).
  */
 import * as vscode from 'vscode';
+import { markStep } from '../walkthrough';
 import { MessageChannel } from '../../shared/ipc';
 import type { StudioHostNotifications, StudioRequests, StudioTab, TemplateRef } from '../../shared/protocol/studio';
 import type { Services } from '../services';
@@ -73,6 +74,7 @@ export class StudioPanel implements vscode.Disposable {
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.channel.notify('trust.changed', { trusted: true })),
     );
     panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'sdg.svg');
+    markStep('studioOpened');
     const nonce = makeNonce();
     const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(services.context.extensionUri, ...p)).toString();
     webview.html = webviewHtml({

@@ -260,6 +260,8 @@ export type StudioRequests = {
   'files.open': { params: { file: string; line?: number }; result: null };
   'datasets.list': { params: Record<string, never>; result: DatasetFile[] };
   'datasets.row': { params: { file: string; index: number }; result: { row: Record<string, unknown> | null; count: number } };
+  /** Every few-shot set (workspace first, then built-in), for the Few-shot tab's list. */
+  'fewshot.list': { params: Record<string, never>; result: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> };
   'fewshot.get': { params: { file: string }; result: { file: string; examples: FewShotExampleData[]; readonly: boolean } };
   'fewshot.save': { params: { file: string; examples: FewShotExampleData[] }; result: { errors: ValidationIssue[] } };
   'fewshot.import': { params: { file: string; limit: number }; result: { examples: FewShotExampleData[]; skipped: number } };

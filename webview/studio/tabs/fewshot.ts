@@ -12,7 +12,10 @@ const FEWSHOT_FIELDS = ['problem', 'solution', 'expected_answer', 'reference_sol
 export class SdgFewShotTab extends StudioView {
   override render(): TemplateResult {
     const s = this.state;
-    const sets = [...new Set([...(this.selectedPipeline()?.fewShotSets ?? []), ...(s.template?.fewShotFile ? [s.template.fewShotFile] : []), ...(s.persisted.fewShotFile ? [s.persisted.fewShotFile] : [])])];
+    // The sets the selected pipeline or template uses first, then every other set.
+    const used = new Set([...(this.selectedPipeline()?.fewShotSets ?? []), ...(s.template?.fewShotFile ? [s.template.fewShotFile] : [])]);
+    const sets = [...new Set([...used, ...(s.persisted.fewShotFile ? [s.persisted.fewShotFile] : []), ...this.store.fewShotSets.map((x) => x.file)])];
+    const describe = (f: string) => (used.has(f) ? 'used by the selection' : f.startsWith('builtin:') ? 'built-in' : 'workspace');
     const chooser = html`<div class="row"><vscode-label>Few-shot set</vscode-label>
       <vscode-single-select aria-label="Few-shot set" .value=${s.persisted.fewShotFile ?? ''} @change=${(e: Event) => {
         const f = targetValue(e);
@@ -22,10 +25,10 @@ export class SdgFewShotTab extends StudioView {
         }
       }}>
         <vscode-option value="">(choose)</vscode-option>
-        ${sets.map((f) => html`<vscode-option value=${f} ?selected=${f === s.persisted.fewShotFile}>${f}</vscode-option>`)}
+        ${sets.map((f) => html`<vscode-option value=${f} description=${describe(f)} ?selected=${f === s.persisted.fewShotFile}>${f}</vscode-option>`)}
       </vscode-single-select></div>`;
     const fs = s.fewShot;
-    if (!s.persisted.fewShotFile) return html`${chooser}<p class="muted">The selected pipeline or template uses no few-shot set.</p>`;
+    if (!s.persisted.fewShotFile) return html`${chooser}<p class="muted">${used.size ? 'Pick a set: the ones the selected pipeline or template uses come first.' : 'The selected pipeline or template uses no few-shot set; pick any set to edit it.'}</p>`;
     if (!fs) return html`${chooser}<p class="row"><vscode-progress-ring></vscode-progress-ring> Loading…</p>`;
     const edit = (examples: FewShotExampleData[]) => {
       this.dispatch({ type: 'fewShotEdit', examples });

@@ -70,7 +70,11 @@ export class SdgPipelinesTab extends StudioView {
         </vscode-single-select>`;
         break;
       default:
-        input = html`<vscode-textfield id=${`param-${param.name}`} type=${param.type === 'number' || param.type === 'integer' ? 'number' : 'text'} .value=${value === undefined || value === null ? '' : String(value)} @input=${(e: Event) => set(targetValue(e))}></vscode-textfield>`;
+        // Decimals: a text field (a number input's default step of 1
+        // would mark 0.7 invalid); paramProblems checks the value.
+        input = param.type === 'integer'
+          ? html`<vscode-textfield id=${`param-${param.name}`} type="number" step="1" .value=${value === undefined || value === null ? '' : String(value)} @input=${(e: Event) => set(targetValue(e))}></vscode-textfield>`
+          : html`<vscode-textfield id=${`param-${param.name}`} type="text" .value=${value === undefined || value === null ? '' : String(value)} @input=${(e: Event) => set(targetValue(e))}></vscode-textfield>`;
     }
     return html`<vscode-form-group variant="vertical">${label}${input}${help}</vscode-form-group>`;
   }

@@ -69,7 +69,7 @@ export class SdgRunsTab extends StudioView {
     const configs = this.store.allTemplates.filter((t) => t.field[0] === 'user');
     const { problems, params } = labelRequest(f, s.persisted.endpoint, s.persisted.concurrency);
     const field = (label: string, key: 'numSeeds' | 'numSamples' | 'fewShotCount' | 'limit' | 'temperature' | 'maxTokens', placeholder: string) =>
-      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" placeholder=${placeholder} .value=${f[key]} @input=${(e: Event) => set({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type=${key === 'temperature' ? 'text' : 'number'} placeholder=${placeholder} .value=${f[key]} @input=${(e: Event) => set({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
     return html`
       <div class="row">
         <vscode-label>Prompt config</vscode-label>

@@ -26,7 +26,7 @@ export class SdgSlurmTab extends StudioView {
     const cnum = (label: string, key: 'gpusPerNode' | 'nodesPerTask' | 'cpusPerTask' | 'serverTimeout' | 'maxParallel' | 'continuations', placeholder = '') =>
       html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" min="0" placeholder=${placeholder} .value=${c[key]} @input=${(e: Event) => setC({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
     const jnum = (label: string, key: 'numSeeds' | 'numSamples' | 'seedsPerTask' | 'numChunks' | 'limit' | 'temperature' | 'maxTokens', placeholder = '') =>
-      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type="number" placeholder=${placeholder} .value=${j[key]} @input=${(e: Event) => setJ({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type=${key === 'temperature' ? 'text' : 'number'} placeholder=${placeholder} .value=${j[key]} @input=${(e: Event) => setJ({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
     const tasks = params ? taskCount(params.numSeeds, params.seedsPerTask, params.numChunks) : null;
     return html`
       ${s.trusted ? nothing : html`<div class="banner slurm-untrusted" role="status">Slurm jobs are disabled in an untrusted workspace.</div>`}

@@ -19,6 +19,7 @@ export class SdgTemplateTab extends StudioView {
         const r = refs.find((x) => refKey(x) === targetValue(e));
         if (r) this.store.openTemplate(r);
       }}>
+        <vscode-option value="" ?selected=${!ref}>(choose a template)</vscode-option>
         ${ref && !refs.some((x) => refKey(x) === refKey(ref)) ? html`<vscode-option value=${refKey(ref)} selected>${ref.label}</vscode-option>` : nothing}
         ${refs.map((x) => html`<vscode-option value=${refKey(x)} description=${x.file} ?selected=${ref && refKey(x) === refKey(ref)}>${x.label}</vscode-option>`)}
       </vscode-single-select>
