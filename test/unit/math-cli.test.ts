@@ -13,7 +13,7 @@ describe('math CLI: flags and errors', () => {
     const out = join(dir, 'g.jsonl');
     assert.match(await sdg(['grade', '--input', gen, '--output', out, '--extract', 'regex', '--answer-regex', 'ANSWER=(\\d+)']), /graded 1 rows: 1 correct/);
     assert.match(await sdg(['grade', '--input', gen, '--output', out]), /graded 1 rows: 0 correct/);
-    await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--extract', 'magic']), /--extract must be one of auto, boxed, gsm8k, answer-is, regex/);
+    await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--extract', 'magic']), /--extract must be one of auto, boxed, gsm8k, answer-is, last-math, regex/);
     await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--extract', 'regex']), /--extract regex needs --answer-regex/);
     await assert.rejects(sdg(['grade', '--input', gen, '--output', out, '--answer-regex', '(']), /invalid answer regex/);
   });

@@ -14,6 +14,8 @@ import { convert, KNOWN_NAMES } from './latex';
 
 /** Relative tolerance when comparing numbers (`0.3333` vs `\frac13` is NOT equal, `1.25` vs `\frac54` is). */
 export const NUMERIC_REL_TOL = 1e-4;
+/** Relative tolerance between two exact expressions evaluated in floating point: rounding noise only. */
+export const EXACT_REL_TOL = 1e-9;
 
 /**
  * C(n, k) in at most 1000 steps: exact (up to float rounding) when min(k, n-k) <= 1000, and
@@ -46,7 +48,7 @@ function math(): MathJsInstance {
 // ---------------------------------------------------------------------------------------------
 // Clean-up
 
-const TEXT_WRAPPER = /\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal)\s*\{/g;
+const TEXT_WRAPPER = /\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal|mathcal|mathscr)\s*\{/g;
 
 /** Replaces `\cmd{x}` wrappers by their content (balanced braces). */
 function unwrapCommands(s: string, re: RegExp, keep: (inner: string) => string): string {
@@ -88,14 +90,30 @@ export function cleanAnswer(raw: string): Cleaned {
     s = s.replace(/\.$/, '').trim();
     if (s === before) break;
   }
-  // Thousands separators written the MATH way: `10,\!080`, `1{,}000`, and thin spaces `1\,000`.
-  s = s.replace(/(\d),\\!\s*(?=\d{3})/g, '$1').replace(/(\d)\{,\}(?=\d{3})/g, '$1').replace(/(\d)\\[,;: ](?=\d{3}(?!\d))/g, '$1');
-  // `\frac{14}{3} \approx 4.67`: the exact value is the answer.
-  s = s.replace(/^(.+?)\s*\\approx.*$/s, '$1');
+  // A stray trailing backslash (`185\`), not a row break `\\`.
+  s = s.replace(/(?<!\\)\\$/, '').trim();
+  // Commands escaped twice (`\\dfrac`, from JSON written by hand) outside matrices.
+  if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[A-Za-z]{2})/g, '\\');
+  // Digit groups written the MATH way: `10,\!080` (any group size), `1{,}000`, and thin spaces `1\,000`.
+  s = s.replace(/(\d),\\!\s*(?=\d)/g, '$1').replace(/(\d)\{,\}(?=\d{3})/g, '$1').replace(/(\d)\\[,;: ](?=\d{3}(?!\d))/g, '$1');
+  // `\frac{14}{3} \approx 4.67`: the exact value is the answer; `x \approx 11`: the value.
+  s = /^[A-Za-z]\s*\\approx/.test(s) ? s.replace(/^[A-Za-z]\s*\\approx\s*/, '') : s.replace(/^(.+?)\s*\\approx.*$/s, '$1');
   // `1 \text{ and } -2`, `x = 1 \text{ or } x = -2`: a list.
   s = s.replace(/\s*\\(?:text|mbox)\s*\{\s*(?:and|or)\s*\}\s*/g, ', ');
   // ... and in plain words between mathematical items (`x = 1 or x = -2`, not `black and white`).
   if (/[\d\\]/.test(s)) s = s.replace(/\s+(?:and|or)\s+/g, ', ');
+  // `(11,7)or(7,11)`: tuples joined by a word without spaces.
+  s = s.replace(/\)\s*(?:or|and)\s*\(/g, '), (');
+  // Relations written in ASCII or long forms, one spelling each: `>=`, `\geqslant` -> `\ge`.
+  s = s
+    .replace(/>=|\\geq?(?:slant)?(?![A-Za-z])|≥/g, ' \\ge ')
+    .replace(/<=|\\leq?(?:slant)?(?![A-Za-z])|≤/g, ' \\le ')
+    .replace(/!=|\\neq?(?![A-Za-z])|≠/g, ' \\neq ')
+    .replace(/\\lt(?![A-Za-z])/g, ' < ')
+    .replace(/\\gt(?![A-Za-z])/g, ' > ');
+  // Semicolons as separators: inside tuples `(0;-2;6)` and in lists without commas `-12;-11;-10`.
+  s = s.replace(/\(([^(),;]*(?:;[^(),;]*)+)\)/g, (_w, inner: string) => `(${inner.replace(/;/g, ',')})`);
+  if (!s.includes(',') && /^[^;]+(?:;[^;]+)+$/.test(s)) s = s.replace(/;/g, ',');
   // Protect matrix row breaks `\\` from the spacing rules below.
   s = s.replace(/\\\\/g, '\u0001');
   s = s
@@ -103,7 +121,7 @@ export function cleanAnswer(raw: string): Cleaned {
     .replace(/\\right(?![A-Za-z])\s*\.?/g, '')
     .replace(/\\(?:big|Big|bigg|Bigg)[lr]?(?![A-Za-z])/g, '')
     .replace(/\\[,;:! ]/g, ' ')
-    .replace(/\\q?quad(?![A-Za-z])/g, ' ')
+    .replace(/\\q?quad/g, ' ')
     .replace(/~/g, ' ')
     .replace(/\\displaystyle(?![A-Za-z])/g, '')
     .replace(/\\[dtc]frac(?![A-Za-z])/g, '\\frac')
@@ -117,16 +135,16 @@ export function cleanAnswer(raw: string): Cleaned {
   // Currency.
   s = s.replace(/\\\$|\$/g, '').replace(/^(?:USD|US\$)\s*/i, '');
   // Units in \text{}/\mbox{} after a quantity (`5.4 \text{ cents}`, `864 \mbox{ inches}^2`).
-  if (/\\(?:text|mbox|mathrm|textrm)\s*\{/.test(s)) {
+  if (/\\(?:text|mbox|mathrm|textrm|textbf|textnormal|textit)\s*\{/.test(s)) {
     const onlyText = /^\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|textnormal)\s*\{(.*)\}$/s.exec(s);
     if (!onlyText || /[{}]/.test(onlyText[1])) {
-      s = s.replace(/\\(?:text|mbox|mathrm|textrm)\s*\{\s*([A-Za-z][A-Za-z.\s]*)\}(?:\s*\^\s*\{?[23]\}?)?/g, (whole, inner: string, off: number) => {
+      s = s.replace(/\\(?:text|mbox|mathrm|textrm|textbf|textnormal|textit)\s*\{\s*([A-Za-z][A-Za-z.\s]*)\}(?:\s*\^\s*\{?[23]\}?)?/g, (whole, inner: string, off: number) => {
         // Keep words that ARE the answer (`x \text{ or } y` is rare; a leading word is not a unit).
         return off > 0 && UNIT_WORD.test(inner) ? '' : whole;
       });
     }
     s = unwrapCommands(s, TEXT_WRAPPER, (inner) => inner);
-  } else if (/\\(?:textbf|textit|mathbf)\s*\{/.test(s)) {
+  } else if (/\\(?:mathbf|mathcal|mathscr)\s*\{/.test(s)) {
     s = unwrapCommands(s, TEXT_WRAPPER, (inner) => inner);
   }
   // Repeating decimals: `0.\overline{36}` = 36/99.
@@ -224,6 +242,23 @@ function wrapsWhole(s: string): boolean {
 
 const CHOICE = /^\(?\s*([A-Ea-e])\s*\)$|^\(\s*([A-Ea-e])\s*\)?$/;
 const WORDS_ONLY = /^[A-Za-z][A-Za-z\s'.-]*$/;
+/**
+ * Left-hand sides that only name the answer: `x`, `f(x)`, `\alpha`, `(p,q)`, `|AB|`, `AB`,
+ * `A:B`, `V_1:V_2`, `S_{MBCN}:S`, `\frac{NO}{BO}`. `(p,q)=(3,2)` is then the answer `(3,2)`.
+ */
+/** `\frac12`, `2+3`: numbers and operators only (`\frac12 = \frac{10}{9}` is a computation whose value is on the right). */
+function isArithmetic(side: string): boolean {
+  return /\d/.test(side) && /^[-+*/^()\d\s.{}]*$/.test(side.replace(/\\(?:frac|cdot|times|sqrt)(?![A-Za-z])/g, ''));
+}
+
+function isLabel(lhs: string): boolean {
+  if (SIMPLE_LHS.test(lhs)) return true;
+
+  const bare = lhs.replace(/_\{[^{}]*\}|_\w/g, '').replace(/\s+/g, '');
+  return /^\([A-Za-z](?:,[A-Za-z])+\)$/.test(bare) || /^\|[A-Za-z]{1,3}\|$/.test(bare) || /^[A-Z]{2,3}$/.test(bare) ||
+    /^[A-Za-z]{1,4}(?::[A-Za-z]{1,4})+$/.test(bare) || /^\\frac\{[A-Za-z]{1,3}\}\{[A-Za-z]{1,3}\}$/.test(bare);
+}
+
 const SIMPLE_LHS = /^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+|[A-Za-z]\s*\([A-Za-z]\))$/;
 const THOUSANDS = /^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 
@@ -247,6 +282,9 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
   // Inequalities in one variable as intervals: `x \ge 3` = `[3, \infty)`, `-2 \le x < 7` = `[-2, 7)`.
   const interval = inequalityAsInterval(s);
   if (interval) return parseCleaned(interval, false, depth + 1);
+  // A matrix inside brackets: `\left[\begin{array}{cc}...\end{array}\right]`, `(\begin{pmatrix}...\end{pmatrix})`.
+  const bracketed = /^[[(]\s*(\\begin\{([pbBvV]?matrix|array)\}.*\\end\{\2\})\s*[\])]$/s.exec(s);
+  if (bracketed) return parseCleaned(bracketed[1], percent, depth + 1);
   // Matrices / vectors.
   const matrix = /^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$/s.exec(s);
   if (matrix) {
@@ -261,6 +299,12 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
     const inner = s.slice(2, -2);
     if (!inner.trim()) return { kind: 'set', items: [] };
     return { kind: 'set', items: expandSet(splitTop(inner, ',').map((p) => parseCleaned(p, false, depth + 1))) };
+  }
+  // `{-2021, 2021}`: plain braces around a comma list (a set written without `\{`).
+  if (s[0] === '{' && s[s.length - 1] === '}' && wrapsWhole(s)) {
+    const items = splitTop(s.slice(1, -1), ',');
+    if (items.length > 1) return { kind: 'set', items: expandSet(items.map((p) => parseCleaned(p, false, depth + 1))) };
+    return parseCleaned(s.slice(1, -1), percent, depth + 1);
   }
   // Tuples and intervals: a bracket pair around the whole answer with top-level commas.
   if ('(['.includes(s[0]) && ')]'.includes(s[s.length - 1]) && wrapsWhole(s)) {
@@ -288,9 +332,10 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
   if (eq.length === 2) {
     const lhs = eq[0].trim();
     const rhs = eq[1].trim();
-    return { kind: 'equation', lhs, rhs, simpleLhs: SIMPLE_LHS.test(lhs) };
+    return { kind: 'equation', lhs, rhs, simpleLhs: isLabel(lhs) || (isArithmetic(lhs) && isArithmetic(rhs)) };
   }
-  if (eq.length > 2) return { kind: 'text', value: s };
+  // A chain `x = 5+5+1 = 11`: the last member is the value the chain arrives at.
+  if (eq.length > 2) return { kind: 'equation', lhs: eq[0].trim(), rhs: eq[eq.length - 1].trim(), simpleLhs: true };
   // Number in a base: `52_8`, `4210_{5}`.
   const base = /^(\w+)_\{?(\d+)\}?$/.exec(s);
   if (base && /^[0-9A-Fa-f]+$/.test(base[1])) return { kind: 'expr', latex: base[1], percent: false, base: base[2] };
@@ -300,24 +345,43 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
   return { kind: 'expr', latex: s, percent };
 }
 
-const LESS = '(?:<|\\\\le(?:q|qslant)?(?![A-Za-z])|≤)';
-const GREATER = '(?:>|\\\\ge(?:q|qslant)?(?![A-Za-z])|≥)';
-const ONE_SIDED = new RegExp(`^([A-Za-z])\\s*(${LESS}|${GREATER})\\s*([^<>=≤≥]+)$`);
-const TWO_SIDED = new RegExp(`^([^<>=≤≥]+?)\\s*(${LESS})\\s*([A-Za-z])\\s*(${LESS})\\s*([^<>=≤≥]+)$`);
+// After cleanAnswer every relation is one of `<`, `>`, `\le`, `\ge` (and `\neq`).
+const LESS = '(?:<|\\\\le(?![A-Za-z]))';
+const GREATER = '(?:>|\\\\ge(?![A-Za-z]))';
+const REL = `(?:${LESS}|${GREATER})`;
+const ONE_SIDED = new RegExp(`^(-?)\\s*([A-Za-z])\\s*(${REL})\\s*([^<>=]+)$`);
+const FLIPPED = new RegExp(`^([^<>=]+?)\\s*(${REL})\\s*([A-Za-z])$`);
+const VARIABLE = '[A-Za-z](?:\\s*\\([A-Za-z]\\))?';
+const TWO_SIDED = new RegExp(`^([^<>=]+?)\\s*(${LESS})\\s*(${VARIABLE})\\s*(${LESS})\\s*([^<>=]+)$`);
+const TWO_SIDED_DOWN = new RegExp(`^([^<>=]+?)\\s*(${GREATER})\\s*(${VARIABLE})\\s*(${GREATER})\\s*([^<>=]+)$`);
 
 function inequalityAsInterval(s: string): string | null {
-  if (!/[<>≤≥]|\\[lg]e/.test(s)) return null;
+  if (!/[<>]|\\[lg]e(?![A-Za-z])/.test(s)) return null;
   const strict = (op: string) => op === '<' || op === '>';
+  const isLess = (op: string) => op === '<' || op.startsWith('\\l');
+  const oneSided = (less: boolean, op: string, bound: string) =>
+    less ? `(-\\infty, ${bound.trim()}${strict(op) ? ')' : ']'}` : `${strict(op) ? '(' : '['}${bound.trim()}, \\infty)`;
   let m = ONE_SIDED.exec(s);
   if (m) {
-    const [, , op, bound] = m;
-    const less = op === '<' || op === '≤' || op.startsWith('\\l');
-    return less ? `(-\\infty, ${bound}${strict(op) ? ')' : ']'}` : `${strict(op) ? '(' : '['}${bound}, \\infty)`;
+    const [, neg, , op, bound] = m;
+    // `-x > -1` is `x < 1`.
+    return neg ? oneSided(!isLess(op), op, `-(${bound.trim()})`) : oneSided(isLess(op), op, bound);
   }
   m = TWO_SIDED.exec(s);
   if (m) {
     const [, lo, op1, , op2, hi] = m;
     return `${strict(op1) ? '(' : '['}${lo.trim()}, ${hi.trim()}${strict(op2) ? ')' : ']'}`;
+  }
+  m = TWO_SIDED_DOWN.exec(s);
+  if (m) {
+    const [, hi, op1, , op2, lo] = m;
+    return `${strict(op2) ? '(' : '['}${lo.trim()}, ${hi.trim()}${strict(op1) ? ')' : ']'}`;
+  }
+  // `5 \le x` is `x \ge 5`.
+  m = FLIPPED.exec(s);
+  if (m) {
+    const [, bound, op] = m;
+    return oneSided(!isLess(op), op, bound);
   }
   return null;
 }
@@ -341,18 +405,109 @@ function expandSet(items: Answer[]): Answer[] {
 
 /** Plain numbers without mathjs: integers, decimals, `a/b`, `\frac{a}{b}`, mixed numbers. */
 export function quickNumber(s: string): number | null {
-  let m = /^([-+]?)(\d+(?:\.\d*)?|\.\d+)(?:e([-+]?\d+))?$/.exec(s);
-  if (m) return Number(s);
-  m = /^([-+]?)\s*(\d+)\s*\/\s*(\d+)$/.exec(s);
-  if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
+  const q = exactNumber(s);
+  return q ? Number(q.num) / Number(q.den) : null;
+}
+
+/**
+ * A number written in an answer, as an exact rational. `decimals` is the count of digits after
+ * the point when it was written as a decimal (an approximation, maybe), null for integers and
+ * fractions (exact by construction).
+ */
+export interface ExactNumber {
+  num: bigint;
+  den: bigint;
+  decimals: number | null;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  a = a < 0n ? -a : a;
+  b = b < 0n ? -b : b;
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+function rational(num: bigint, den: bigint, decimals: number | null): ExactNumber | null {
+  if (den === 0n) return null;
+  if (den < 0n) { num = -num; den = -den; }
+  const g = gcd(num, den) || 1n;
+  return { num: num / g, den: den / g, decimals };
+}
+
+function decimalOf(text: string): ExactNumber | null {
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
+  if (!m || (!m[1] && !m[2])) return null;
+  const frac = m[2] ?? '';
+  return rational(BigInt((m[1] || '0') + frac), 10n ** BigInt(frac.length), m[2] !== undefined && frac.length > 0 ? frac.length : null);
+}
+
+/** Integers, decimals, `a/b`, `\frac{a}{b}` (signs inside or out), mixed numbers `3\frac12`, `3128 1/2`. */
+export function exactNumber(s: string): ExactNumber | null {
+  let m = /^([-+]?)(\d+(?:\.\d*)?|\.\d+)$/.exec(s);
+  if (m) {
+    const d = decimalOf(m[2]);
+    return d && (m[1] === '-' ? { ...d, num: -d.num } : d);
+  }
+  // Scientific notation `1e5`, `2.5e-3`: exact, with the digits it claims.
+  m = /^([-+]?)(\d+(?:\.\d*)?|\.\d+)e([-+]?\d{1,3})$/i.exec(s);
+  if (m) {
+    const d = decimalOf(m[2]);
+    if (!d) return null;
+    const e = Number(m[3]);
+    const places = (d.decimals ?? 0) - e;
+    const [num, den] = e >= 0 ? [d.num * 10n ** BigInt(e), d.den] : [d.num, d.den * 10n ** BigInt(-e)];
+    return rational(m[1] === '-' ? -num : num, den, places > 0 && d.decimals !== null ? places : null);
+  }
+  m = /^([-+]?)\s*(\d+)\s*\/\s*(\d+)$/.exec(s) ?? /^([-+]?)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s);
+  if (m) return rational((m[1] === '-' ? -1n : 1n) * BigInt(m[2]), BigInt(m[3]), null);
+  m = /^([-+]?)\s*\\frac\{\s*-\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s);
+  if (m) return rational((m[1] === '-' ? 1n : -1n) * BigInt(m[2]), BigInt(m[3]), null);
+  // Decimal fractions `\frac{1.5}{2}`: exact quotient of two decimals.
   m = /^([-+]?)\s*\\frac\{\s*(\d+(?:\.\d*)?)\s*\}\{\s*(\d+(?:\.\d*)?)\s*\}$/.exec(s);
-  if (m) return (m[1] === '-' ? -1 : 1) * Number(m[2]) / Number(m[3]);
-  m = /^([-+]?)\s*\\frac\{\s*-\s*(\d+(?:\.\d*)?)\s*\}\{\s*(\d+(?:\.\d*)?)\s*\}$/.exec(s);
-  if (m) return (m[1] === '-' ? 1 : -1) * Number(m[2]) / Number(m[3]);
-  // Mixed numbers: `1\frac{4}{5}`, `137 \frac{1}{2}`.
-  m = /^([-+]?)\s*(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s);
-  if (m && Number(m[3]) < Number(m[4])) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) + Number(m[3]) / Number(m[4]));
+  if (m) {
+    const a = decimalOf(m[2]);
+    const b = decimalOf(m[3]);
+    if (!a || !b || b.num === 0n) return null;
+    const places = Math.max(a.decimals ?? 0, b.decimals ?? 0);
+    return rational((m[1] === '-' ? -1n : 1n) * a.num * b.den, a.den * b.num, places > 0 ? places : null);
+  }
+  // Mixed numbers: `1\frac{4}{5}`, `137 \frac{1}{2}`, `3128 1/2` (a proper fraction after a whole number).
+  m = /^([-+]?)\s*(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$/.exec(s) ?? /^([-+]?)(\d+)\s+(\d+)\s*\/\s*(\d+)$/.exec(s);
+  if (m && BigInt(m[3]) < BigInt(m[4])) {
+    const den = BigInt(m[4]);
+    return rational((m[1] === '-' ? -1n : 1n) * (BigInt(m[2]) * den + BigInt(m[3])), den, null);
+  }
   return null;
+}
+
+/**
+ * Are two written numbers equal? Exact values (integers, fractions) and two decimals compare
+ * exactly. A decimal against an exact value is an approximation of it: equal when it is the
+ * value rounded to the decimal's digits (|a - b| <= half a unit in its last place) and within
+ * NUMERIC_REL_TOL relative. Half a unit is at most 0.05, so no two distinct integers are equal.
+ */
+export function numbersEqual(a: ExactNumber, b: ExactNumber): boolean {
+  if (a.num === b.num && a.den === b.den) return true;
+  if ((a.decimals === null) === (b.decimals === null)) return false;
+  const [approx] = a.decimals !== null ? [a, b] : [b, a];
+  const d = approx.decimals!;
+  // |a - b| = |an*bd - bn*ad| / (ad*bd)
+  const diffNum = a.num * b.den - b.num * a.den;
+  const absDiff = diffNum < 0n ? -diffNum : diffNum;
+  const den = a.den * b.den;
+  // half a unit in the last place: |diff| <= 1 / (2 * 10^d)
+  if (absDiff * 2n * 10n ** BigInt(d) > den) return false;
+  // relative: |diff| < tol * max(|a|, |b|), tol = 1e-4
+  const absA = (a.num < 0n ? -a.num : a.num) * b.den;
+  const absB = (b.num < 0n ? -b.num : b.num) * a.den;
+  const larger = absA > absB ? absA : absB;
+  return absDiff * 10000n < larger;
+}
+
+function percentCandidates(x: ExactNumber, percent: boolean): ExactNumber[] {
+  if (!percent) return [x];
+  const scaled = rational(x.num, x.den * 100n, x.decimals === null ? null : x.decimals + 2);
+  return scaled ? [x, scaled] : [x];
 }
 
 interface Compiled {
@@ -411,7 +566,18 @@ function close(a: number, b: number, tol: number): boolean {
   return Math.abs(a - b) <= Math.max(tol * Math.max(Math.abs(a), Math.abs(b)), 1e-12);
 }
 
+/** A float that is (up to rounding) an integer small enough to be represented exactly. */
+function asInteger(v: Value): number | null {
+  if (v.im !== 0 || !Number.isFinite(v.re) || Math.abs(v.re) > 2 ** 52) return null;
+  const r = Math.round(v.re);
+  return Math.abs(v.re - r) <= 1e-9 * Math.max(1, Math.abs(r)) ? r : null;
+}
+
 function valuesClose(a: Value, b: Value, tol: number): boolean {
+  // Two distinct integers are never equal, whatever the tolerance.
+  const ia = asInteger(a);
+  const ib = asInteger(b);
+  if (ia !== null && ib !== null) return ia === ib;
   const scale = Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im));
   if (!Number.isFinite(scale)) return close(a.re, b.re, tol) && close(a.im, b.im, tol);
   const d = Math.hypot(a.re - b.re, a.im - b.im);
@@ -482,21 +648,32 @@ function stripSpaces(s: string): string {
   return s.replace(/\s+/g, '');
 }
 
+/** A decimal literal (`0.5`, `.25`) in an expression makes it an approximation. */
+const DECIMAL_LITERAL = /\d\.\d|(?:^|[^\d])\.\d/;
+
+/**
+ * Tolerance for comparing two expressions by value: float noise only (1e-9) when both are exact
+ * (integers, fractions, roots, pi), NUMERIC_REL_TOL when one is written with decimals.
+ */
+function exprTolerance(a: string, b: string): number {
+  return DECIMAL_LITERAL.test(a) || DECIMAL_LITERAL.test(b) ? NUMERIC_REL_TOL : EXACT_REL_TOL;
+}
+
 function exprAnswersEqual(p: Extract<Answer, { kind: 'expr' }>, r: Extract<Answer, { kind: 'expr' }>): boolean {
   if (p.base && r.base && p.base !== r.base) return false;
   if (stripSpaces(p.latex) === stripSpaces(r.latex) && p.percent === r.percent) return true;
-  const qp = quickNumber(p.latex);
-  const qr = quickNumber(r.latex);
-  if (p.base || r.base) return stripSpaces(p.latex).toLowerCase() === stripSpaces(r.latex).toLowerCase() || (qp !== null && qp === qr);
-  const candidates = (x: number, percent: boolean): number[] => (percent ? [x, x / 100] : [x]);
+  const qp = exactNumber(p.latex);
+  const qr = exactNumber(r.latex);
+  if (p.base || r.base) return stripSpaces(p.latex).toLowerCase() === stripSpaces(r.latex).toLowerCase() || (qp !== null && qr !== null && qp.decimals === null && qr.decimals === null && numbersEqual(qp, qr));
   if (qp !== null && qr !== null) {
-    for (const a of candidates(qp, p.percent)) for (const b of candidates(qr, r.percent)) if (close(a, b, NUMERIC_REL_TOL)) return true;
+    for (const a of percentCandidates(qp, p.percent)) for (const b of percentCandidates(qr, r.percent)) if (numbersEqual(a, b)) return true;
     return false;
   }
-  if (exprEqual(p.latex, r.latex, NUMERIC_REL_TOL)) return true;
+  const tol = exprTolerance(p.latex, r.latex);
+  if (exprEqual(p.latex, r.latex, tol)) return true;
   if (p.percent !== r.percent) {
     const [pct, other] = p.percent ? [p.latex, r.latex] : [r.latex, p.latex];
-    return exprEqual(`(${pct})/100`, other, NUMERIC_REL_TOL);
+    return exprEqual(`(${pct})/100`, other, tol);
   }
   return false;
 }
@@ -512,8 +689,20 @@ function textOf(a: Answer): string | null {
   return choice ? choice[1] : t;
 }
 
+/** A set's distinct elements: `{1, 1, 2}` is `{1, 2}` (lists of solutions repeat a root). */
+function distinct(items: Answer[]): Answer[] {
+  if (items.length > 64) return items;
+  const out: Answer[] = [];
+  for (const it of items) if (!out.some((o) => answersEqual(o, it))) out.push(it);
+  return out;
+}
+
 function unordered(ps: Answer[], rs: Answer[]): boolean {
-  if (ps.length !== rs.length) return false;
+  if (ps.length !== rs.length) {
+    ps = distinct(ps);
+    rs = distinct(rs);
+    if (ps.length !== rs.length) return false;
+  }
   const used = new Array<boolean>(rs.length).fill(false);
   outer: for (const p of ps) {
     for (let j = 0; j < rs.length; j++) {
@@ -609,9 +798,9 @@ export function isEquivalent(predicted: string | null | undefined, reference: st
     if (!cp.text || !cr.text) result = false;
     else if (cp.text === cr.text && cp.percent === cr.percent) result = true;
     else {
-      const qp = cp.percent || cr.percent ? null : quickNumber(cp.text);
-      const qr = qp === null ? null : quickNumber(cr.text);
-      if (qp !== null && qr !== null) result = close(qp, qr, NUMERIC_REL_TOL);
+      const qp = cp.percent || cr.percent ? null : exactNumber(cp.text);
+      const qr = qp === null ? null : exactNumber(cr.text);
+      if (qp !== null && qr !== null) result = numbersEqual(qp, qr);
       else result = answersEqual(parseCleaned(cp.text, cp.percent, 0), parseCleaned(cr.text, cr.percent, 0));
     }
   } catch {

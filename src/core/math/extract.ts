@@ -6,8 +6,8 @@
  * millions of rows.
  */
 
-export type ExtractMode = 'auto' | 'boxed' | 'gsm8k' | 'answer-is' | 'regex';
-export const EXTRACT_MODES: readonly ExtractMode[] = ['auto', 'boxed', 'gsm8k', 'answer-is', 'regex'];
+export type ExtractMode = 'auto' | 'boxed' | 'gsm8k' | 'answer-is' | 'last-math' | 'regex';
+export const EXTRACT_MODES: readonly ExtractMode[] = ['auto', 'boxed', 'gsm8k', 'answer-is', 'last-math', 'regex'];
 
 export interface ExtractOptions {
   mode?: ExtractMode;
@@ -79,10 +79,49 @@ export function extractBoxed(text: string): string | null {
     if (at < 0) return null;
     const box = readBoxAt(text, at, len);
     // An empty last box is no answer (not the previous box: the model withdrew it).
-    if (box) return box.content.trim() || null;
+    if (box) {
+      const last = box.content.trim();
+      return last ? joinListedBoxes(text, at, last) : null;
+    }
     from = at;
   }
   return null;
+}
+
+/** What may stand between boxes that list one answer: `\boxed{1}, \boxed{2} \text{ and } \boxed{3}`. */
+function isListJoiner(gap: string): boolean {
+  if (gap.length > 80 || /[\d=.]/.test(gap.replace(/\\text\s*\{[^{}]*\}/g, ''))) return false;
+  const rest = gap
+    .replace(/\\(?:text|mbox|textnormal)\s*\{[^{}]*\}/g, ' ')
+    .replace(/\\q?quad|\\[,;:! ]|\\[()[\]]|\$|[,;\s]/g, ' ')
+    .trim();
+  if (!rest) return true;
+  // Plain words between boxes: only `and` / `or` (`\boxed{1} then \boxed{2}` is a correction, not a list).
+  return rest.split(/\s+/).every((w) => /^(?:and|or)$/i.test(w));
+}
+
+/**
+ * Several boxes listed together at the end (`\boxed{1}, \boxed{2}, \boxed{3}`, `\boxed{(2, 2)}
+ * \quad \text{and} \quad \boxed{(6, 2)}`) are one answer: the list. Boxes separated by anything
+ * else (a sentence, a formula) are not joined: the last one is the answer.
+ */
+function joinListedBoxes(text: string, lastAt: number, last: string): string {
+  const parts = [last];
+  let at = lastAt;
+  for (let k = 0; k < 50; k++) {
+    let prev = -1;
+    let len = 0;
+    for (const cmd of BOX_COMMANDS) {
+      const j = text.lastIndexOf(cmd, at - 1);
+      if (j > prev) { prev = j; len = cmd.length; }
+    }
+    if (prev < 0) break;
+    const box = readBoxAt(text, prev, len);
+    if (!box || box.end > at || !box.content.trim() || !isListJoiner(text.slice(box.end, at))) break;
+    parts.unshift(box.content.trim());
+    at = prev;
+  }
+  return parts.length === 1 ? last : parts.join(', ');
 }
 
 /** `#### 42` (GSM8K reference style): the text after the last `####` on its line. */
@@ -110,13 +149,55 @@ export function extractAnswerIs(text: string): string | null {
   const boxed = extractBoxed(ans);
   if (boxed !== null) return boxed;
   // Math-delimited: the first `$...$` / `\(...\)` (Minerva style "is $\frac12$. I hope...").
-  const math = /^\$+([^$]*)\$+/.exec(ans) ?? /^\\\((.*?)\\\)/.exec(ans) ?? /^\\\[(.*?)\\\]/.exec(ans);
-  if (math) return math[1].trim() || null;
+  // Quotes around the answer (`is "$12$ and $13$"`) are not part of it.
+  ans = ans.replace(/^(?:\\?["\u201c'])+/, '');
+  if (/^(?:\$|\\\(|\\\[)/.test(ans)) {
+    const first = mathRuns(ans, 1)[0];
+    if (first !== undefined) return first;
+  }
   // Plain text: up to the end of the sentence (a period followed by space or the end).
   const end = /\.(?:\s|$)/.exec(ans);
   if (end) ans = ans.slice(0, end.index);
   ans = ans.replace(/^\*+|\*+$/g, '').trim();
+  // "Final Answer: The largest $n$ is 34": the value after the last "is".
+  const is = /\bis\s+([^\s].*)$/.exec(ans);
+  if (is && !/\bis\b/.test(is[1])) ans = is[1].replace(/^\$+|\$+$/g, '').trim();
   return ans || null;
+}
+
+// `$$...$$`, `$...$` (escaped `\$` inside), `\(...\)`, `\[...\]`: each alternative ends at its
+// own terminator, so the scan is linear.
+const MATH_SPAN = /\$\$([^$]*)\$\$|\$((?:\\.|[^$\\])*)\$|\\\(([\s\S]*?)\\\)|\\\[([\s\S]*?)\\\]/g;
+
+/**
+ * The last math span of the text (Math-Verify's rule for answers without a box): `Answer $9$`,
+ * `Therefore $x \geq 5$ is the solution.` Not part of `auto`: a solution that never marks its
+ * answer should not be graded on whatever formula it wrote last.
+ */
+export function extractLastMath(text: string): string | null {
+  const runs = mathRuns(text);
+  return runs.length ? runs[runs.length - 1] : null;
+}
+
+/** Math spans of the text, those listed together (`$1$ and $2$ and $3$`) joined into one: `1, 2, 3`. */
+function mathRuns(text: string, limit = Infinity): string[] {
+  const runs: string[] = [];
+  let run: string[] = [];
+  let runEnd = -1;
+  MATH_SPAN.lastIndex = 0;
+  for (let m = MATH_SPAN.exec(text); m; m = MATH_SPAN.exec(text)) {
+    const inner = (m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').trim();
+    if (!inner) continue;
+    if (runEnd >= 0 && isListJoiner(text.slice(runEnd, m.index))) run.push(inner);
+    else {
+      if (run.length) runs.push(run.join(', '));
+      if (runs.length >= limit) return runs;
+      run = [inner];
+    }
+    runEnd = m.index + m[0].length;
+  }
+  if (run.length) runs.push(run.join(', '));
+  return runs;
 }
 
 export function extractWithRegex(text: string, regex: RegExp): string | null {
@@ -149,6 +230,7 @@ export function extractAnswer(text: string | null | undefined, options: ExtractO
     case 'boxed': return extractBoxed(text);
     case 'gsm8k': return extractGsm8k(text);
     case 'answer-is': return extractAnswerIs(text);
+    case 'last-math': return extractLastMath(text);
     case 'regex':
       if (!options.regex) throw new Error('answer extraction mode "regex" needs a regex');
       return extractWithRegex(text, options.regex);
@@ -157,7 +239,14 @@ export function extractAnswer(text: string | null | undefined, options: ExtractO
         const r = extractWithRegex(text, options.regex);
         if (r !== null) return r;
       }
-      return extractBoxed(text) ?? extractGsm8k(text) ?? extractAnswerIs(text);
+      const boxed = extractBoxed(text);
+      if (boxed !== null) {
+        // "The final answer is $10,455$" after the last box (boxes of intermediate results): the phrase wins.
+        const after = text.slice(text.lastIndexOf('\\boxed') + 1);
+        const tail = after.length < text.length && /answer/i.test(after) && !/\\(?:boxed|fbox)/.test(after) ? extractAnswerIs(after.slice(after.indexOf('}') + 1)) : null;
+        return tail ?? boxed;
+      }
+      return extractGsm8k(text) ?? extractAnswerIs(text);
     }
     default:
       throw new Error(`unknown answer extraction mode ${JSON.stringify(mode)} (use one of ${EXTRACT_MODES.join(', ')})`);
