@@ -4,6 +4,7 @@
  * fails at once with a message naming the field, not after the first thousand requests.
  */
 import { isFormatterName, FORMATTER_NAMES } from './formatters';
+import { ChatTemplateFormatter, chatTemplateSource } from './chatTemplate';
 import type { ApiKind, EndpointProfile, PresetName } from './types';
 
 export interface EndpointPreset {
@@ -94,13 +95,18 @@ export function resolveEndpoint(partial: PartialEndpointProfile): EndpointProfil
   const preset: EndpointPreset | undefined = isPresetName(presetName) ? PRESETS[presetName] : undefined;
   const out: EndpointProfile = {
     name: partial.name ?? presetName,
-    baseUrl: (partial.baseUrl ?? preset?.baseUrl ?? '').trim(),
+    baseUrl: (partial.baseUrl ?? tritonRoot(partial.apiKind, preset?.baseUrl) ?? '').trim(),
     model: (partial.model ?? '').trim(),
     apiKind: partial.apiKind ?? preset?.apiKind ?? 'chat',
     preset: presetName,
   };
-  const formatter = partial.formatter;
+  const hasTemplate = partial.chatTemplate !== undefined || partial.chatTemplateFile !== undefined;
+  // A template given without a formatter name means: render with it.
+  const formatter = partial.formatter ?? (hasTemplate && out.apiKind !== 'chat' ? 'chat-template' : undefined);
   if (formatter !== undefined) out.formatter = formatter;
+  if (partial.chatTemplate !== undefined) out.chatTemplate = partial.chatTemplate;
+  if (partial.chatTemplateFile !== undefined) out.chatTemplateFile = partial.chatTemplateFile;
+  if (partial.chatTemplateVars !== undefined) out.chatTemplateVars = { ...partial.chatTemplateVars };
   const apiKeyEnv = partial.apiKeyEnv ?? preset?.apiKeyEnv;
   if (apiKeyEnv !== undefined) out.apiKeyEnv = apiKeyEnv;
   if (partial.apiKeyHeader !== undefined) out.apiKeyHeader = partial.apiKeyHeader;
@@ -116,6 +122,11 @@ export function resolveEndpoint(partial: PartialEndpointProfile): EndpointProfil
   if (out.maxConcurrency === undefined) delete out.maxConcurrency;
   if (out.timeoutMs === undefined) delete out.timeoutMs;
   return out;
+}
+
+/** Triton serves at the server root (`/v2/...`): a preset's OpenAI base URL loses its `/v1`. */
+function tritonRoot(apiKind: ApiKind | undefined, presetUrl: string | undefined): string | undefined {
+  return apiKind === 'triton' && presetUrl ? presetUrl.replace(/\/v1\/?$/, '') : presetUrl;
 }
 
 export interface EndpointProblem {
@@ -145,16 +156,23 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
     else if (url.username || url.password) add('baseUrl', `${where}: baseUrl must not contain credentials; use an API key instead`);
     else if (/\/(chat\/)?completions\/?$/.test(url.pathname)) {
       add('baseUrl', `${where}: baseUrl should be the API root (e.g. ${url.origin}/v1), not the ${url.pathname} endpoint`);
+    } else if (profile.apiKind === 'triton' && /\/v2(\/|$)/.test(url.pathname)) {
+      add('baseUrl', `${where}: with apiKind "triton", baseUrl is the server root (e.g. ${url.origin}); /v2/models/<model>/generate is added`);
     }
   }
   if (!profile.model || typeof profile.model !== 'string') add('model', `${where}: model is required (the name the server serves, see its /v1/models)`);
-  if (profile.apiKind !== 'chat' && profile.apiKind !== 'completions') {
-    add('apiKind', `${where}: apiKind must be "chat" or "completions", got ${JSON.stringify(profile.apiKind)}`);
+  if (profile.apiKind !== 'chat' && profile.apiKind !== 'completions' && profile.apiKind !== 'triton') {
+    add('apiKind', `${where}: apiKind must be "chat", "completions" or "triton", got ${JSON.stringify(profile.apiKind)}`);
   }
   if (profile.formatter !== undefined && !isFormatterName(profile.formatter)) {
     add('formatter', `${where}: unknown formatter "${profile.formatter}"; choose one of: ${FORMATTER_NAMES.join(', ')}`);
-  } else if (profile.apiKind === 'completions' && profile.formatter === undefined) {
-    add('formatter', `${where}: apiKind "completions" needs a conversation formatter (${FORMATTER_NAMES.join(', ')}) to turn messages into a prompt`);
+  } else if ((profile.apiKind === 'completions' || profile.apiKind === 'triton') && profile.formatter === undefined) {
+    add('formatter', `${where}: apiKind "${profile.apiKind}" needs a conversation formatter (${FORMATTER_NAMES.join(', ')}) to turn messages into a prompt`);
+  } else if (profile.formatter === 'chat-template') {
+    chatTemplateProblems(profile, where, add);
+  }
+  if (profile.chatTemplateVars !== undefined && (typeof profile.chatTemplateVars !== 'object' || profile.chatTemplateVars === null || Array.isArray(profile.chatTemplateVars))) {
+    add('chatTemplateVars', `${where}: chatTemplateVars must be an object of name: value`);
   }
   for (const field of ['maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs', 'maxResponseBytes'] as const) {
     if (!positiveOrAbsent(profile[field])) add(field, `${where}: ${field} must be a positive number, got ${JSON.stringify(profile[field])}`);
@@ -182,6 +200,24 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
     }
   }
   return problems;
+}
+
+/** A chat template that is missing, unreadable or does not parse is reported before the run, on its field. */
+function chatTemplateProblems(profile: EndpointProfile, where: string, add: (field: keyof EndpointProfile, message: string) => void): void {
+  if (profile.chatTemplate !== undefined && (typeof profile.chatTemplate !== 'string' || !profile.chatTemplate.trim())) {
+    add('chatTemplate', `${where}: chatTemplate must be the Jinja text of a chat template`);
+    return;
+  }
+  if (profile.chatTemplate === undefined && (typeof profile.chatTemplateFile !== 'string' || !profile.chatTemplateFile)) {
+    add('chatTemplateFile', `${where}: formatter "chat-template" needs chatTemplateFile (the model's tokenizer_config.json or a .jinja file) or chatTemplate`);
+    return;
+  }
+  try {
+    // Loads and compiles it: a bad file or template fails here, not at the first request.
+    new ChatTemplateFormatter(chatTemplateSource(profile));
+  } catch (e) {
+    add(profile.chatTemplate !== undefined ? 'chatTemplate' : 'chatTemplateFile', `${where}: ${(e as Error).message}`);
+  }
 }
 
 export class EndpointConfigError extends Error {
