@@ -14,9 +14,15 @@
  * way Triton refuses it. Also here: which parameters each server kind is sent.
  */
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { build } from 'esbuild';
+import { endpointFromFlags } from '../../src/cli/commands/generate';
+import { readEndpointFile } from '../../src/cli/commands/run';
 import { createClient, type OpenAiCompatibleClient } from '../../src/core/llm/client';
 import { LlmError } from '../../src/core/llm/errors';
 import { resolveEndpoint, validateEndpoint } from '../../src/core/llm/presets';
@@ -256,5 +262,67 @@ describe('parameters a server kind does not accept are not sent', () => {
     assert.equal(server.requests.at(-1)?.body.prompt, '<s>[INST] Name a prime.[/INST]');
     assert.deepEqual(server.requests.at(-1)?.body.stop, ['</s>']);
     assert.equal(ok.choices.length, 1);
+  });
+});
+
+describe('CLI: --api-kind triton and --chat-template', function () {
+  this.timeout(60_000);
+  const REPO = path.resolve(__dirname, '../..');
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sdg-triton-cli-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('generate flags: --chat-template resolves to an absolute chatTemplateFile and means formatter chat-template', () => {
+    const rel = path.relative(process.cwd(), path.join(FIXTURES, 'gemma-2', 'tokenizer_config.json'));
+    const p = endpointFromFlags({ baseUrl: ['http://h:8000'], model: 'ensemble', apiKind: 'triton', chatTemplate: rel } as Parameters<typeof endpointFromFlags>[0]);
+    assert.equal(p.apiKind, 'triton');
+    assert.equal(p.formatter, 'chat-template');
+    assert.equal(p.chatTemplateFile, path.join(FIXTURES, 'gemma-2', 'tokenizer_config.json'));
+    assert.throws(() => endpointFromFlags({ baseUrl: ['http://h:8000/v1'], model: 'm', chatTemplate: rel } as Parameters<typeof endpointFromFlags>[0]), /--chat-template needs --api-kind completions or triton/);
+    assert.throws(() => endpointFromFlags({ baseUrl: ['http://h:8000'], model: 'm', apiKind: 'triton' } as Parameters<typeof endpointFromFlags>[0]), /--api-kind triton needs --formatter .* or --chat-template/);
+  });
+
+  it('run --endpoint-file: a chatTemplateFile is found next to the file', () => {
+    fs.mkdirSync(path.join(tmp, 'models'), { recursive: true });
+    fs.copyFileSync(path.join(FIXTURES, 'qwen2.5-3b-instruct', 'tokenizer_config.json'), path.join(tmp, 'models', 'qwen.json'));
+    const file = path.join(tmp, 'endpoints.yaml');
+    fs.writeFileSync(file, 'endpoints:\n  writer:\n    baseUrl: http://h:8000\n    model: ensemble\n    apiKind: triton\n    chatTemplateFile: models/qwen.json\n');
+    const { endpoints } = readEndpointFile(file);
+    assert.equal(endpoints.writer.chatTemplateFile, path.join(tmp, 'models', 'qwen.json'));
+    assert.equal(endpoints.writer.formatter, 'chat-template');
+    fs.writeFileSync(file, 'endpoints:\n  writer:\n    baseUrl: http://h:8000\n    model: ensemble\n    apiKind: triton\n    chatTemplateFile: models/missing.json\n');
+    assert.throws(() => readEndpointFile(file), /endpoints\.writer|missing\.json: not found/);
+  });
+
+  it('sdg generate (built CLI) against a Triton server with the model\'s chat template', async () => {
+    const cli = path.join(tmp, 'cli.js');
+    await build({ entryPoints: [path.join(REPO, 'src/cli/index.ts')], outfile: cli, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent' });
+    const input = path.join(tmp, 'in.jsonl');
+    fs.writeFileSync(input, JSON.stringify({ problem: 'What is $2+2$?', expected_answer: '4' }) + '\n');
+    const mock = await startTritonMock();
+    mock.answer = () => 'It is $\\boxed{4}$.<|eot_id|><|start_header_id|>user';
+    try {
+      const output = path.join(tmp, 'out.jsonl');
+      const args = ['generate', '--input', input, '--output', output, '--prompt', 'generic_math', '--base-url', mock.url, '--model', 'ensemble',
+        '--api-kind', 'triton', '--chat-template', path.join(FIXTURES, 'llama-3.1-8b-instruct', 'tokenizer_config.json'), '--num-samples', '2', '--no-progress'];
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, SDG_PROMPTS_DIR: path.join(REPO, 'prompts') }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const generate = mock.calls.filter((c) => c.path === '/v2/models/ensemble/generate');
+      assert.equal(generate.length, 2);
+      // generic_math sends a system message: the template puts it after the date lines.
+      assert.match(generate[0].body.text_input, /^<\|begin_of_text\|><\|start_header_id\|>system<\|end_header_id\|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n[\s\S]+<\|eot_id\|><\|start_header_id\|>user<\|end_header_id\|>\n\n[\s\S]*What is \$2\+2\$\?[\s\S]*<\|eot_id\|><\|start_header_id\|>assistant<\|end_header_id\|>\n\n$/);
+      assert.deepEqual(generate[0].body.stop_words, ['<|eot_id|>']);
+      assert.deepEqual(generate.map((c) => c.body.random_seed).sort(), [0, 1]);
+      const rows = fs.readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(rows.length, 2);
+      for (const row of rows) assert.equal(row.generation, 'It is $\\boxed{4}$.');
+    } finally {
+      await mock.close();
+    }
   });
 });

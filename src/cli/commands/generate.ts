@@ -28,6 +28,7 @@ interface GenerateFlags {
   apiKeyEnv?: string;
   apiKind?: string;
   formatter?: string;
+  chatTemplate?: string;
   preset?: string;
   numSeeds?: string;
   startSeed?: string;
@@ -75,7 +76,8 @@ function collect(value: string, previous: string[]): string[] {
 /** The endpoint profile from flags (a preset fills what is not given). */
 export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
   if (f.preset !== undefined && !isPresetName(f.preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(f.preset)}`);
-  if (f.apiKind !== undefined && f.apiKind !== 'chat' && f.apiKind !== 'completions') throw new Error(`--api-kind must be chat or completions, got ${JSON.stringify(f.apiKind)}`);
+  if (f.apiKind !== undefined && f.apiKind !== 'chat' && f.apiKind !== 'completions' && f.apiKind !== 'triton') throw new Error(`--api-kind must be chat, completions or triton, got ${JSON.stringify(f.apiKind)}`);
+  if (f.chatTemplate !== undefined && f.apiKind !== 'completions' && f.apiKind !== 'triton') throw new Error('--chat-template needs --api-kind completions or triton (with chat, the server applies the template)');
   if (f.formatter !== undefined && !isFormatterName(f.formatter)) throw new Error(`--formatter must be one of ${FORMATTER_NAMES.join(', ')}, got ${JSON.stringify(f.formatter)}`);
   // Several --base-url values (or one with commas) make a pool of servers serving the same model.
   const servers = parseServerSpecs(f.baseUrl ?? []);
@@ -87,6 +89,7 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
     model: f.model,
     apiKind: f.apiKind as ApiKind | undefined,
     formatter: f.formatter as FormatterName | undefined,
+    chatTemplateFile: f.chatTemplate === undefined ? undefined : resolve(f.chatTemplate),
     apiKeyEnv: f.apiKeyEnv,
     maxConcurrency: num('--concurrency', f.concurrency, { integer: true, min: 1 }),
     requestsPerMinute: num('--rpm', f.rpm, { min: 1 }),
@@ -94,8 +97,8 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
     timeoutMs: f.timeout === undefined ? undefined : num('--timeout', f.timeout, { min: 1 })! * 1000,
     maxResponseBytes: f.maxResponseMb === undefined ? undefined : Math.round(num('--max-response-mb', f.maxResponseMb, { min: 0.001 })! * 1024 * 1024),
   });
-  if (f.apiKind === 'completions' && f.formatter === undefined && profile.formatter === undefined) {
-    throw new Error(`--api-kind completions needs --formatter (${FORMATTER_NAMES.join(', ')})`);
+  if ((f.apiKind === 'completions' || f.apiKind === 'triton') && f.formatter === undefined && profile.formatter === undefined) {
+    throw new Error(`--api-kind ${f.apiKind} needs --formatter (${FORMATTER_NAMES.join(', ')}) or --chat-template`);
   }
   if (profile.servers) {
     const problems = validatePoolServers(profile.servers, '--base-url');
@@ -188,8 +191,9 @@ export function register(program: Command): void {
     .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; repeat it (or separate with commas) for a pool of servers serving the same model; URL#weight=2&max=64 sets a server\'s share and limit', collect, [])
     .option('--model <name>', 'model name as the server serves it')
     .option('--api-key-env <VAR>', 'environment variable holding the API key')
-    .option('--api-kind <kind>', 'chat (default) or completions (raw prompt built by --formatter)')
-    .option('--formatter <name>', `conversation formatter for --api-kind completions: ${FORMATTER_NAMES.join(', ')}`)
+    .option('--api-kind <kind>', 'chat (default), completions (raw prompt built by --formatter) or triton (Triton /v2/models/<model>/generate; --base-url is the server root)')
+    .option('--formatter <name>', `conversation formatter for --api-kind completions or triton: ${FORMATTER_NAMES.join(', ')}`)
+    .option('--chat-template <file>', 'the model\'s own chat template for --api-kind completions or triton: its tokenizer_config.json or a .jinja file')
     .option('--preset <name>', `endpoint preset: ${PRESET_NAMES.join(', ')}`)
     .option('--num-seeds <k>', 'seeds per problem (one request each)', '1')
     .option('--start-seed <s>', 'first seed', '0')

@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 done; 1 error (one message on stderr); 130 cancelled.
  */
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { YamlSource } from '../../core/config/yamlSource';
 import { createEndpointClient, parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
@@ -20,6 +21,7 @@ interface RunFlags {
   apiKeyEnv?: string;
   apiKind?: string;
   formatter?: string;
+  chatTemplate?: string;
   preset?: string;
   set: string[];
   endpointFile?: string;
@@ -89,6 +91,8 @@ export function readEndpointFile(file: string, fallback?: EndpointProfile): Endp
         ...(fallback && !p.baseUrl && !servers ? { baseUrl: fallback.baseUrl, servers: fallback.servers, apiKeyEnv: fallback.apiKeyEnv } : {}),
         ...(p as PartialEndpointProfile),
         ...(servers && !p.baseUrl ? { baseUrl: servers[0].baseUrl } : {}),
+        // A template file named in the endpoint file is found next to it.
+        ...(typeof p.chatTemplateFile === 'string' ? { chatTemplateFile: path.resolve(path.dirname(file), p.chatTemplateFile) } : {}),
         name: role,
       }));
     } catch (e) {
@@ -111,8 +115,9 @@ export function register(program: Command): void {
     .option('--base-url <url>', 'OpenAI-compatible base URL of the default endpoint; repeat it (or separate with commas) for a pool of servers serving the same model (URL#weight=2&max=64)', collect, [])
     .option('--model <name>', 'model of the default endpoint')
     .option('--api-key-env <VAR>', 'environment variable holding the API key')
-    .option('--api-kind <kind>', 'chat or completions')
-    .option('--formatter <name>', 'conversation formatter for --api-kind completions')
+    .option('--api-kind <kind>', 'chat, completions or triton (Triton /v2/models/<model>/generate; --base-url is the server root)')
+    .option('--formatter <name>', 'conversation formatter for --api-kind completions or triton')
+    .option('--chat-template <file>', 'the model\'s own chat template for --api-kind completions or triton: its tokenizer_config.json or a .jinja file')
     .option('--preset <name>', `server preset (${PRESET_NAMES.join(', ')})`)
     .option('--set <key=value>', 'pipeline parameter (repeatable); lists: a,b,c or a JSON list', collect, [])
     .option('--endpoint-file <file>', 'YAML with endpoint roles and per-stage endpoints')
@@ -153,6 +158,7 @@ export function register(program: Command): void {
         apiKeyEnv: f.apiKeyEnv,
         apiKind: f.apiKind as EndpointProfile['apiKind'],
         formatter: f.formatter as EndpointProfile['formatter'],
+        chatTemplateFile: f.chatTemplate === undefined ? undefined : path.resolve(f.chatTemplate),
       }));
       const file = f.endpointFile ? readEndpointFile(f.endpointFile, main) : { endpoints: {}, stages: {} };
       const profiles: Record<string, EndpointProfile> = { default: main, ...file.endpoints };
