@@ -18,6 +18,8 @@ const common = {
 const nodeTargets = [
   { entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The viewer's query worker thread (src/core/viewer/workerQuery.ts starts it from dist/).
+  { entryPoints: ['src/core/viewer/queryWorker.ts'], outfile: 'dist/viewerQueryWorker.js' },
 ].map((t) => ({ ...common, ...t, platform: 'node', format: 'cjs', target: 'node20' }));
 
 /** Browser targets: one bundle per webview, loaded under a strict CSP (no eval, no inline). */

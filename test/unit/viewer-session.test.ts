@@ -125,6 +125,63 @@ describe('viewer session (host side)', () => {
     await waitFor(() => progress.some((p) => p.queryId === id && p.done && p.matches === 7));
     await waitFor(() => files.some((f) => f.stats.lines === 8));
   });
+  it('runs a catastrophic regex in a worker: the event loop stays free and Cancel returns at once', async () => {
+    // 33 bytes, no closing quote: a backtracking engine tries every split of the x's into words
+    // (2^23 ways) before it fails; seconds of CPU.
+    const line = '{"text":"' + 'x'.repeat(24);
+    assert.equal(Buffer.byteLength(line), 33);
+    appendFileSync(path, line + '\n');
+    await live.check();
+    await live.ready;
+    const q = await webview.request('query', { search: { text: '"text":"(\\w+\\s?)+"$', regex: true, caseSensitive: true } });
+    assert.ok(q.ok);
+    const id = (q as { queryId: number }).queryId;
+    const finished = (): boolean => progress.some((p) => p.queryId === id && p.done);
+    // Timers fire while the regex runs: the thread that runs the session is not blocked. (Before,
+    // the regex ran here and no timer could fire until it ended, 24 s later.)
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      while (ticks < 5) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(finished(), false, 'the regex is still running in its worker');
+      // Cancel answers now (the worker is terminated) and keeps the results so far.
+      await webview.request('cancelQuery', { queryId: id });
+      const ticksAtCancel = ticks;
+      const last = progress.filter((p) => p.queryId === id).pop();
+      assert.equal(last?.cancelled, true);
+      assert.equal(last?.done, false);
+      while (ticks < ticksAtCancel + 3) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(!progress.some((p) => p.queryId === id && p.done && !p.cancelled), 'nothing arrives from a cancelled worker');
+    } finally {
+      clearInterval(timer);
+    }
+    // The session keeps working.
+    const rows = await webview.request('rows', { view: { kind: 'query', queryId: id }, start: 0, count: 10, columns: [] });
+    assert.equal(rows.total, rows.rows.length);
+    const again = await webview.request('query', { search: { text: 'seed', regex: false, caseSensitive: true } });
+    const id2 = (again as { queryId: number }).queryId;
+    for (let i = 0; i < 300 && !progress.some((p) => p.queryId === id2 && p.done); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(progress.filter((p) => p.queryId === id2 && p.done).pop()?.matches, 6);
+  });
+
+  it('keeps a finished result: the same query again (the tab shown again) is not redone', async () => {
+    const spec = { filter: 'seed >= 1', groupBy: 'input_index' };
+    const q1 = (await webview.request('query', spec)) as { queryId: number };
+    for (let i = 0; i < 300 && !progress.some((p) => p.queryId === q1.queryId && p.done); i++) await new Promise((r) => setTimeout(r, 10));
+    const before = progress.length;
+    const q2 = (await webview.request('query', { ...spec, filter: ' seed >= 1 ' })) as { queryId: number };
+    assert.equal(q2.queryId, q1.queryId);
+    // It reports the kept result at once, done.
+    await new Promise((r) => setTimeout(r, 20));
+    const since = progress.slice(before);
+    assert.deepEqual(since.map((p) => [p.queryId, p.done, p.matches, p.groups]), [[q1.queryId, true, 5, 2]]);
+    // A different query is new; a cancelled one is not reused.
+    const q3 = (await webview.request('query', { filter: 'seed >= 2' })) as { queryId: number };
+    assert.notEqual(q3.queryId, q1.queryId);
+    await webview.request('cancelQuery', { queryId: q3.queryId });
+    const q4 = (await webview.request('query', { filter: 'seed >= 2' })) as { queryId: number };
+    assert.notEqual(q4.queryId, q3.queryId);
+  });
 });
 
 describe('viewer webview HTML', () => {

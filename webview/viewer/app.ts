@@ -713,6 +713,7 @@ export class JsonlViewer extends LitElement {
       ${analyzing ? html`<span class="muted">analyzing ${percent(s.analyzedLines, s.lines)}</span>` : nothing}
       ${p ? html`<span>${this.groupBy ? `${p.groups.toLocaleString()} groups, ` : ''}${p.matches.toLocaleString()} matching${p.done ? '' : ` (${percent(p.scannedLines, p.totalLines)} scanned)`}${p.cancelled ? ' (cancelled)' : ''}</span>` : nothing}
       ${p?.error ? html`<span class="warn">${p.error}</span>` : nothing}
+      ${p?.warning ? html`<span class="warn" role="status">${p.warning}</span>` : nothing}
       ${s.warning ? html`<span class="warn">${s.warning}</span>` : nothing}
     </div>`;
   }

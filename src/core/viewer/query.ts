@@ -13,6 +13,7 @@
  * a group key needs it, parsed.
  */
 import { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, type ExprNode as FilterNode } from '../expr';
+import { createHash } from 'node:crypto';
 import { getPath, groupKeyOf, parseFieldPath, type PathSegment } from './fieldPath';
 import { parseLine, type JsonlFile } from './jsonlFile';
 
@@ -43,6 +44,8 @@ export interface QueryProgress {
   matches: number;
   groups: number;
   done: boolean;
+  /** Something the user should know about the result (e.g. the group cap was reached). */
+  warning?: string;
 }
 
 export type GroupSort = 'first' | 'count' | 'correct' | 'key';
@@ -69,7 +72,8 @@ export interface GroupSummary {
 
 /** Growable array of line numbers (4 bytes each). */
 export class LineList {
-  private data = new Uint32Array(256);
+  // Small start: a grouping may hold up to maxGroups lists, most of them short.
+  private data = new Uint32Array(8);
   length = 0;
   push(v: number): void {
     if (this.length === this.data.length) {
@@ -99,14 +103,6 @@ export class LineList {
     }
     return a;
   }
-}
-
-interface Group {
-  key: string;
-  count: number;
-  correct: number;
-  incorrect: number;
-  lines: LineList;
 }
 
 /**
@@ -350,46 +346,199 @@ export function compileQuery(spec: QuerySpec): { search?: CompiledSearch; filter
   return out;
 }
 
+
+/** Distinct groups kept by default; later new values share one "other values" group. */
+export const DEFAULT_MAX_GROUPS = 100_000;
+/** Characters of a group's value kept for display (the full value is only hashed). */
+export const GROUP_KEY_DISPLAY_CHARS = 200;
+
+export interface QueryOptions {
+  /** Distinct groups kept (memory bound); default DEFAULT_MAX_GROUPS. */
+  maxGroups?: number;
+}
+
 /**
- * One query over one file. `advance()` scans every line not scanned yet; call it again after the
- * file grew. Results: the matching line numbers (ascending) and, with groupBy, the groups in
- * first-seen order, each with its lines and grade counts.
+ * One chunk's worth of results, in file order: what a scan produces and what a results store
+ * applies. Plain data, so a worker thread can post it to the extension host.
  */
-export class QueryRun {
+export interface QueryDelta {
+  /** First take back the result of the unterminated last line scanned before (it grew). */
+  undo?: { line: number; matched: boolean; group: number; grade: number; groupCreated: boolean };
+  /** Matching lines (ascending). */
+  lines: number[];
+  /** With group-by: the group index of each matching line. */
+  groups: number[];
+  /** With group-by: `is_correct` of each matching line: 1 true, 0 false, -1 none. */
+  grades: number[];
+  /** Display keys of the groups first seen in this chunk, in index order. */
+  newGroups: string[];
+  scannedLines: number;
+  totalLines: number;
+  warning?: string;
+}
+
+interface Group {
+  key: string;
+  count: number;
+  correct: number;
+  incorrect: number;
+  lines: LineList;
+}
+
+/**
+ * The results of one query: matching line numbers, groups with their lines and grade counts,
+ * and paged read access. Filled by applying deltas, either from an in-process scan (QueryRun)
+ * or from a worker thread (WorkerQuery), so a stuck scan never holds the results hostage.
+ */
+export class QueryResults {
   readonly matches = new LineList();
-  private readonly groups = new Map<string, Group>();
-  private readonly groupOrder: Group[] = [];
-  private readonly compiled: ReturnType<typeof compileQuery>;
+  protected readonly groupOrder: Group[] = [];
   scannedLines = 0;
-  /** The last scanned line had no newline: its result is redone when the file grows. */
-  private tailUndo: { line: number; matched: boolean; group?: Group; grade?: boolean } | undefined;
-  readonly generation: number;
-
-  constructor(readonly file: JsonlFile, readonly spec: QuerySpec) {
-    this.compiled = compileQuery(spec);
-    this.generation = file.generation;
-  }
-
-  get isGrouped(): boolean {
-    return this.compiled.groupBy !== undefined;
-  }
+  totalLines = 0;
+  warning: string | undefined;
 
   get groupCount(): number {
     return this.groupOrder.length;
   }
 
   progress(done: boolean): QueryProgress {
-    return { scannedLines: this.scannedLines, totalLines: this.file.lineCount, matches: this.matches.length, groups: this.groupOrder.length, done };
+    const p: QueryProgress = { scannedLines: this.scannedLines, totalLines: this.totalLines, matches: this.matches.length, groups: this.groupOrder.length, done };
+    if (this.warning) p.warning = this.warning;
+    return p;
   }
 
-  /** Scan the lines not scanned yet (indexing the rest of the file first). */
-  async advance(options: { signal?: AbortSignal; onProgress?: (p: QueryProgress) => void } = {}): Promise<QueryProgress> {
-    const { signal, onProgress } = options;
+  apply(d: QueryDelta): void {
+    const u = d.undo;
+    if (u?.matched) {
+      this.matches.pop();
+      const g = this.groupOrder[u.group];
+      if (g) {
+        g.count--;
+        g.lines.pop();
+        if (u.grade === 1) g.correct--;
+        if (u.grade === 0) g.incorrect--;
+        if (u.groupCreated && u.group === this.groupOrder.length - 1) this.groupOrder.pop();
+      }
+    }
+    for (const key of d.newGroups) this.groupOrder.push({ key, count: 0, correct: 0, incorrect: 0, lines: new LineList() });
+    for (let i = 0; i < d.lines.length; i++) {
+      const line = d.lines[i];
+      this.matches.push(line);
+      if (d.groups.length === 0) continue;
+      const g = this.groupOrder[d.groups[i]];
+      g.count++;
+      g.lines.push(line);
+      if (d.grades[i] === 1) g.correct++;
+      else if (d.grades[i] === 0) g.incorrect++;
+    }
+    this.scannedLines = d.scannedLines;
+    this.totalLines = d.totalLines;
+    if (d.warning) this.warning = d.warning;
+  }
+
+  /** Matching line numbers [start, start+count). */
+  matchSlice(start: number, count: number): number[] {
+    return this.matches.slice(start, start + count);
+  }
+
+  /**
+   * Groups [start, start+count) in the given order: first seen (default), most samples first,
+   * lowest share correct first (hardest problems; ungraded groups last), or by key.
+   * Each summary keeps its first-seen `index`, which is what group rows are requested by.
+   */
+  groupSlice(start: number, count: number, sort: GroupSort = 'first'): GroupSummary[] {
+    const order = this.sortedGroups(sort);
+    return order.slice(start, start + count).map((i) => {
+      const g = this.groupOrder[i];
+      return { index: i, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
+    });
+  }
+
+  private sortCache: { sort: GroupSort; matches: number; groups: number; order: number[] } | undefined;
+
+  private sortedGroups(sort: GroupSort): number[] {
+    const c = this.sortCache;
+    if (c && c.sort === sort && c.matches === this.matches.length && c.groups === this.groupOrder.length) return c.order;
+    const order = this.groupOrder.map((_g, i) => i);
+    const gs = this.groupOrder;
+    const share = (g: Group): number => (g.correct + g.incorrect > 0 ? g.correct / (g.correct + g.incorrect) : Infinity);
+    if (sort === 'count') order.sort((a, b) => gs[b].count - gs[a].count || a - b);
+    else if (sort === 'correct') order.sort((a, b) => share(gs[a]) - share(gs[b]) || gs[b].count - gs[a].count || a - b);
+    else if (sort === 'key') order.sort((a, b) => compareKeys(gs[a].key, gs[b].key) || a - b);
+    this.sortCache = { sort, matches: this.matches.length, groups: gs.length, order };
+    return order;
+  }
+
+  group(index: number): GroupSummary | undefined {
+    const g = this.groupOrder[index];
+    return g && { index, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
+  }
+
+  /** Lines of group `index`, [start, start+count). */
+  groupLines(index: number, start: number, count: number): number[] {
+    const g = this.groupOrder[index];
+    return g ? g.lines.slice(start, start + count) : [];
+  }
+}
+
+/**
+ * Group identity without keeping big values: short keys are their own identity, long ones
+ * (a `generation` of 10 KB) are replaced by their length and a SHA-1 (a collision would need
+ * 2^80 distinct values). Only a display prefix of each value is kept.
+ */
+function groupIdentity(key: string): string {
+  return key.length <= 64 ? key : `\u0000${key.length}:${createHash('sha1').update(key).digest('base64')}`;
+}
+
+function displayKey(key: string): string {
+  return key.length > GROUP_KEY_DISPLAY_CHARS ? key.slice(0, GROUP_KEY_DISPLAY_CHARS) + '…' : key;
+}
+
+/**
+ * Scans a file for one query and reports results chunk by chunk as deltas. `scan()` covers
+ * every line not scanned yet; call it again after the file grew. Holds only the group table
+ * (identity -> index, at most maxGroups entries), never the results themselves.
+ */
+export class QueryScanner {
+  private readonly compiled: ReturnType<typeof compileQuery>;
+  private readonly groupIds = new Map<string, number>();
+  private groupTotal = 0;
+  private otherGroup = -1;
+  private readonly maxGroups: number;
+  private warning: string | undefined;
+  scannedLines = 0;
+  /** The last scanned line had no newline: its result is taken back when the file grows. */
+  private tailUndo: (NonNullable<QueryDelta['undo']> & { identity?: string }) | undefined;
+  readonly generation: number;
+
+  constructor(readonly file: JsonlFile, readonly spec: QuerySpec, options: QueryOptions = {}) {
+    this.compiled = compileQuery(spec);
+    this.generation = file.generation;
+    this.maxGroups = Math.max(1, options.maxGroups ?? DEFAULT_MAX_GROUPS);
+  }
+
+  get isGrouped(): boolean {
+    return this.compiled.groupBy !== undefined;
+  }
+
+  /** Scan the lines not scanned yet (indexing the rest of the file first), one delta per chunk. */
+  async scan(options: { signal?: AbortSignal; onDelta: (d: QueryDelta) => void; onIndexProgress?: () => void }): Promise<void> {
+    const { signal, onDelta } = options;
     const file = this.file;
-    await file.indexAll((_s, _t) => onProgress?.(this.progress(false)), signal);
+    await file.indexAll(() => options.onIndexProgress?.(), signal);
     if (file.generation !== this.generation) throw new Error('the file was rewritten: run the query again');
-    this.undoTail();
     const end = file.lineCount;
+    let delta: QueryDelta = this.emptyDelta(end);
+    const t = this.tailUndo;
+    if (t) {
+      this.tailUndo = undefined;
+      if (t.matched && t.groupCreated && t.identity !== undefined) {
+        this.groupIds.delete(t.identity);
+        this.groupTotal--;
+      }
+      delta.undo = { line: t.line, matched: t.matched, group: t.group, grade: t.grade, groupCreated: t.groupCreated };
+      this.scannedLines = t.line;
+    }
     const { search, filter, groupBy } = this.compiled;
     const needsParse = Boolean(filter || groupBy || search?.needsParse);
     const lastUnterminated = end > 0 && file.index.isUnterminated(end - 1);
@@ -399,41 +548,51 @@ export class QueryRun {
       const needle = filterNeedle(filter);
       if (needle) prefilter = { kind: 'bytes', needle: Buffer.from(needle, 'utf8') };
     }
+    const noteTail = (line: number, matched: boolean, group = -1, grade = -1, groupCreated = false, identity?: string): void => {
+      if (lastUnterminated && line === end - 1) this.tailUndo = { line, matched, group, grade, groupCreated, identity };
+    };
 
     let cutChunk = false;
     const consider = (line: number, text: string): void => {
       let value: unknown;
       let ok = false;
       // A line above the parse limit (only its prefix was read) cannot be judged by fields.
-      if (cutChunk && needsParse) return this.noteTail(line, false, lastUnterminated, end);
+      if (cutChunk && needsParse) return noteTail(line, false);
       if (needsParse) {
         const p = parseLine(text, false);
         ok = p.status === 'ok';
         value = p.value;
       }
-      if (search && !search.test(text, value, ok)) return this.noteTail(line, false, lastUnterminated, end);
-      if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return this.noteTail(line, false, lastUnterminated, end);
-      this.matches.push(line);
-      let group: Group | undefined;
-      let grade: boolean | undefined;
-      if (groupBy) {
-        const key = groupKeyOf(ok ? getPath(value, groupBy) : undefined);
-        group = this.groups.get(key);
-        if (!group) {
-          group = { key, count: 0, correct: 0, incorrect: 0, lines: new LineList() };
-          this.groups.set(key, group);
-          this.groupOrder.push(group);
-        }
-        group.count++;
-        group.lines.push(line);
-        const g = ok && value !== null && typeof value === 'object' ? (value as Record<string, unknown>).is_correct : undefined;
-        if (typeof g === 'boolean') {
-          grade = g;
-          if (g) group.correct++;
-          else group.incorrect++;
+      if (search && !search.test(text, value, ok)) return noteTail(line, false);
+      if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return noteTail(line, false);
+      delta.lines.push(line);
+      if (!groupBy) return noteTail(line, true);
+      const key = groupKeyOf(ok ? getPath(value, groupBy) : undefined);
+      const identity = groupIdentity(key);
+      let group = this.groupIds.get(identity);
+      let created = false;
+      if (group === undefined) {
+        if (this.groupTotal < this.maxGroups) {
+          group = this.groupTotal++;
+          this.groupIds.set(identity, group);
+          delta.newGroups.push(displayKey(key));
+          created = true;
+        } else {
+          // Memory stays bounded: every further new value lands in one shared group.
+          if (this.otherGroup < 0) {
+            this.otherGroup = this.groupTotal++;
+            delta.newGroups.push(`(other values: more than ${this.maxGroups.toLocaleString('en-US')} distinct)`);
+            this.warning = `Group by ${this.spec.groupBy}: more than ${this.maxGroups.toLocaleString('en-US')} distinct values; the rest are counted together in the last group.`;
+            delta.warning = this.warning;
+          }
+          group = this.otherGroup;
         }
       }
-      this.noteTail(line, true, lastUnterminated, end, group, grade);
+      const g = ok && value !== null && typeof value === 'object' ? (value as Record<string, unknown>).is_correct : undefined;
+      const grade = g === true ? 1 : g === false ? 0 : -1;
+      delta.groups.push(group);
+      delta.grades.push(grade);
+      noteTail(line, true, group, grade, created, created ? identity : undefined);
     };
 
     await file.forEachRawChunk(this.scannedLines, end, (chunk) => {
@@ -486,80 +645,58 @@ export class QueryRun {
         }
       }
       this.scannedLines = first + count;
-      onProgress?.(this.progress(false));
+      delta.scannedLines = this.scannedLines;
+      onDelta(delta);
+      delta = this.emptyDelta(end);
     }, signal);
     this.scannedLines = Math.max(this.scannedLines, end);
+    delta.scannedLines = this.scannedLines;
+    onDelta(delta);
+  }
+
+  private emptyDelta(totalLines: number): QueryDelta {
+    return { lines: [], groups: [], grades: [], newGroups: [], scannedLines: this.scannedLines, totalLines };
+  }
+}
+
+/**
+ * One query over one file, scanned in this thread (tests, benchmarks, the CLI). `advance()`
+ * scans every line not scanned yet; call it again after the file grew. The extension host uses
+ * WorkerQuery instead, so a slow regex cannot block it.
+ */
+export class QueryRun extends QueryResults {
+  private readonly scanner: QueryScanner;
+
+  constructor(readonly file: JsonlFile, readonly spec: QuerySpec, options: QueryOptions = {}) {
+    super();
+    this.scanner = new QueryScanner(file, spec, options);
+  }
+
+  get generation(): number {
+    return this.scanner.generation;
+  }
+
+  get isGrouped(): boolean {
+    return this.scanner.isGrouped;
+  }
+
+  override progress(done: boolean): QueryProgress {
+    this.totalLines = this.file.lineCount;
+    return super.progress(done);
+  }
+
+  async advance(options: { signal?: AbortSignal; onProgress?: (p: QueryProgress) => void } = {}): Promise<QueryProgress> {
+    const { signal, onProgress } = options;
+    await this.scanner.scan({
+      signal,
+      onIndexProgress: () => onProgress?.(this.progress(false)),
+      onDelta: (d) => {
+        this.apply(d);
+        onProgress?.(this.progress(false));
+      },
+    });
     const p = this.progress(true);
     onProgress?.(p);
     return p;
-  }
-
-  private noteTail(line: number, matched: boolean, lastUnterminated: boolean, end: number, group?: Group, grade?: boolean): void {
-    if (lastUnterminated && line === end - 1) this.tailUndo = { line, matched, group, grade };
-  }
-
-  /** Take back the result of an unterminated last line (it may have grown into something else). */
-  private undoTail(): void {
-    const t = this.tailUndo;
-    if (!t) return;
-    this.tailUndo = undefined;
-    if (t.matched) {
-      this.matches.pop();
-      if (t.group) {
-        t.group.count--;
-        t.group.lines.pop();
-        if (t.grade === true) t.group.correct--;
-        if (t.grade === false) t.group.incorrect--;
-        if (t.group.count === 0) {
-          this.groups.delete(t.group.key);
-          this.groupOrder.splice(this.groupOrder.indexOf(t.group), 1);
-        }
-      }
-    }
-    this.scannedLines = t.line;
-  }
-
-  /** Matching line numbers [start, start+count). */
-  matchSlice(start: number, count: number): number[] {
-    return this.matches.slice(start, start + count);
-  }
-
-  /**
-   * Groups [start, start+count) in the given order: first seen (default), most samples first,
-   * lowest share correct first (hardest problems; ungraded groups last), or by key.
-   * Each summary keeps its first-seen `index`, which is what group rows are requested by.
-   */
-  groupSlice(start: number, count: number, sort: GroupSort = 'first'): GroupSummary[] {
-    const order = this.sortedGroups(sort);
-    return order.slice(start, start + count).map((i) => {
-      const g = this.groupOrder[i];
-      return { index: i, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
-    });
-  }
-
-  private sortCache: { sort: GroupSort; matches: number; groups: number; order: number[] } | undefined;
-
-  private sortedGroups(sort: GroupSort): number[] {
-    const c = this.sortCache;
-    if (c && c.sort === sort && c.matches === this.matches.length && c.groups === this.groupOrder.length) return c.order;
-    const order = this.groupOrder.map((_g, i) => i);
-    const gs = this.groupOrder;
-    const share = (g: Group): number => (g.correct + g.incorrect > 0 ? g.correct / (g.correct + g.incorrect) : Infinity);
-    if (sort === 'count') order.sort((a, b) => gs[b].count - gs[a].count || a - b);
-    else if (sort === 'correct') order.sort((a, b) => share(gs[a]) - share(gs[b]) || gs[b].count - gs[a].count || a - b);
-    else if (sort === 'key') order.sort((a, b) => compareKeys(gs[a].key, gs[b].key) || a - b);
-    this.sortCache = { sort, matches: this.matches.length, groups: gs.length, order };
-    return order;
-  }
-
-  group(index: number): GroupSummary | undefined {
-    const g = this.groupOrder[index];
-    return g && { index, key: g.key, count: g.count, correct: g.correct, incorrect: g.incorrect };
-  }
-
-  /** Lines of group `index`, [start, start+count). */
-  groupLines(index: number, start: number, count: number): number[] {
-    const g = this.groupOrder[index];
-    return g ? g.lines.slice(start, start + count) : [];
   }
 }

@@ -17,16 +17,20 @@ import {
   type ViewerWebviewNotifications,
 } from '../../shared/protocol/viewer';
 import type { LiveJsonlFile } from '../../core/viewer/liveFile';
-import { QueryError, QueryRun } from '../../core/viewer/query';
+import { QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
+import { WorkerQuery } from '../../core/viewer/workerQuery';
 import type { RowData } from '../../core/viewer/jsonlFile';
 
 type HostChannel = MessageChannel<ViewerRequests, Record<string, never>, ViewerWebviewNotifications, ViewerHostNotifications>;
 
 interface ActiveQuery {
-  run: QueryRun;
-  abort: AbortController;
-  running: boolean;
-  again: boolean;
+  /** Scanned in a worker thread: a slow regex never blocks the extension host. */
+  run: WorkerQuery;
+  /** The query as asked, to reuse a finished result when the same query comes again. */
+  specKey: string;
+  cancelled: boolean;
+  /** The worker finished every line known so far (a completed result, reusable). */
+  complete: boolean;
 }
 
 /** How many queries a panel keeps (the current one and the one it replaces while results arrive). */
@@ -35,6 +39,14 @@ const KEEP_QUERIES = 2;
 export interface SessionHooks {
   openInEditor?(line: number): void | Promise<void>;
   log?(message: string): void;
+  /** Options of every query (tests lower the group cap). */
+  queryOptions?: QueryOptions;
+}
+
+/** Same query, same text: the search options and expressions as one string. */
+function specKey(spec: QuerySpec): string {
+  const s = spec.search && spec.search.text !== '' ? spec.search : undefined;
+  return JSON.stringify([s?.text, s?.regex, s?.caseSensitive, s?.field?.trim() || '', spec.filter?.trim() || '', spec.groupBy?.trim() || '']);
 }
 
 export class ViewerSession {
@@ -64,7 +76,8 @@ export class ViewerSession {
     this.unsubscribe.push(
       live.onReset(() => {
         for (const [id, q] of this.queries) {
-          q.abort.abort();
+          q.cancelled = true;
+          q.run.cancel();
           this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), error: 'The file was truncated or rewritten: the query runs again.' });
         }
         this.queries.clear();
@@ -117,66 +130,73 @@ export class ViewerSession {
   }
 
   private startQuery(spec: ReturnType<typeof validateQueryParams>): QueryResult {
-    let run: QueryRun;
+    // The same query again (the tab was hidden and shown, the webview reloaded): its result is
+    // kept, finished or still running, unless it was cancelled or the file was rewritten.
+    const key = specKey(spec);
+    for (const [id, q] of this.queries) {
+      if (q.specKey === key && !q.cancelled && q.run.generation === this.live.file.generation) {
+        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(q.complete) });
+        return { ok: true, queryId: id };
+      }
+    }
+    let run: WorkerQuery;
     try {
-      run = new QueryRun(this.live.file, spec);
+      run = new WorkerQuery(this.live.file, spec, this.hooks.queryOptions);
     } catch (e) {
       if (e instanceof QueryError) return { ok: false, part: e.part, message: e.message, ...(e.column !== undefined ? { column: e.column } : {}) };
       throw e;
     }
     const id = this.nextQueryId++;
-    const active: ActiveQuery = { run, abort: new AbortController(), running: false, again: false };
+    const active: ActiveQuery = { run, specKey: key, cancelled: false, complete: false };
     this.queries.set(id, active);
     // Keep only the newest few; older ones are cancelled.
     const ids = [...this.queries.keys()];
     for (const old of ids.slice(0, Math.max(0, ids.length - KEEP_QUERIES))) this.cancelQuery(old, true);
-    void this.advance(id, active);
+    let last = 0;
+    run.onProgress((p) => {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      this.channel.notify('queryProgress', { queryId: id, ...p });
+    });
+    void this.follow(id, active, run.whenDone());
     return { ok: true, queryId: id };
   }
 
-  private async advance(id: number, q: ActiveQuery): Promise<void> {
-    if (q.running) {
-      q.again = true;
-      return;
-    }
-    q.running = true;
-    let last = 0;
+  /** Report the end of a worker's pass (or its error). */
+  private async follow(id: number, q: ActiveQuery, pass: Promise<unknown>): Promise<void> {
     try {
-      do {
-        q.again = false;
-        await q.run.advance({
-          signal: q.abort.signal,
-          onProgress: (p) => {
-            const now = Date.now();
-            if (now - last < 100) return;
-            last = now;
-            this.channel.notify('queryProgress', { queryId: id, ...p });
-          },
-        });
-        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true) });
-      } while (q.again && !q.abort.signal.aborted);
+      await pass;
+      q.complete = true;
+      if (!this.disposed && this.queries.get(id) === q) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true) });
     } catch (e) {
       const err = e as Error;
-      if (err.name !== 'AbortError') {
+      if (err.name !== 'AbortError' && !q.cancelled) {
+        q.cancelled = true; // a failed result is not reused
         this.hooks.log?.(`viewer query ${id} failed: ${err.message}`);
-        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), error: err.message });
+        if (!this.disposed) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), error: err.message });
       }
-    } finally {
-      q.running = false;
     }
   }
 
+  /** The file grew: each live query scans the new lines (in its worker). */
   private advanceQueries(): void {
-    for (const [id, q] of this.queries) if (!q.abort.signal.aborted) void this.advance(id, q);
+    for (const [id, q] of this.queries) {
+      if (q.cancelled) continue;
+      q.complete = false;
+      void this.follow(id, q, q.run.advance());
+    }
   }
 
-  /** Stop scanning; the matches found so far stay readable unless `drop`. */
+  /** Stop scanning at once (the worker is terminated); the matches found so far stay readable unless `drop`. */
   private cancelQuery(id: number, drop: boolean): void {
     const q = this.queries.get(id);
     if (!q) return;
-    if (!q.abort.signal.aborted) {
-      q.abort.abort();
-      if (!drop) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(true), cancelled: true });
+    if (!q.cancelled) {
+      q.cancelled = true;
+      const wasRunning = q.run.running;
+      q.run.cancel();
+      if (!drop && !this.disposed) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(!wasRunning), ...(wasRunning ? { cancelled: true } : {}) });
     }
     if (drop) this.queries.delete(id);
   }

@@ -1,0 +1,64 @@
+/**
+ * The worker thread behind WorkerQuery: opens the file itself, runs one query's QueryScanner
+ * and posts each chunk's results (QueryDelta) to the thread that started it. Bundled as its own
+ * entry (dist/viewerQueryWorker.js, see esbuild.mjs). A regex that backtracks for minutes only
+ * keeps this thread busy; the host terminates it on Cancel.
+ *
+ * Messages in: { type: 'advance' } (the file grew: scan the new lines).
+ * Messages out: { type: 'delta', delta } | { type: 'done' } | { type: 'error', message }.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { JsonlFile, type ViewerLimits } from './jsonlFile';
+import { QueryScanner, type QueryOptions, type QuerySpec } from './query';
+
+export interface QueryWorkerData {
+  path: string;
+  spec: QuerySpec;
+  limits: Partial<ViewerLimits>;
+  options: QueryOptions;
+}
+
+export type QueryWorkerMessage = { type: 'delta'; delta: import('./query').QueryDelta } | { type: 'done' } | { type: 'error'; message: string };
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('queryWorker runs only as a worker thread');
+  const data = workerData as QueryWorkerData;
+  const post = (m: QueryWorkerMessage): void => port.postMessage(m);
+  let file: JsonlFile;
+  let scanner: QueryScanner;
+  try {
+    file = await JsonlFile.open(data.path, data.limits);
+    scanner = new QueryScanner(file, data.spec, data.options);
+  } catch (e) {
+    post({ type: 'error', message: (e as Error).message });
+    return;
+  }
+  let running = false;
+  let again = false;
+  const run = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        if ((await file.refresh()) === 'reset') throw new Error('the file was rewritten: run the query again');
+        await scanner.scan({ onDelta: (delta) => post({ type: 'delta', delta }) });
+        post({ type: 'done' });
+      } while (again);
+    } catch (e) {
+      post({ type: 'error', message: (e as Error).message });
+    } finally {
+      running = false;
+    }
+  };
+  port.on('message', (m: { type?: string }) => {
+    if (m?.type === 'advance') void run();
+  });
+  await run();
+}
+
+void main();
