@@ -14,6 +14,7 @@ import {
   ChatTemplateError, ChatTemplateFormatter, formatterForProfile, parseTokenizerConfig, readChatTemplateFile, strftime,
 } from '../../src/core/llm/chatTemplate';
 import { ConversationError } from '../../src/core/llm/formatters';
+import { checkProfile } from '../../src/extension/endpoints/profiles';
 import type { ChatMessage, EndpointProfile } from '../../src/core/llm/types';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'chat-templates');
@@ -169,5 +170,21 @@ describe('chat templates: loading and helpers', () => {
     assert.equal(strftime(d, '%d %b %Y'), '05 Jul 2024');
     assert.equal(strftime(d, '%A %B %-d, %y %H:%M:%S %I%p %j %%'), 'Friday July 5, 24 09:07:03 09AM 187 %');
     assert.equal(strftime(d, '%a %e'), 'Fri  5');
+  });
+});
+
+describe('chat templates in VS Code settings (sdg.endpoints)', () => {
+  it('the settings schema offers the fields and the profile check keeps them', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const props = pkg.contributes.configuration.properties['sdg.endpoints'].items.properties;
+    assert.ok(props.apiKind.enum.includes('triton'));
+    assert.ok(props.formatter.enum.includes('chat-template'));
+    for (const f of ['chatTemplateFile', 'chatTemplate', 'chatTemplateVars']) assert.ok(props[f], `schema lacks ${f}`);
+    const file = fixture('qwen2.5-3b-instruct');
+    const ok = checkProfile({ name: 'trt', baseUrl: 'http://h:8000', model: 'ensemble', apiKind: 'triton', formatter: 'chat-template', chatTemplateFile: file });
+    assert.deepEqual(ok.problems, []);
+    assert.equal(ok.profile?.chatTemplateFile, file);
+    const bad = checkProfile({ name: 'trt', baseUrl: 'http://h:8000', model: 'ensemble', apiKind: 'triton', formatter: 'chat-template', chatTemplateFile: file + '.missing' });
+    assert.match(bad.problems.join('\n'), /^chatTemplateFile: .*not found/m);
   });
 });

@@ -47,7 +47,7 @@ export function checkProfile(raw: unknown): { profile?: EndpointProfile; problem
     model: typeof r.model === 'string' ? r.model.trim() : (r.model as string),
     apiKind: (r.apiKind ?? 'chat') as ApiKind,
   };
-  for (const f of ['formatter', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs'] as const) {
+  for (const f of ['formatter', 'chatTemplateFile', 'chatTemplate', 'chatTemplateVars', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs'] as const) {
     if (r[f] !== undefined && r[f] !== null) (profile as unknown as Record<string, unknown>)[f] = r[f];
   }
   // A pool: the server list is checked by the core; `baseUrl` is the first server's (kept for messages).
@@ -91,7 +91,7 @@ export function parseProfiles(raw: unknown): { profiles: EndpointProfile[]; issu
 /** A profile as stored back into settings: only the fields users write, no empty ones. */
 export function toSettingsEntry(p: EndpointProfile): Record<string, unknown> {
   const out: Record<string, unknown> = { name: p.name, baseUrl: p.baseUrl, model: p.model, apiKind: p.apiKind };
-  for (const f of ['formatter', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs', 'servers'] as const) {
+  for (const f of ['formatter', 'chatTemplateFile', 'chatTemplate', 'chatTemplateVars', 'preset', 'apiKeyEnv', 'headers', 'maxConcurrency', 'requestsPerMinute', 'tokensPerMinute', 'timeoutMs', 'servers'] as const) {
     const val = p[f];
     if (val !== undefined && !(typeof val === 'object' && !Object.keys(val).length)) out[f] = val;
   }
