@@ -16,13 +16,16 @@ import { runItems, type ProgressEvent, type RunResult } from '../engine';
 import { createEndpointClient } from '../llm/pool';
 import { assertValidEndpoint } from '../llm/presets';
 import type { ChatMessage, EndpointProfile, LlmClient, ModelParams } from '../llm/types';
-import { loadPromptConfig, withOverrides, type ContextType, type PromptConfig, type PromptParams } from '../prompts/promptConfig';
+import { loadPromptConfig, withOverrides, type CodeExecutionSettings, type ContextType, type PromptConfig, type PromptParams } from '../prompts/promptConfig';
+import { createSandbox, type Sandbox, type SandboxInfo, type SandboxSpec } from '../sandbox';
+import { rawFormatterFor, solveWithCode, type CodeLoopSetup } from './code';
 import { PromptRenderError, renderPrompt } from '../prompts/render';
 import { openRun, type OpenedRun, type RunOutputRecovery } from '../run';
 import { chunkConfig, chunkRows, chunkSize, validateChunk, type Chunk } from '../scale/shard';
-import { errorRow, itemsOf, rowKey, seedsOf, successRows, type GenerateItem, type GenerationRow, type RowContext } from './rows';
+import { codeRows, errorRow, itemsOf, rowKey, seedsOf, successRows, type GenerateItem, type GenerationRow, type RowContext } from './rows';
 
 export * from './rows';
+export * from './code';
 
 export interface GenerateOptions {
   /** Input JSONL (gsm8k, math or generic jsonl). */
@@ -63,6 +66,12 @@ export interface GenerateOptions {
   onProgress?(event: ProgressEvent): void;
   /** Early-stop threshold passed to the engine (default 8; false disables). */
   earlyStop?: number | false;
+  /** Code mode (prompt configs with `code_execution:`): where blocks run. Default: local python3 workers. */
+  sandbox?: SandboxSpec;
+  /** Code mode: overrides of the prompt config's `code_execution` settings (CLI flags). */
+  codeExecution?: Partial<CodeExecutionSettings>;
+  /** Code mode: called once the sandbox works, before any request (the CLI prints its isolation warning). */
+  onSandboxReady?(info: SandboxInfo): void;
 }
 
 export interface GenerateResult {
@@ -97,6 +106,8 @@ export interface PreparedGeneration {
   first: { row: DatasetRow; messages: ChatMessage[] } | null;
   /** The frozen config written to the run folder (no API key). */
   frozen: Record<string, unknown>;
+  /** Code mode settings (the config's, with overrides); null for text-only prompts. */
+  codeExecution: CodeExecutionSettings | null;
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
@@ -166,7 +177,32 @@ export async function prepareGeneration(options: Omit<GenerateOptions, 'output'>
   };
   // Only sharded runs carry it, so earlier run folders resume unchanged; a different chunk is refused.
   if (options.chunk) frozen.chunk = chunkConfig(validateChunk(options.chunk));
-  return { config, datasetFormat, params, seeds: seedsOf(startSeed, numSeeds), numSamples, first, frozen };
+  const codeExecution = codeSettings(config, options.codeExecution);
+  if (codeExecution) {
+    rawFormatterFor(ep.apiKind, ep.formatter);
+    const sb = options.sandbox ?? {};
+    frozen.code_execution = {
+      code_begin: codeExecution.codeBegin, code_end: codeExecution.codeEnd, output_begin: codeExecution.outputBegin, output_end: codeExecution.outputEnd,
+      max_executions: codeExecution.maxExecutions, max_output_chars: codeExecution.maxOutputChars, timeout: codeExecution.timeoutSeconds, stop_on_error: codeExecution.stopOnError,
+      // Where code runs may change between sessions (resume ignores it); what the model sees may not.
+      sandbox: { url: sb.url ?? null, language: sb.url ? sb.language ?? 'ipython' : null, python: sb.url ? null : sb.python ?? 'python3', memory_mb: sb.memoryMb ?? null, network: sb.network ?? null },
+    };
+  }
+  return { config, datasetFormat, params, seeds: seedsOf(startSeed, numSeeds), numSamples, first, frozen, codeExecution };
+}
+
+/** The config's code settings with the job's overrides; overrides without a code config are an error. */
+function codeSettings(config: PromptConfig, overrides: Partial<CodeExecutionSettings> | undefined): CodeExecutionSettings | null {
+  const given = Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined);
+  if (!config.codeExecution) {
+    if (given.length) throw new Error(`prompt ${config.name} has no code_execution section, so code execution settings (${given.map(([k]) => k).join(', ')}) do not apply; use a *_with_code prompt or add code_execution: to the config`);
+    return null;
+  }
+  const out = { ...config.codeExecution, ...Object.fromEntries(given) } as CodeExecutionSettings;
+  if (!Number.isInteger(out.maxExecutions) || out.maxExecutions < 0) throw new Error(`max code executions must be a whole number >= 0, got ${out.maxExecutions}`);
+  if (!(out.timeoutSeconds > 0)) throw new Error(`code execution time-out must be > 0 seconds, got ${out.timeoutSeconds}`);
+  if (!Number.isInteger(out.maxOutputChars) || out.maxOutputChars < 1) throw new Error(`code output size must be a whole number >= 1, got ${out.maxOutputChars}`);
+  return out;
 }
 
 /**
@@ -175,7 +211,7 @@ export async function prepareGeneration(options: Omit<GenerateOptions, 'output'>
  */
 export const RESUME_IGNORED_FIELDS = [
   'dataset.limit', 'start_seed', 'num_seeds', 'concurrency', 'requests_per_minute', 'tokens_per_minute',
-  'endpoint.name', 'endpoint.preset', 'endpoint.baseUrl', 'endpoint.apiKeyEnv', 'prompt.file', 'endpoint.maxResponseBytes',
+  'endpoint.name', 'endpoint.preset', 'endpoint.baseUrl', 'endpoint.apiKeyEnv', 'prompt.file', 'code_execution.sandbox', 'endpoint.maxResponseBytes',
 ];
 
 /** Count the items of the job (non-blank input lines x seeds, capped by limit); null when unreadable. */
@@ -203,9 +239,24 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
   const ctx: RowContext = { promptName: config.name, contextType: config.contextType, model: options.endpoint.model, numSamples };
 
   const concurrency = options.concurrency ?? options.endpoint.maxConcurrency ?? 16;
+  // Code mode: the sandbox must work before any request (a missing python3 is a setup error).
+  const code = prepared.codeExecution;
+  let sandbox: Sandbox | null = null;
+  if (code) {
+    sandbox = createSandbox({ ...options.sandbox, timeoutSeconds: code.timeoutSeconds, maxOutputChars: code.maxOutputChars });
+    options.onSandboxReady?.(await sandbox.start());
+  }
   // The client first: a client that cannot be built must not leave a run folder open.
   const client = options.client ?? createEndpointClient(options.endpoint, { apiKey: options.apiKey, connections: concurrency });
-  const closeClient = () => (options.client ? Promise.resolve() : client.close().catch(() => undefined));
+  // Raw completions in code mode: the prompt is formatted here so the solution so far can follow it.
+  const rawFormatter = code ? rawFormatterFor(options.endpoint.apiKind, options.endpoint.formatter) : null;
+  const rawClient = rawFormatter ? createEndpointClient({ ...options.endpoint, formatter: 'none' }, { apiKey: options.apiKey, connections: concurrency }) : null;
+  const codeSetup: CodeLoopSetup | null = code && sandbox ? { settings: code, sandbox, client, raw: rawClient && rawFormatter ? { client: rawClient, formatter: rawFormatter } : null } : null;
+  const closeClient = async () => {
+    await rawClient?.close().catch(() => undefined);
+    await sandbox?.close().catch(() => undefined);
+    if (!options.client) await client.close().catch(() => undefined);
+  };
   let run: OpenedRun<GenerationRow>;
   try {
     run = await openRun<GenerationRow>({
@@ -244,6 +295,10 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
       keyOf: (item) => item.key,
       async execute(item, c) {
         const messages = messagesFor(item.row);
+        if (codeSetup) {
+          const { samples, model } = await solveWithCode(codeSetup, c, messages, params, item.seed, numSamples);
+          return codeRows(item, samples, model, ctx);
+        }
         const response = await c.query(client, messages, { ...params, seed: item.seed });
         if (response.choices.length !== numSamples) {
           // A server that ignores `n` would silently give fewer samples per problem.

@@ -8,6 +8,7 @@
 import type { DatasetRow } from '../datasets';
 import type { ContextType } from '../prompts/promptConfig';
 import type { ChatMessage, ModelResponse } from '../llm/types';
+import type { CodeExecutionStats, CodeSample } from './code';
 
 export interface GenerateItem {
   key: string;
@@ -39,6 +40,12 @@ export interface GenerationRow {
   model: string;
   /** Present only when the server returned a separate chain of thought (reasoning models). */
   reasoning?: string;
+  /** Code mode only (prompt configs with `code_execution:`): blocks executed in this solution. */
+  code_executions?: number;
+  /** Code mode only: some block raised an error. */
+  code_execution_failed?: boolean;
+  /** Code mode only: some block hit the time limit. */
+  code_execution_timed_out?: boolean;
 }
 
 export function itemKey(inputIndex: number, seed: number): string {
@@ -82,6 +89,7 @@ interface Outcome {
   error: string | null;
   model: string;
   reasoning?: string;
+  code?: CodeExecutionStats;
 }
 
 /**
@@ -106,6 +114,7 @@ function makeRow(item: GenerateItem, ctx: RowContext, o: Outcome): GenerationRow
     model: o.model,
     // Only from reasoning-model servers (vLLM/SGLang reasoning parsers): the chain of thought.
     ...(o.reasoning !== undefined ? { reasoning: o.reasoning } : {}),
+    ...(o.code ?? {}),
   };
 }
 
@@ -115,6 +124,12 @@ export function successRows(item: GenerateItem, response: ModelResponse, ctx: Ro
   const model = response.model || ctx.model;
   return response.choices.map((choice, i) =>
     makeRow(item, ctx, { generation: choice.text, sample_index: i, finish_reason: choice.finishReason, usage, error: null, model, reasoning: choice.reasoning }));
+}
+
+/** One row per sample of a code-mode item (text with its code and output blocks). */
+export function codeRows(item: GenerateItem, samples: CodeSample[], model: string, ctx: RowContext): GenerationRow[] {
+  return samples.map((sample, i) =>
+    makeRow(item, ctx, { generation: sample.text, sample_index: i, finish_reason: sample.finishReason, usage: sample.usage, error: null, model: model || ctx.model, code: sample.stats }));
 }
 
 /** The single row recording a failed item. */

@@ -51,6 +51,76 @@ export interface PromptConfig {
   contextType: ContextType;
   contextTemplates: Record<Exclude<ContextType, 'empty'>, string>;
   params: PromptParams;
+  /** Set when solutions mix text with executed code blocks (`code_execution:`); null otherwise. */
+  codeExecution: CodeExecutionSettings | null;
+}
+
+/**
+ * Code mode: the model writes `code_begin` ... `code_end`, generation stops there, the block runs
+ * in the sandbox and `output_begin` OUTPUT `output_end` is appended before the model goes on.
+ * Defaults are the reference implementation's tags and limits.
+ */
+export interface CodeExecutionSettings {
+  codeBegin: string;
+  codeEnd: string;
+  outputBegin: string;
+  outputEnd: string;
+  /** Blocks executed per solution at most; a block written after that is left unexecuted. */
+  maxExecutions: number;
+  /** Characters of output kept per block (then "<output cut>"). */
+  maxOutputChars: number;
+  /** Wall-clock limit per block, seconds. */
+  timeoutSeconds: number;
+  /** End the solution after a failed or timed-out block instead of letting the model go on. */
+  stopOnError: boolean;
+}
+
+export const DEFAULT_CODE_EXECUTION: CodeExecutionSettings = {
+  codeBegin: '<llm-code>',
+  codeEnd: '</llm-code>',
+  outputBegin: '<llm-code-output>',
+  outputEnd: '</llm-code-output>',
+  maxExecutions: 8,
+  maxOutputChars: 1000,
+  timeoutSeconds: 10,
+  stopOnError: false,
+};
+
+const CODE_EXECUTION_KEYS = ['code_begin', 'code_end', 'output_begin', 'output_end', 'max_executions', 'max_output_chars', 'timeout', 'stop_on_error'];
+
+function parseCodeExecution(c: Checker, value: unknown): CodeExecutionSettings | null {
+  const path = ['code_execution'];
+  if (value === undefined || value === null || value === false) return null;
+  if (value === true) return { ...DEFAULT_CODE_EXECUTION };
+  if (!isMap(value)) {
+    c.add(path, `must be a mapping (e.g. {max_executions: 4}) or true, found ${typeName(value)}`);
+    return null;
+  }
+  c.unknownKeys(value, CODE_EXECUTION_KEYS, path);
+  const out = { ...DEFAULT_CODE_EXECUTION };
+  const tag = (key: string, field: 'codeBegin' | 'codeEnd' | 'outputBegin' | 'outputEnd') => {
+    const v = c.string(value[key], [...path, key], false);
+    if (v === undefined) return;
+    if (!v.trim()) c.add([...path, key], 'must not be empty');
+    else out[field] = v;
+  };
+  tag('code_begin', 'codeBegin');
+  tag('code_end', 'codeEnd');
+  tag('output_begin', 'outputBegin');
+  tag('output_end', 'outputEnd');
+  const m = c.number(value.max_executions, [...path, 'max_executions'], { integer: true, min: 0 });
+  if (m !== undefined) out.maxExecutions = m;
+  const o = c.number(value.max_output_chars, [...path, 'max_output_chars'], { integer: true, min: 1 });
+  if (o !== undefined) out.maxOutputChars = o;
+  const t = c.number(value.timeout, [...path, 'timeout'], { min: 0, minExclusive: true });
+  if (t !== undefined) out.timeoutSeconds = t;
+  if (value.stop_on_error !== undefined && value.stop_on_error !== null) {
+    if (typeof value.stop_on_error === 'boolean') out.stopOnError = value.stop_on_error;
+    else c.add([...path, 'stop_on_error'], `must be true or false, found ${typeName(value.stop_on_error)}`);
+  }
+  if (out.codeBegin === out.codeEnd) c.add([...path, 'code_end'], 'must differ from code_begin');
+  if (out.outputBegin === out.outputEnd) c.add([...path, 'output_end'], 'must differ from output_begin');
+  return out;
 }
 
 /** Several validation errors at once; `message` has one per line. */
@@ -72,7 +142,7 @@ export const DEFAULT_EXAMPLE_SEPARATOR = '\n\n\n';
 /** Values a user/system template can use besides `row.<input field>`. */
 export const ROW_PLACEHOLDERS = ['problem', 'expected_answer', 'reference_solution', 'masked_solution', 'input_index', 'context', 'examples'] as const;
 
-const TOP_KEYS = ['description', 'system', 'user', 'few_shot', 'context_type', 'context_templates', 'params'];
+const TOP_KEYS = ['description', 'system', 'user', 'few_shot', 'context_type', 'context_templates', 'params', 'code_execution'];
 const FEW_SHOT_KEYS = ['set', 'count', 'template', 'separator'];
 const PARAM_KEYS = ['temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'extra'];
 
@@ -250,6 +320,7 @@ export function parsePromptConfig(src: YamlSource): PromptConfig {
   if (system) c.placeholders(system, ['system'], ROW_PLACEHOLDERS, [], true);
 
   const params = validateParams(c, raw.params, ['params']);
+  const codeExecution = parseCodeExecution(c, raw.code_execution);
 
   if (c.errors.length) throw new PromptConfigError(c.errors);
   const config: PromptConfig = {
@@ -262,6 +333,7 @@ export function parsePromptConfig(src: YamlSource): PromptConfig {
     contextType,
     contextTemplates,
     params,
+    codeExecution,
   };
   // The config's own context type must be renderable with its examples.
   const problems = checkContextSupport(config, contextType);
