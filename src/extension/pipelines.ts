@@ -5,7 +5,7 @@
  * file only maps them to the Studio protocol and to SecretStorage-backed endpoints.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { LlmClient, EndpointProfile } from '../core/llm/types';
 import type { ProgressEvent } from '../core/engine/progress';
 import type { ParamSpec, ParamValue } from '../core/pipeline/definition';
@@ -49,6 +49,38 @@ export function paramInfo(p: ParamSpec): ParamInfo {
   }
 }
 
+/** Names of the parameters that hold input files: those a `source` stage's `documents` refers to. */
+export function datasetParamNames(def: { stages: Array<{ kind: string; options?: Record<string, unknown>; documents?: unknown }> }): Set<string> {
+  const out = new Set<string>();
+  const refOf = (v: unknown) => (typeof v === 'string' ? /^\s*\{\{\s*([A-Za-z_][\w]*)\s*\}\}\s*$/.exec(v)?.[1] : undefined);
+  for (const st of def.stages) {
+    if (st.kind !== 'source') continue;
+    const docs = st.options ? st.options.documents : st.documents;
+    for (const v of Array.isArray(docs) ? docs : [docs]) {
+      const name = refOf(v);
+      if (name) out.add(name);
+    }
+  }
+  return out;
+}
+
+/**
+ * Relative paths in dataset parameters resolve against the workspace folder (the extension
+ * host's cwd is not the workspace); the CLI keeps resolving them against its cwd.
+ */
+export function resolveDatasetParams(def: Parameters<typeof datasetParamNames>[0], params: Record<string, ParamValue>, root: string | undefined): Record<string, ParamValue> {
+  if (!root) return params;
+  const names = datasetParamNames(def);
+  const abs = (v: string) => (v.trim() && !isAbsolute(v.trim()) ? resolve(root, v.trim()) : v);
+  const out = { ...params };
+  for (const name of names) {
+    const v = out[name];
+    if (typeof v === 'string') out[name] = abs(v);
+    else if (Array.isArray(v)) out[name] = v.map((x) => (typeof x === 'string' ? abs(x) : x)) as ParamValue;
+  }
+  return out;
+}
+
 /** Form values -> typed parameter values for the core (which validates them again). */
 export function paramValues(specs: ParamSpec[], values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -80,6 +112,10 @@ export class PipelineCatalog {
   constructor(readonly builtinDir: string, readonly roots: () => string[]) {}
 
   /** `<first workspace folder>/prompts`, where workspace pipelines and templates live. */
+  workspaceRoot(): string | undefined {
+    return this.roots()[0];
+  }
+
   workspacePromptsDir(): string | undefined {
     const root = this.roots()[0];
     return root ? join(root, 'prompts') : undefined;
@@ -97,6 +133,7 @@ export class PipelineCatalog {
     const { listPipelines } = core();
     const cat = listPipelines(this.workspacePromptsDir());
     return cat.pipelines.map((p) => {
+      const datasets = datasetParamNames(p);
       const templates: TemplateRef[] = [];
       for (const name of p.templates) {
         const file = cat.templates.locate(name);
@@ -114,7 +151,7 @@ export class PipelineCatalog {
         description: p.description,
         source: p.source,
         file: this.refOf(p.file),
-        parameters: p.parameters.map(paramInfo),
+        parameters: p.parameters.map((x) => (datasets.has(x.name) ? { ...paramInfo(x), dataset: true } : paramInfo(x))),
         stages: p.stages.map((s) => ({ name: s.name, description: s.kind })),
         templates,
         fewShotSets: [],
@@ -188,7 +225,7 @@ export class PipelineLauncher implements RunLauncher<PipelineRunRequest> {
   async start(request: PipelineRunRequest, hooks: RunHooks): Promise<LaunchedRun> {
     const { resolvePipeline, resolveParameters } = core();
     const { def, templates } = resolvePipeline(request.pipelineId, this.deps.catalog.workspacePromptsDir());
-    const params = resolveParameters(def, {}, paramValues(def.parameters, request.params));
+    const params = resolveDatasetParams(def, resolveParameters(def, {}, paramValues(def.parameters, request.params)), this.deps.catalog.workspaceRoot());
     const folder = this.deps.runsFolder();
     const dir = join(folder, runFolderName(def.name, new Date(), (n) => existsSync(join(folder, n))));
     return this.launch({ def, templates, params, dir, endpointName: request.endpoint, concurrency: request.concurrency }, hooks);

@@ -192,9 +192,52 @@ export class Services implements vscode.Disposable {
     return result;
   }
 
+  /**
+   * Workspace JSONL files that are datasets: run outputs (the runs folder, `*.jsonl.run/`) and
+   * stage files (`stages/`) are listed apart (listRunFiles), so they never crowd the datasets out.
+   */
   async listDatasets(): Promise<string[]> {
     const { glob, max } = datasetGlob();
-    const uris = await vscode.workspace.findFiles(glob, '{**/node_modules/**,**/.git/**}', max);
+    const runsRel = this.runsFolderGlob();
+    const exclude = `{**/node_modules/**,**/.git/**,**/*.jsonl.run/**,**/stages/**${runsRel ? `,${runsRel}/**` : ''}}`;
+    return this.relativeFiles(await vscode.workspace.findFiles(glob, exclude, max));
+  }
+
+  /** Run outputs and stage files: JSONL under the runs folder. */
+  async listRunFiles(): Promise<string[]> {
+    const folder = runsFolder();
+    const root = workspaceRoots()[0];
+    if (!folder || !root || relative(root, folder).startsWith('..')) return [];
+    const { max } = datasetGlob();
+    const uris = await vscode.workspace.findFiles(new vscode.RelativePattern(vscode.Uri.file(folder), '**/*.jsonl'), '{**/node_modules/**,**/.git/**}', max);
+    return this.relativeFiles(uris);
+  }
+
+  /** VS Code's open dialog for a JSONL file. */
+  async browseDataset(): Promise<string | undefined> {
+    const root = workspaceRoots()[0];
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      canSelectFolders: false,
+      openLabel: 'Use as dataset',
+      filters: { 'JSON Lines': ['jsonl'], 'All files': ['*'] },
+      defaultUri: root ? vscode.Uri.file(root) : undefined,
+    });
+    const file = picked?.[0];
+    if (!file || file.scheme !== 'file') return undefined;
+    return this.relativeFiles([file])[0];
+  }
+
+  /** The runs folder as a glob relative to the first workspace folder, if it is inside it. */
+  private runsFolderGlob(): string | undefined {
+    const folder = runsFolder();
+    const root = workspaceRoots()[0];
+    if (!folder || !root) return undefined;
+    const rel = relative(root, folder);
+    return rel && !rel.startsWith('..') ? rel.split(sep).join('/') : undefined;
+  }
+
+  private relativeFiles(uris: readonly vscode.Uri[]): string[] {
     const roots = workspaceRoots();
     return uris
       .filter((u) => u.scheme === 'file')
@@ -241,6 +284,8 @@ export class Services implements vscode.Disposable {
       trusted: () => vscode.workspace.isTrusted,
       defaultConcurrency: () => defaultConcurrency(),
       listDatasets: () => this.listDatasets(),
+      listRunFiles: () => this.listRunFiles(),
+      browseDataset: () => this.browseDataset(),
       openFile: async (abs, readonly, line) => {
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(abs));
         const editor = await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });

@@ -15,6 +15,12 @@ import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview 
 type Host = MessageChannel<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>;
 type Studio = HostedWebview<Host>;
 
+const datasetPipeline: PipelineInfo = {
+  id: 'explain', name: 'Explain', description: 'Reads a dataset.', source: 'workspace', file: 'prompts/pipelines/explain.yaml',
+  parameters: [{ name: 'documents', type: 'text', required: true, dataset: true, description: 'Problem files (one value per line)' }],
+  stages: [{ name: 'problems' }], templates: [], fewShotSets: [], errors: [],
+};
+
 export const decimalPipeline: PipelineInfo = {
   id: 'sampling', name: 'Sampling', description: 'A pipeline with a decimal parameter.', source: 'workspace', file: 'prompts/pipelines/sampling.yaml',
   parameters: [
@@ -62,7 +68,11 @@ describe('Studio loop in Chromium (webview)', function () {
 
   function base(host: Host, init: () => InitResult = () => loopInit()): void {
     host.handle('init', init);
-    host.handle('datasets.list', () => [{ file: 'data/gsm8k-test-20.jsonl' }]);
+    host.handle('datasets.list', () => [
+      { file: 'data/gsm8k-test-20.jsonl', group: 'dataset' as const },
+      { file: '.sdg/runs/gsm8k_explain-1/output.jsonl', group: 'run' as const },
+      { file: '.sdg/runs/gsm8k_explain-1/stages/problems.jsonl', group: 'run' as const },
+    ]);
     host.handle('runs.list', () => []);
     host.handle('templates.list', () => REFS);
     host.handle('fewshot.list', () => [
@@ -89,6 +99,32 @@ describe('Studio loop in Chromium (webview)', function () {
     await w.page.locator('vscode-button', { hasText: 'Launch' }).click();
     await waitUntil(() => started.length === 1);
     assert.equal(started[0].temperature, 0.35);
+    assert.deepEqual(await w.problems(), []);
+  });
+
+  it('dataset parameters: workspace datasets listed, run outputs and stage files in a collapsed group, Browse asks VS Code', async () => {
+    let browsed = 0;
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host, () => loopInit({ pipelines: [datasetPipeline, decimalPipeline] }));
+      host.handle('datasets.browse', () => (browsed++, { file: 'elsewhere/picked.jsonl' }));
+    })));
+    await w.page.locator('[data-pipeline="explain"]').click({ timeout: 20_000 });
+    const select = w.page.locator('vscode-single-select[aria-label="Dataset for documents"]');
+    await select.click();
+    const options = (await select.locator('li.option').allInnerTexts()).map((x) => x.trim());
+    assert.deepEqual(options, ['(pick a workspace file)', 'data/gsm8k-test-20.jsonl'], 'only datasets in the list');
+    await select.locator('li.option', { hasText: 'data/gsm8k-test-20.jsonl' }).click();
+    const area = w.page.locator('#param-documents');
+    await waitUntilAsync(async () => (await area.evaluate((el) => (el as HTMLTextAreaElement).value)) === 'data/gsm8k-test-20.jsonl');
+    const group = w.page.locator('vscode-collapsible.run-files');
+    assert.equal(await group.getAttribute('title'), 'Run outputs and stage files (2)');
+    assert.equal(await group.evaluate((el) => (el as unknown as { open: boolean }).open), false, 'collapsed');
+    await group.click();
+    await group.locator('a', { hasText: 'stages/problems.jsonl' }).click();
+    await waitUntilAsync(async () => (await area.evaluate((el) => (el as HTMLTextAreaElement).value)) === '.sdg/runs/gsm8k_explain-1/stages/problems.jsonl');
+    await w.page.locator('vscode-button[aria-label="Browse for Dataset for documents"]').click();
+    await waitUntilAsync(async () => (await area.evaluate((el) => (el as HTMLTextAreaElement).value)) === 'elsewhere/picked.jsonl');
+    assert.equal(browsed, 1);
     assert.deepEqual(await w.problems(), []);
   });
 
@@ -133,6 +169,14 @@ describe('Studio loop in Chromium (webview)', function () {
 export async function waitUntil(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitUntilAsync(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -46,7 +46,10 @@ export class StudioStore {
   host!: Host;
   notice: { kind: 'error' | 'info'; text: string } | null = null;
   readonly busy = new Set<string>();
+  /** Workspace JSONL datasets (workspace-relative). */
   datasets: string[] = [];
+  /** Run outputs and stage files, offered apart. */
+  runFiles: string[] = [];
   allTemplates: TemplateRef[] = [];
   /** Every few-shot set of the workspace and the built-ins. */
   fewShotSets: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> = [];
@@ -164,7 +167,8 @@ export class StudioStore {
 
   async loadDatasets(): Promise<void> {
     const list = await this.host.request('datasets.list', {}).catch(() => []);
-    this.datasets = list.map((d) => d.file);
+    this.datasets = list.filter((d) => d.group !== 'run').map((d) => d.file);
+    this.runFiles = list.filter((d) => d.group === 'run').map((d) => d.file);
     this.changed();
   }
 

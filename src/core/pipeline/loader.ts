@@ -26,7 +26,8 @@ export interface PipelineInfo {
   /** Templates the stages use (names; parameterised names expanded over defaults/choices). */
   templates: string[];
   endpoints: Record<string, string>;
-  stages: Array<{ name: string; kind: string; line?: number }>;
+  /** `documents`: a source stage's raw option (the Studio offers a dataset picker for parameters it refers to). */
+  stages: Array<{ name: string; kind: string; line?: number; documents?: unknown }>;
   /** Problems found while loading (a broken workspace file is listed, not hidden). */
   errors: ValidationErrorData[];
 }
@@ -99,7 +100,7 @@ export function listPipelines(workspacePromptsDir?: string): Catalogue {
       parameters: def?.parameters ?? [],
       templates: def ? pipelineTemplates(def, templates) : [],
       endpoints: def?.endpoints ?? {},
-      stages: def?.stages.map((s) => ({ name: s.name, kind: s.kind, line: s.line })) ?? [],
+      stages: def?.stages.map((s) => ({ name: s.name, kind: s.kind, line: s.line, ...(s.kind === 'source' ? { documents: s.options.documents } : {}) })) ?? [],
       errors,
     };
     byName.set(name, info);

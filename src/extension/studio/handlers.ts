@@ -25,8 +25,12 @@ export interface StudioBackend extends files.FileContext {
   defaultConcurrency(): number;
   /** Show a (confined) file in an editor. */
   openFile(abs: string, readonly: boolean, line: number | undefined): Promise<void>;
-  /** Workspace-relative JSONL files for pickers. */
+  /** Workspace-relative JSONL files for pickers (datasets: run outputs and stage files left out). */
   listDatasets(): Promise<string[]>;
+  /** Run outputs and stage files (offered apart from the datasets). */
+  listRunFiles?(): Promise<string[]>;
+  /** VS Code's open dialog for a JSONL file; workspace-relative path when inside the workspace. */
+  browseDataset?(): Promise<string | undefined>;
   endpoints: {
     list(): Promise<EndpointView[]>;
     save(profile: unknown, previousName: string | undefined, apiKey: string | undefined): Promise<void>;
@@ -127,6 +131,7 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'template.save': v.object({ ref: templateRef, text }),
   'files.open': v.object({ file: fileRef, line: v.optional(v.int({ min: 1 })) }),
   'datasets.list': empty as Check<Record<string, never>>,
+  'datasets.browse': empty as Check<Record<string, never>>,
   'datasets.row': v.object({ file: fileRef, index: v.int({ min: 0, max: 100_000_000 }) }),
   'fewshot.list': empty as Check<Record<string, never>>,
   'fewshot.get': v.object({ file: fileRef }),
@@ -198,7 +203,12 @@ export function createHandlers(b: StudioBackend): Handlers {
       await b.openFile(abs, readonly, line);
       return null;
     },
-    'datasets.list': async () => (await b.listDatasets()).map((file) => ({ file })),
+    'datasets.list': async () => {
+      const [datasets, runFiles] = await Promise.all([b.listDatasets(), b.listRunFiles?.() ?? []]);
+      const runs = new Set(runFiles);
+      return [...datasets.filter((f) => !runs.has(f)).map((file) => ({ file, group: 'dataset' as const })), ...runFiles.map((file) => ({ file, group: 'run' as const }))];
+    },
+    'datasets.browse': async () => ({ file: (await b.browseDataset?.()) ?? null }),
     'datasets.row': ({ file, index }) => files.datasetRow(b, file, index),
     'fewshot.list': async () => files.listFewShotSets(b),
     'fewshot.get': ({ file }) => files.getFewShot(b, file),

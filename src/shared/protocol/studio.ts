@@ -24,6 +24,8 @@ export interface ParamInfo {
   options?: string[];
   min?: number;
   max?: number;
+  /** A parameter that names input files (a `source` stage's `documents`): offered with a dataset picker. */
+  dataset?: boolean;
 }
 
 /** A text field of a YAML file that holds a template (`user`, `system`, `stages[1].template`...). */
@@ -114,6 +116,8 @@ export interface ValidationIssue {
 export interface DatasetFile {
   /** Workspace-relative path. */
   file: string;
+  /** `run`: a run output or stage file (offered apart, in a collapsed group); absent: a dataset. */
+  group?: 'dataset' | 'run';
 }
 
 /** One few-shot example: field name -> text (problem, solution, expected_answer, ...). */
@@ -259,6 +263,8 @@ export type StudioRequests = {
   /** Open a workspace or built-in file in an editor (built-ins read-only). */
   'files.open': { params: { file: string; line?: number }; result: null };
   'datasets.list': { params: Record<string, never>; result: DatasetFile[] };
+  /** A file chosen in VS Code's open dialog (workspace-relative when inside the workspace); null when cancelled. */
+  'datasets.browse': { params: Record<string, never>; result: { file: string | null } };
   'datasets.row': { params: { file: string; index: number }; result: { row: Record<string, unknown> | null; count: number } };
   /** Every few-shot set (workspace first, then built-in), for the Few-shot tab's list. */
   'fewshot.list': { params: Record<string, never>; result: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> };

@@ -2,6 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
+import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
 import type { ParamInfo, PipelineInfo } from '../../../src/shared/protocol/studio.js';
 import { paramValues } from '../logic/state.js';
@@ -61,13 +62,11 @@ export class SdgPipelinesTab extends StudioView {
         input = html`<vscode-single-select id=${`param-${param.name}`} .value=${String(value ?? '')} @change=${(e: Event) => set(targetValue(e))}>${(param.options ?? []).map((o) => html`<vscode-option value=${o} ?selected=${o === value}>${o}</vscode-option>`)}</vscode-single-select>`;
         break;
       case 'text':
-        input = html`<vscode-textarea class="wide" id=${`param-${param.name}`} rows="4" .value=${String(value ?? '')} @input=${(e: Event) => set(targetValue(e))}></vscode-textarea>`;
+        input = html`<vscode-textarea class="wide" id=${`param-${param.name}`} rows=${param.dataset ? 2 : 4} .value=${String(value ?? '')} @input=${(e: Event) => set(targetValue(e))}></vscode-textarea>
+          ${param.dataset ? html`<sdg-dataset-picker .store=${this.store} label=${`Dataset for ${param.name}`} none="(pick a workspace file)" .value=${''} @pick=${(e: CustomEvent<string>) => e.detail && set(e.detail)}></sdg-dataset-picker>` : nothing}`;
         break;
       case 'file':
-        input = html`<vscode-single-select id=${`param-${param.name}`} .value=${String(value ?? '')} @change=${(e: Event) => set(targetValue(e))}>
-          <vscode-option value="">(none)</vscode-option>
-          ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === value}>${d}</vscode-option>`)}
-        </vscode-single-select>`;
+        input = html`<sdg-dataset-picker id=${`param-${param.name}`} .store=${this.store} label=${param.name} none="(none)" .value=${String(value ?? '')} @pick=${(e: CustomEvent<string>) => set(e.detail)}></sdg-dataset-picker>`;
         break;
       default:
         // Decimals: a text field (a number input's default step of 1

@@ -2,6 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
+import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
 import type { LabelParams, RunView } from '../../../src/shared/protocol/studio.js';
 import { compactNumber, formatDuration } from '../../shared/theme.js';
@@ -78,10 +79,7 @@ export class SdgRunsTab extends StudioView {
           ${configs.map((c) => html`<vscode-option value=${c.file} ?selected=${c.file === f.prompt}>${c.label.replace(/ \(prompt config\)$/, '')}${c.file.startsWith('builtin:') ? '' : ' (workspace)'}</vscode-option>`)}
         </vscode-single-select>
         <vscode-label>Dataset</vscode-label>
-        <vscode-single-select aria-label="Labeling dataset" .value=${f.input} @change=${(e: Event) => set({ input: targetValue(e) })}>
-          <vscode-option value="">(choose)</vscode-option>
-          ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === f.input}>${d}</vscode-option>`)}
-        </vscode-single-select>
+        <sdg-dataset-picker .store=${this.store} label="Labeling dataset" .value=${f.input} @pick=${(e: CustomEvent<string>) => set({ input: e.detail })}></sdg-dataset-picker>
       </div>
       <div class="row">${this.renderEndpointAndConcurrency()}</div>
       <div class="form-grid">

@@ -2,6 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
+import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
 import type { SlurmPreview } from '../../../src/shared/protocol/studio.js';
 import { clusterFormOf, clusterRequest, slurmJobRequest, taskCount, type ClusterForm, type SlurmJobForm } from '../logic/slurm.js';
@@ -79,10 +80,7 @@ export class SdgSlurmTab extends StudioView {
             ${configs.map((x) => html`<vscode-option value=${x.file} ?selected=${x.file === j.prompt}>${x.label.replace(/ \(prompt config\)$/, '')}${x.file.startsWith('builtin:') ? '' : ' (workspace)'}</vscode-option>`)}
           </vscode-single-select>
           <vscode-label>Dataset</vscode-label>
-          <vscode-single-select aria-label="Slurm dataset" .value=${j.input} @change=${(e: Event) => setJ({ input: targetValue(e) })}>
-            <vscode-option value="">(choose)</vscode-option>
-            ${this.datasets.map((d) => html`<vscode-option value=${d} ?selected=${d === j.input}>${d}</vscode-option>`)}
-          </vscode-single-select>
+          <sdg-dataset-picker .store=${this.store} label="Slurm dataset" .value=${j.input} @pick=${(e: CustomEvent<string>) => setJ({ input: e.detail })}></sdg-dataset-picker>
         </div>
         <div class="form-grid">
           <vscode-form-group variant="vertical"><vscode-label>Model</vscode-label><vscode-textfield aria-label="Slurm model" placeholder=${c.serverCommand.trim() ? 'Qwen/Qwen2.5-72B-Instruct' : "(the endpoint's)"} .value=${j.model} @input=${(e: Event) => setJ({ model: targetValue(e) })}></vscode-textfield></vscode-form-group>
