@@ -41,3 +41,25 @@ describe('math CLI: flags and errors', () => {
     assert.match(await sdg(['metrics', graded]), /graded2\.jsonl: 1 problems, 1 samples \(1 per problem\)/);
   });
 });
+
+describe('math CLI: every downstream command creates its output folder', () => {
+  it('grade, vote, metrics, export-sft and select-masked write into folders that do not exist yet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdg-math-dirs-'));
+    const gen = join(dir, 'gen.jsonl');
+    writeFileSync(gen, `${JSON.stringify({ input_index: 0, problem: 'p', expected_answer: '7', generation: 'so \\boxed{7}', seed: 0 })}\n`);
+    const graded = join(dir, 'graded', 'run1', 'g.jsonl');
+    assert.match(await sdg(['grade', '--input', gen, '--output', graded]), /graded 1 rows: 1 correct/);
+    await sdg(['vote', '--input', graded, '--output', join(dir, 'voted', 'v.jsonl')]);
+    assert.ok(existsSync(join(dir, 'voted', 'v.jsonl')));
+    await sdg(['metrics', graded, '--json', '--output', join(dir, 'metrics', 'm.json')]);
+    assert.ok(existsSync(join(dir, 'metrics', 'm.json')));
+    await sdg(['export-sft', '--input', graded, '--output', join(dir, 'sft', 'math.jsonl')]);
+    assert.ok(existsSync(join(dir, 'sft', 'math.jsonl')));
+    const masked = join(dir, 'masked.jsonl');
+    writeFileSync(masked, `${JSON.stringify({ input_index: 0, problem: 'p', generation: 'Add the numbers to get the result.' })}\n`);
+    const dataset = join(dir, 'data.jsonl');
+    writeFileSync(dataset, `${JSON.stringify({ problem: 'p', expected_answer: '7', reference_solution: 'Add the numbers: 3 + 4 = 7.' })}\n`);
+    await sdg(['select-masked', '--input', masked, '--dataset', dataset, '--output', join(dir, 'selected', 's.jsonl')]);
+    assert.ok(existsSync(join(dir, 'selected', 's.jsonl')));
+  });
+});

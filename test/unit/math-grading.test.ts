@@ -161,7 +161,7 @@ describe('math grading: pass@k and maj@k', () => {
 });
 
 describe('math grading: sdg vote', () => {
-  it('labels by equivalence-aware majority and flags weak majorities', async () => {
+  it('labels by equivalence-aware strict majority of all samples; failed rows vote against', async () => {
     const dir = tmp();
     const input = join(dir, 'gen.jsonl');
     const output = join(dir, 'voted.jsonl');
@@ -169,24 +169,94 @@ describe('math grading: sdg vote', () => {
       { input_index: 0, problem: 'a', generation: '\\boxed{\\frac{1}{2}}' },
       { input_index: 0, problem: 'a', generation: '\\boxed{0.5}' },
       { input_index: 0, problem: 'a', generation: '\\boxed{3}' },
-      { input_index: 0, problem: 'a', generation: null, error: 'timeout' },
       { input_index: 1, problem: 'b', generation: '\\boxed{1}' },
       { input_index: 1, problem: 'b', generation: '\\boxed{2}' },
       { input_index: 1, problem: 'b', generation: '\\boxed{3}' },
       { input_index: 2, problem: 'c', generation: 'no answer', expected_answer: '9' },
+      { input_index: 3, problem: 'd', generation: '\\boxed{4}' },
+      { input_index: 3, problem: 'd', generation: '\\boxed{4}' },
+      { input_index: 3, problem: 'd', generation: null, error: 'timeout' },
+      { input_index: 3, problem: 'd', generation: 'no box' },
     ]);
-    const s = await voteFile({ input, output, minShare: 0.5 });
-    assert.deepEqual(s, { rows: 8, problems: 3, labeled: 1, flagged: 2 });
+    const s = await voteFile({ input, output });
+    assert.deepEqual(s, { rows: 11, problems: 4, labeled: 1, flagged: 3, reasons: { 'no-answer': 1, tie: 1, 'min-votes': 0, 'min-share': 1, negative: 0, 'non-integer': 0 } });
     const rows = await readAll(output);
-    assert.equal(rows.length, 8);
-    assert.deepEqual(rows.slice(0, 4).map((r) => [r.expected_answer, r.majority_votes, r.total_votes, r.majority_flagged]), Array(4).fill(['\\frac{1}{2}', 2, 3, false]));
-    assert.deepEqual(rows.slice(4, 7).map((r) => [r.expected_answer, r.majority_votes, r.total_votes, r.majority_flagged]), Array(3).fill([null, 1, 3, true]));
-    assert.deepEqual([rows[7].expected_answer, rows[7].original_expected_answer, rows[7].total_votes, rows[7].majority_flagged], [null, '9', 0, true]);
+    assert.equal(rows.length, 11);
+    assert.deepEqual(rows.slice(0, 3).map((r) => [r.expected_answer, r.majority_votes, r.total_votes, r.majority_flagged, r.majority_reason]), Array(3).fill(['\\frac{1}{2}', 2, 3, false, null]));
+    assert.deepEqual(rows.slice(3, 6).map((r) => [r.expected_answer, r.majority_flagged, r.majority_reason]), Array(3).fill([null, true, 'tie: 3 answers have 1 votes each']));
+    assert.deepEqual([rows[6].expected_answer, rows[6].original_expected_answer, rows[6].total_votes, rows[6].majority_flagged, rows[6].majority_reason], [null, '9', 1, true, 'none of the 1 samples has an answer']);
+    // 2 of 4 samples: the failed and the unanswered rows vote against.
+    assert.deepEqual([rows[7].expected_answer, rows[7].majority_votes, rows[7].total_votes, rows[7].answered_votes, rows[7].majority_reason], [null, 2, 4, 2, 'the winner has 2 of 4 samples (50%), not more than 50%']);
     assert.equal(rows[1].predicted_answer, '0.5');
-    const low = await voteFile({ input, output: join(dir, 'v2.jsonl'), minShare: 0.3 });
-    assert.equal(low.labeled, 2, 'a 1/3 share passes a 0.3 threshold (ties go to the first answer)');
-    await assert.rejects(voteFile({ input, output: join(dir, 'v3.jsonl'), minShare: 2 }), /--min-share must be between 0 and 1/);
+    // Of the answered samples only, 2/2 passes.
+    const answered = await voteFile({ input, output: join(dir, 'v2.jsonl'), shareOf: 'answered' });
+    assert.equal(answered.labeled, 2);
+    await assert.rejects(voteFile({ input, output: join(dir, 'v3.jsonl'), minShare: 2 }), /--min-share must be at least 0 and below 1/);
+    await assert.rejects(voteFile({ input, output: join(dir, 'v3.jsonl'), minVotes: 0 }), /--min-votes must be a positive integer/);
     assert.ok(readFileSync(output, 'utf8').endsWith('\n'));
+  });
+
+  it('never labels a tie or a half: 5,5,7,7 and 1 answered of 4', async () => {
+    const dir = tmp();
+    const input = join(dir, 'gen.jsonl');
+    writeJsonl(input, [
+      ...['5', '5', '7', '7'].map((a) => ({ input_index: 0, problem: 'p', generation: `\\boxed{${a}}` })),
+      { input_index: 1, problem: 'q', generation: '\\boxed{8}' },
+      ...[1, 2, 3].map(() => ({ input_index: 1, problem: 'q', generation: 'I could not solve it' })),
+    ]);
+    for (const shareOf of ['all', 'answered'] as const) {
+      const s = await voteFile({ input, output: join(dir, `${shareOf}.jsonl`), shareOf, minShare: 0 });
+      const rows = await readAll(join(dir, `${shareOf}.jsonl`));
+      assert.equal(rows[0].expected_answer, null, 'a tie is never labelled, whatever the share');
+      assert.equal(rows[0].majority_reason, 'tie: 2 answers have 2 votes each');
+      assert.equal(s.reasons.tie, 1);
+    }
+    const strict = await voteFile({ input, output: join(dir, 'strict.jsonl') });
+    assert.equal(strict.labeled, 0, '1 of 4 samples is no majority');
+    const rows = await readAll(join(dir, 'strict.jsonl'));
+    assert.equal(rows[4].majority_reason, 'the winner has 1 of 4 samples (25%), not more than 50%');
+    const minVotes = await voteFile({ input, output: join(dir, 'mv.jsonl'), shareOf: 'answered', minVotes: 2 });
+    assert.equal(minVotes.reasons['min-votes'], 1, '1/1 answered passes the share but not --min-votes 2');
+  });
+
+  it('keeps 69999, 70000, 70001, 70002 apart (4 clusters, no label)', async () => {
+    const dir = tmp();
+    const input = join(dir, 'gen.jsonl');
+    writeJsonl(input, ['69999', '70000', '70001', '70002', '70,001'].map((a) => ({ input_index: 0, problem: 'p', generation: `\\boxed{${a}}` })));
+    const c = new AnswerClusters();
+    for (const a of ['69999', '70000', '70001', '70002']) c.add(a);
+    assert.equal(c.clusters.length, 4);
+    const s = await voteFile({ input, output: join(dir, 'v.jsonl'), minShare: 0.3 });
+    assert.equal(s.labeled, 1);
+    assert.equal((await readAll(join(dir, 'v.jsonl')))[0].expected_answer, '70001');
+    assert.equal((await readAll(join(dir, 'v.jsonl')))[0].majority_votes, 2);
+  });
+
+  it('drops negative or non-integer labels on request; fills only missing labels on request', async () => {
+    const dir = tmp();
+    const input = join(dir, 'gen.jsonl');
+    writeJsonl(input, [
+      ...['-3', '-3', '-3'].map((a) => ({ input_index: 0, problem: 'p', generation: `\\boxed{${a}}` })),
+      ...['2.5', '5/2', '\\frac52'].map((a) => ({ input_index: 1, problem: 'q', generation: `\\boxed{${a}}` })),
+      ...['12', '12', '12'].map((a) => ({ input_index: 2, problem: 'r', generation: `\\boxed{${a}}`, expected_answer: '13' })),
+    ]);
+    const plain = await voteFile({ input, output: join(dir, 'a.jsonl') });
+    assert.equal(plain.labeled, 3);
+    const s = await voteFile({ input, output: join(dir, 'b.jsonl'), dropNegative: true, dropNonInteger: true, fillMissingOnly: true });
+    assert.deepEqual([s.labeled, s.reasons.negative, s.reasons['non-integer']], [1, 1, 1]);
+    const rows = await readAll(join(dir, 'b.jsonl'));
+    assert.deepEqual(rows.map((r) => r.expected_answer), [null, null, null, null, null, null, '13', '13', '13']);
+    assert.equal(rows[0].majority_reason, 'the winner -3 is negative');
+    assert.equal(rows[3].majority_reason, 'the winner 2.5 is not an integer');
+  });
+
+  it('creates the output folder', async () => {
+    const dir = tmp();
+    const input = join(dir, 'gen.jsonl');
+    writeJsonl(input, [{ input_index: 0, problem: 'p', generation: '\\boxed{1}' }]);
+    const output = join(dir, 'new', 'deeper', 'voted.jsonl');
+    await voteFile({ input, output });
+    assert.equal((await readAll(output)).length, 1);
   });
 });
 

@@ -23,12 +23,18 @@ export class AnswerClusters {
   private arrivals = 0;
   /** Votes cast (null answers are not votes). */
   total = 0;
+  private readonly rawCache: boolean;
+
+  /** `rawCache: false` keeps only cleaned keys (less memory when answers rarely repeat verbatim). */
+  constructor(options: { rawCache?: boolean } = {}) {
+    this.rawCache = options.rawCache ?? true;
+  }
 
   /** Adds one answer; returns its cluster index, or -1 for a null/empty answer. */
   add(answer: string | null | undefined): number {
     const order = this.arrivals++;
     if (answer === null || answer === undefined) return -1;
-    let idx = this.byRaw.get(answer);
+    let idx = this.rawCache ? this.byRaw.get(answer) : undefined;
     if (idx !== undefined) {
       if (idx < 0) return -1;
       this.total++;
@@ -37,7 +43,7 @@ export class AnswerClusters {
     }
     const key = answerKey(answer);
     if (!key) {
-      this.byRaw.set(answer, -1);
+      if (this.rawCache) this.byRaw.set(answer, -1);
       return -1;
     }
     this.total++;
@@ -50,7 +56,7 @@ export class AnswerClusters {
       }
       this.byKey.set(key, idx);
     }
-    this.byRaw.set(answer, idx);
+    if (this.rawCache) this.byRaw.set(answer, idx);
     this.clusters[idx].votes++;
     return idx;
   }

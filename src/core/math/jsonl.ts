@@ -6,7 +6,8 @@
  * (a writer killed mid-line, no trailing newline) which is reported through `onTornLine` and
  * skipped, because `sdg generate` repairs such lines on resume and the data before it is good.
  */
-import { closeSync, createWriteStream, existsSync, openSync, readSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
 import { readJsonlBatches } from '../io/jsonl';
 
 export class JsonlError extends Error {
@@ -91,6 +92,8 @@ export class JsonlWriter {
 
   constructor(readonly file: string) {
     this.partial = `${file}.partial`;
+    // `--output sft/math.jsonl` into a folder that does not exist yet: create it, as generate does.
+    mkdirSync(dirname(file), { recursive: true });
     this.stream = createWriteStream(this.partial, { encoding: 'utf8' });
     this.stream.on('error', (e) => (this.failed = e));
   }
