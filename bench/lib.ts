@@ -28,8 +28,8 @@ export interface MockProcess {
 }
 
 /** The loopback mock model server in its own process, so its CPU is not the client's. */
-export async function startMockProcess(options: Record<string, unknown>): Promise<MockProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/mockServerMain.ts'), '--json', JSON.stringify({ logLimit: 0, trackKeys: false, ...options })], {
+export async function startMockProcess(options: Record<string, unknown>, script = 'test/support/mockServerMain.ts'): Promise<MockProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), '--json', JSON.stringify({ logLimit: 0, trackKeys: false, ...options })], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -108,6 +108,12 @@ export function parseFlags(argv: string[]): Record<string, string | boolean> {
     } else out[a.slice(2)] = true;
   }
   return out;
+}
+
+/** The mock's stats (`GET /mock/stats`), with the latencies it drew when started with `recordLatencies`. */
+export async function mockStats(mock: MockProcess): Promise<{ completed: number; connections: number; maxInFlight: number; latencies?: number[] }> {
+  const res = await fetch(new URL('/mock/stats', mock.url));
+  return (await res.json()) as { completed: number; connections: number; maxInFlight: number; latencies?: number[] };
 }
 
 /** Peak resident set size of this process so far, in MB. */

@@ -4,7 +4,9 @@
  *   npm run bench                 full run (about 15-20 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (about a minute: checks it all works; no targets judged)
  *   npm run bench -- --json       machine-readable figures on stdout (the table goes to stderr)
- *   npm run bench -- --only scheduling,client,memory,viewer,extension,server
+ *   npm run bench -- --only scheduling,client,product,window,memory,viewer,extension,server
+ *   npm run bench -- --only product --product-concurrency 256 --product-requests 3000
+ *   npm run bench -- --only window --window-concurrency 1024,2048 --window-requests 20000
  *   npm run bench -- --markdown docs/benchmarks.md   rewrite the results page
  *   npm run bench -- --only scheduling --concurrency 256   one concurrency level
  * See docs/benchmarks.md for the figures on this project's machine.
@@ -16,6 +18,7 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { toMarkdown, type BenchResult } from './markdown';
 import { join } from 'node:path';
 import { ROOT, fmt, parseFlags, printTable, runWorker, startMockProcess, type Figure } from './lib';
+import { productPath, windowScaling } from './product';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = Boolean(flags.quick);
@@ -212,7 +215,9 @@ async function main() {
   const started = new Date();
   const startLoad = loadavg();
   log(`SDG Studio benchmarks (${quick ? 'quick smoke run: nothing judged' : 'full'}) on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString()}`);
-  const groups: Array<[string, () => Promise<void>]> = [['server', server], ['scheduling', scheduling], ['client', clientCost], ['memory', memory], ['viewer', viewer], ['extension', extension]];
+  const productContext = { quick, flags, add, judge, log };
+  const groups: Array<[string, () => Promise<void>]> = [['server', server], ['scheduling', scheduling], ['client', clientCost],
+    ['product', () => productPath(productContext)], ['window', () => windowScaling(productContext)], ['memory', memory], ['viewer', viewer], ['extension', extension]];
   const failures: string[] = [];
   for (const [name, fn] of groups) {
     if (!want(name)) continue;

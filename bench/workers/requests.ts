@@ -5,6 +5,7 @@
  * Prints one JSON line: elapsed, client CPU, requests answered, peak RSS.
  */
 import { rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -107,6 +108,9 @@ async function undiciRaw() {
 }
 
 async function main() {
+  // Event-loop delay while the run goes on: how late callbacks run (a busy loop delays responses).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const rssSamples: number[] = [];
   const sampler = flags['rss-samples'] ? setInterval(() => rssSamples.push(process.memoryUsage.rss() / 1048576), 500) : undefined;
   const cpu0 = process.cpuUsage();
@@ -117,7 +121,9 @@ async function main() {
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (sampler) clearInterval(sampler);
-  console.log(JSON.stringify({ strategy, concurrency, requests: total, elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peakRssMb(), rssSamples, ...r }));
+  loopDelay.disable();
+  const loop = { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+  console.log(JSON.stringify({ strategy, concurrency, requests: total, elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peakRssMb(), rssSamples, loopDelay: loop, ...r }));
 }
 
 main().catch((e) => {

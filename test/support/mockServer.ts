@@ -761,7 +761,9 @@ export async function startMockServer(initial: MockServerOptions = {}): Promise<
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => { server.off('error', onError); resolve(); });
+    // A deep accept queue: a client opening 1,000+ connections at once must not see SYNs dropped
+    // (the default backlog of 511 made some connections wait for the 1 s SYN retry).
+    server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => { server.off('error', onError); resolve(); });
   });
   await listen(options.port ?? 0);
   const port = (server.address() as AddressInfo).port;

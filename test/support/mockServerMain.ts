@@ -87,8 +87,8 @@ async function main(): Promise<void> {
   const server = await startMockServer(options);
   console.log(`MOCK_SERVER_URL=${server.url}`);
   const printStats = () => {
-    const { byKey, ...rest } = server.stats;
-    console.error(JSON.stringify({ ...rest, keys: byKey.size }));
+    const { byKey, latencies, ...rest } = server.stats;
+    console.error(JSON.stringify({ ...rest, keys: byKey.size, ...(latencies ? { latenciesRecorded: latencies.length } : {}) }));
   };
   process.on('SIGUSR2', printStats);
   const stop = async () => {
