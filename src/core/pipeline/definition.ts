@@ -43,7 +43,7 @@ export interface ParamSpec {
 
 export const STAGE_KINDS = [
   'source', 'generate', 'parse_list', 'expand', 'cross', 'filter', 'reward', 'dedup',
-  'sample', 'limit', 'format', 'concat', 'dialogue', 'postprocess', 'pairs',
+  'sample', 'limit', 'format', 'concat', 'dialogue', 'postprocess', 'pairs', 'segment',
 ] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
@@ -191,7 +191,11 @@ export const STAGE_OPTIONS: Record<StageKind, Record<string, OptSpec>> = {
     output: { type: 'field', default: 'conversation', doc: 'Field that receives the conversation (list of {role, content}).' },
   },
   postprocess: {
-    op: { type: 'string', required: true, enum: ['diverse_qa', 'knowledge_list', 'strip_preamble'], doc: '`diverse_qa`: keep Q&A pairs in proportion to document length; `knowledge_list`: strip bullets; `strip_preamble`: drop a leading "Here is..." line.' },
+    op: {
+      type: 'string', required: true,
+      enum: ['diverse_qa', 'knowledge_list', 'strip_preamble', 'remove_markdown', 'remove_quotes', 'remove_lines', 'require_prefix', 'token_filter', 'nemotron_cc_diverse_qa', 'nemotron_cc_knowledge_list'],
+      doc: '`diverse_qa`: keep Q&A pairs in proportion to document length; `knowledge_list`: strip bullets; `strip_preamble`: drop a leading "Here is..." line. As NeMo Curator\'s Nemotron-CC steps: `remove_markdown`, `remove_quotes`, `remove_lines` (`patterns`), `require_prefix` (`prefix`: rows not starting with it are dropped, the prefix is cut), `token_filter` (`tokenizer`, `min_tokens`, `max_tokens`), `nemotron_cc_diverse_qa`, `nemotron_cc_knowledge_list`.',
+    },
     field: { type: 'field', default: 'response', doc: 'Field processed.' },
     output: { type: 'field', doc: 'Field written (default: `field`).' },
     document_field: { type: 'field', default: 'document', doc: 'diverse_qa: the source document (its length sets the number of pairs).' },
@@ -199,6 +203,22 @@ export const STAGE_OPTIONS: Record<StageKind, Record<string, OptSpec>> = {
     max_pairs: { type: 'int', default: 10, doc: 'diverse_qa: upper bound of pairs kept.' },
     seed: { type: 'int', default: 0, doc: 'diverse_qa: seed of the random choice of pairs.' },
     prepend_document: { type: 'bool', default: true, doc: 'diverse_qa: output is the document followed by the kept pairs.' },
+    prefix: { type: 'string', doc: 'require_prefix: the text the answer must start with; nemotron_cc_diverse_qa: the first line dropped when present.' },
+    patterns: { type: 'list', doc: 'remove_lines: lines equal to one of these are dropped (default: "Passage:", "Passage 1:" to "Passage 3:").' },
+    tokenizer: { type: 'string', default: '', doc: 'token_filter, nemotron_cc_diverse_qa: a tokenizer.json (or a folder with one) that counts tokens; empty: token_filter keeps every row, nemotron_cc_diverse_qa keeps 1..max_pairs pairs.' },
+    min_tokens: { type: 'int', default: 0, doc: 'token_filter: rows with fewer tokens are dropped.' },
+    max_tokens: { type: 'int', doc: 'token_filter: rows with more tokens are dropped.' },
+    count_field: { type: 'field', doc: 'token_filter: also store the token count in this field.' },
+  },
+  segment: {
+    field: { type: 'field', default: 'document', doc: 'Text field split into segments (each segment replaces it in its row).' },
+    tokenizer: { type: 'string', required: true, doc: 'tokenizer.json (or a folder with one) that counts tokens; empty: every document is one segment.' },
+    separator: { type: 'string', default: '\n', doc: 'Where documents are split before neighbouring pieces are joined again.' },
+    min_document_tokens: { type: 'int', default: 0, doc: 'Documents with fewer tokens are dropped.' },
+    max_segment_tokens: { type: 'int', required: true, doc: 'Longest segment in tokens; longer single pieces are dropped.' },
+    min_segment_tokens: { type: 'int', default: 0, doc: 'Segments with fewer tokens (after joining) are dropped.' },
+    index_field: { type: 'field', default: 'segment_index', doc: 'Field that receives the segment number within its document.' },
+    count_field: { type: 'field', default: 'segment_tokens', doc: 'Field that receives the segment\'s token count.' },
   },
   pairs: {
     group_by: { type: 'field', required: true, doc: 'Rows with the same value of this field are responses to one prompt.' },
@@ -663,8 +683,16 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
       }
       case 'postprocess':
         needField('field', o.field);
-        if (o.op === 'diverse_qa') needField('document_field', o.document_field);
+        if (o.op === 'diverse_qa' || o.op === 'nemotron_cc_diverse_qa') needField('document_field', o.document_field);
+        if (o.op === 'require_prefix' && options.prefix === undefined) err(at, 'op require_prefix needs `prefix`');
+        if (o.op === 'token_filter' && options.min_tokens === undefined && options.max_tokens === undefined) err(at, 'op token_filter needs `min_tokens` or `max_tokens`');
         out.add(typeof o.output === 'string' ? o.output : String(o.field));
+        if (o.op === 'token_filter' && typeof o.count_field === 'string') out.add(o.count_field);
+        break;
+      case 'segment':
+        needField('field', o.field);
+        out.add(String(o.index_field));
+        out.add(String(o.count_field));
         break;
       case 'pairs':
         needField('group_by', o.group_by);

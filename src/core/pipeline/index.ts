@@ -11,3 +11,5 @@ export * from './loader';
 export * from './runner';
 export { runLocalStage, stripBullets, stripPreamble, parseQaPairs, selectQaPairs, renderValue } from './localStages';
 export { executeModelItem, itemParams, attemptSeed, ATTEMPT_SEED_STRIDE, RewardScoresMissingError } from './modelStages';
+export * from './nemotronCc';
+export { loadTokenizer, type TokenCounter } from './tokens';

@@ -12,6 +12,10 @@ import { exactKey, MinHashDeduper } from './dedup';
 import { paramRef, type ParamValue, type PipelineDef, type StageDef } from './definition';
 import { Expression } from '../expr';
 import { childRow, readStageRows, seededRandom, type Row } from './rows';
+import {
+  afterPrefix, diverseQaPostprocess, knowledgeListPostprocess, PASSAGE_LINES, removeLines, removeMarkdown, removeQuotes, seededQaRandom, segmentDocument,
+} from './nemotronCc';
+import { loadTokenizer } from './tokens';
 
 export interface LocalStageContext {
   def: PipelineDef;
@@ -151,9 +155,36 @@ export async function runLocalStage(c: LocalStageContext): Promise<void> {
       for await (const row of input()) {
         const text = String(row[field] ?? '');
         let value: string;
+        const tokenizer = typeof opts.tokenizer === 'string' && opts.tokenizer ? loadTokenizer(opts.tokenizer) : undefined;
+        const extra: Record<string, unknown> = {};
         if (opts.op === 'knowledge_list') value = stripBullets(text);
         else if (opts.op === 'strip_preamble') value = stripPreamble(text);
-        else {
+        else if (opts.op === 'remove_markdown') value = removeMarkdown(text);
+        else if (opts.op === 'remove_quotes') value = removeQuotes(text);
+        else if (opts.op === 'remove_lines') value = removeLines(text, Array.isArray(opts.patterns) ? opts.patterns.map(String) : PASSAGE_LINES);
+        else if (opts.op === 'nemotron_cc_knowledge_list') value = knowledgeListPostprocess(text);
+        else if (opts.op === 'require_prefix') {
+          const rest = afterPrefix(text, String(opts.prefix));
+          if (rest === undefined) continue; // the answer does not start as asked: dropped, like the reference
+          value = rest;
+        } else if (opts.op === 'token_filter') {
+          // Without a tokenizer there is nothing to count: rows pass unchanged.
+          if (tokenizer) {
+            const n = tokenizer.count(text);
+            if (n < Number(opts.min_tokens ?? 0) || (typeof opts.max_tokens === 'number' && n > opts.max_tokens)) continue;
+            if (typeof opts.count_field === 'string') extra[opts.count_field] = n;
+          } else if (typeof opts.count_field === 'string') extra[opts.count_field] = null;
+          value = text;
+        } else if (opts.op === 'nemotron_cc_diverse_qa') {
+          const doc = String(row[String(opts.document_field)] ?? '');
+          value = diverseQaPostprocess(doc, text, {
+            prefix: typeof opts.prefix === 'string' ? opts.prefix : undefined,
+            maxPairs: Number(opts.max_pairs),
+            tokenizer,
+            random: seededQaRandom(Number(opts.seed) + hashId(row.id)),
+          });
+          if (!value) continue; // no usable pairs: dropped, like the reference
+        } else {
           const doc = String(row[String(opts.document_field)] ?? '');
           const pairs = selectQaPairs(text, doc, {
             wordsPerPair: Number(opts.words_per_pair), maxPairs: Number(opts.max_pairs), seed: Number(opts.seed) + hashId(row.id),
@@ -161,13 +192,34 @@ export async function runLocalStage(c: LocalStageContext): Promise<void> {
           if (pairs.length === 0) continue; // nothing usable came back: the row is dropped
           value = opts.prepend_document === false ? pairs.join('\n\n') : `${doc}\n\n${pairs.join('\n\n')}`;
         }
-        if (!value.trim()) continue;
-        await emitChild(row, row.id, { [output]: value });
+        if (!value.trim() && opts.op !== 'token_filter' && opts.op !== 'remove_lines' && opts.op !== 'remove_markdown' && opts.op !== 'remove_quotes') continue;
+        await emitChild(row, row.id, { [output]: value, ...extra });
       }
       return;
     }
     case 'pairs':
       return runPairs(c);
+    case 'segment': {
+      const field = String(opts.field);
+      const indexField = String(opts.index_field);
+      const countField = String(opts.count_field);
+      const tokenizerPath = String(opts.tokenizer ?? '');
+      const tokenizer = tokenizerPath ? loadTokenizer(tokenizerPath) : undefined;
+      for await (const row of input()) {
+        const text = String(row[field] ?? '');
+        // Without a tokenizer a document is not measured: it is one segment.
+        const segments = tokenizer
+          ? segmentDocument(text, {
+            tokenizer, separator: String(opts.separator), minDocumentTokens: Number(opts.min_document_tokens),
+            maxSegmentTokens: Number(opts.max_segment_tokens), minSegmentTokens: Number(opts.min_segment_tokens),
+          })
+          : [{ text, tokens: null as number | null }];
+        for (let k = 0; k < segments.length; k++) {
+          await emitChild(row, `${row.id}.s${k}`, { [field]: segments[k]!.text, [indexField]: k, [countField]: segments[k]!.tokens }, { [indexField]: k });
+        }
+      }
+      return;
+    }
     default:
       throw new Error(`stage kind ${stage.kind} is not a local stage`);
   }
