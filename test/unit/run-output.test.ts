@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runItems } from '../../src/core/engine';
@@ -208,10 +208,16 @@ describe('run output: lock', () => {
     const out = await open(file);
     assert.equal(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid, process.pid);
     await out.close();
-    // A lock from another host (e.g. an earlier container) or a garbled one is stale too.
-    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 1, host: 'elsewhere' }));
+    // A lock from another host, or a garbled one, is live while its heartbeat is fresh...
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 4242, host: 'elsewhere' }));
+    await assert.rejects(open(file), (e: unknown) => e instanceof OutputInUseError && e.pid === 4242 && /pid 4242 on host elsewhere/.test(e.message));
+    // ...and stale once it has missed its heartbeats (here: last touched 10 minutes ago).
+    const old = new Date(Date.now() - 600_000);
+    utimesSync(`${file}.lock`, old, old);
     await (await open(file)).close();
     writeFileSync(`${file}.lock`, '{"pid":');
+    await assert.rejects(open(file), OutputInUseError);
+    utimesSync(`${file}.lock`, old, old);
     await (await open(file)).close();
   });
 });

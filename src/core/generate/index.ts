@@ -244,7 +244,9 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
   let sandbox: Sandbox | null = null;
   if (code) {
     sandbox = createSandbox({ ...options.sandbox, timeoutSeconds: code.timeoutSeconds, maxOutputChars: code.maxOutputChars });
-    options.onSandboxReady?.(await sandbox.start());
+    // (Started before the callback: `f?.(await x)` would skip the await when there is no callback.)
+    const info = await sandbox.start();
+    options.onSandboxReady?.(info);
   }
   // The client first: a client that cannot be built must not leave a run folder open.
   const client = options.client ?? createEndpointClient(options.endpoint, { apiKey: options.apiKey, connections: concurrency });

@@ -41,3 +41,25 @@ export async function makeDirs(dir: string): Promise<void> {
     throw e;
   }
 }
+
+/**
+ * Whether two paths name the same file: the same device and inode (a hard link or a symlink to
+ * it), or the same real path. False when either does not exist.
+ */
+export async function sameFile(a: string, b: string): Promise<boolean> {
+  let sa: import('node:fs').BigIntStats;
+  let sb: import('node:fs').BigIntStats;
+  try {
+    [sa, sb] = await Promise.all([fsp.stat(a, { bigint: true }), fsp.stat(b, { bigint: true })]);
+  } catch {
+    return false;
+  }
+  // Some file systems (Windows, a few network mounts) report inode 0: fall back to real paths.
+  if (sa.ino !== 0n && sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  try {
+    const [ra, rb] = await Promise.all([fsp.realpath(a), fsp.realpath(b)]);
+    return ra === rb;
+  } catch {
+    return false;
+  }
+}

@@ -4,6 +4,7 @@
  * check so a "running" run whose process died shows as "interrupted".
  */
 import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError } from '../io/jsonl';
 import { renameReplacing } from '../io/fsUtil';
@@ -30,6 +31,8 @@ export interface Manifest {
   name: string;
   status: RunStatus;
   pid: number;
+  /** Host of `pid` (a pid means nothing on another machine of a cluster). */
+  host?: string;
   createdAt: string;
   startedAt: string;
   updatedAt: string;
@@ -86,6 +89,7 @@ export class ManifestWriter {
       version: 1,
       status: 'running',
       pid: process.pid,
+      host: hostname(),
       createdAt: now,
       startedAt: now,
       updatedAt: now,
@@ -207,7 +211,8 @@ export async function readJsonFile<T>(file: string, fix = ''): Promise<T | null>
 export async function readManifest(runDir: string): Promise<Manifest | null> {
   const m = await readJsonFile<Manifest>(join(runDir, MANIFEST_FILE));
   if (!m) return null;
-  if (m.status === 'running' && !isPidAlive(m.pid)) {
+  // A pid can only be checked on its own host; a run of another host stays "running".
+  if (m.status === 'running' && (m.host ?? hostname()) === hostname() && !isPidAlive(m.pid)) {
     m.status = 'interrupted';
     for (const s of m.stages ?? []) if (s.status === 'running') s.status = 'interrupted';
   }

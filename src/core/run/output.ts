@@ -8,7 +8,9 @@
  *    items are dropped by streaming the kept byte ranges to a temp file + atomic rename,
  *    so they are requested again without leaving duplicates,
  *  - the keys of complete, successful items go into a compact `KeySet` (`doneKeys`).
- * Then the file is opened for append through a `JsonlWriter`.
+ * Then the file is opened for append through a `JsonlWriter` (always append, never 'w': a
+ * second writer that slipped past the lock could only add rows, never overwrite them), under the
+ * lock of lock.ts; `close()` reads the file once more and fails if any item is there twice.
  */
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
@@ -16,7 +18,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { JsonlWriter, JsonlWriteError, describeFsError, parseLine, readLineBatches } from '../io/jsonl';
 import { KeySet } from './keySet';
 import { isPidAlive } from './manifest';
-import { makeDirs, renameReplacing } from '../io/fsUtil';
+import { makeDirs, renameReplacing, sameFile } from '../io/fsUtil';
+import { FileLock, LockHeldError, acquireLock, removeLockLeftovers } from './lock';
 
 export interface RunOutputOptions<R> {
   path: string;
@@ -30,6 +33,10 @@ export interface RunOutputOptions<R> {
   overwrite?: boolean;
   /** Writer back-pressure threshold. */
   highWaterMark?: number;
+  /** Files the job reads: the output must not be one of them (same path, symlink or hard link). */
+  inputs?: readonly string[];
+  /** The output lock, when the caller took it first (`openRun` does, before touching config.json). */
+  lock?: OutputLock;
 }
 
 /** What `openRunOutput` found and repaired. */
@@ -72,8 +79,8 @@ export class RunOutput<R = unknown> implements ItemSink<R> {
     readonly doneKeys: KeySet,
     readonly recovery: RunOutputRecovery,
     private readonly writer: JsonlWriter,
-    options: Pick<RunOutputOptions<R>, 'keyOf' | 'isFailed'>,
-    private readonly releaseLock: () => Promise<void> = async () => undefined,
+    private readonly options: Pick<RunOutputOptions<R>, 'keyOf' | 'isFailed' | 'rowsPerItem'>,
+    private readonly held?: OutputLock,
   ) {
     this.keyOf = options.keyOf;
     this.isFailed = options.isFailed ?? defaultIsFailed;
@@ -81,6 +88,8 @@ export class RunOutput<R = unknown> implements ItemSink<R> {
 
   /** Appends one item's rows in one write; a successful item's key joins `doneKeys`. */
   writeItem(rows: readonly R[]): Promise<void> {
+    const lost = this.held?.lock.lost;
+    if (lost) return Promise.reject(new JsonlWriteError(lost.message, this.path, 'ELOCKLOST'));
     if (rows.length > 0) {
       let failed = false;
       for (let i = 0; i < rows.length; i++) if (this.isFailed(rows[i])) failed = true;
@@ -106,13 +115,19 @@ export class RunOutput<R = unknown> implements ItemSink<R> {
     return this.writer.flush();
   }
 
-  /** Flushes, fsyncs and closes the file, and releases its lock. */
+  /**
+   * Flushes, fsyncs and closes the file, checks that every item is in it once (still under the
+   * lock), and releases the lock. Throws `DuplicateItemsError` when an item is there twice.
+   */
   async close(): Promise<void> {
+    let duplicates = 0;
     try {
       await this.writer.close();
+      duplicates = await countDuplicateItems({ ...this.options, path: this.path });
     } finally {
-      await this.releaseLock();
+      await this.held?.release();
     }
+    if (duplicates > 0) throw new DuplicateItemsError(this.path, duplicates);
   }
 }
 
@@ -131,65 +146,99 @@ function defaultIsFailed(row: unknown): boolean {
 /** Another process (or another job in this process) is writing the same output file. */
 export class OutputInUseError extends Error {
   override readonly name = 'OutputInUseError';
-  constructor(readonly path: string, readonly pid: number, readonly lockFile: string) {
-    super(pid === process.pid
+  constructor(readonly path: string, readonly pid: number, readonly lockFile: string, readonly host: string = hostname(), readonly ageMs = 0, readonly staleAfterMs = 0) {
+    super(pid === process.pid && host === hostname()
       ? `${path} is already being written by another job in this process; wait for it to finish or cancel it`
-      : `${path} is being written by another process (pid ${pid}); stop it first. If no such process is running, delete ${lockFile}`);
+      : `${path} is being written by another process (pid ${pid || '?'} on host ${host}, lock refreshed ${seconds(ageMs)} ago); stop it first. ` +
+        (host === hostname()
+          ? `If no such process is running, delete ${lockFile}`
+          : `If it is gone, its lock expires ${seconds(Math.max(0, staleAfterMs - ageMs))} from now (no heartbeat for ${seconds(staleAfterMs)}), or delete ${lockFile}`));
+  }
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`;
+}
+
+/** `--output` is (a link to) one of the job's inputs: writing it would destroy the input. */
+export class OutputIsInputError extends Error {
+  override readonly name = 'OutputIsInputError';
+  constructor(readonly path: string, readonly input: string) {
+    super(`${path} is the input file ${input} (the same file${resolve(path) === resolve(input) ? '' : ' through a link'}): writing it would destroy the input; choose another output`);
+  }
+}
+
+/** Refuses an output that is the same file as one of `inputs` (same path, symlink or hard link). */
+export async function assertNotAnInput(path: string, inputs: readonly string[] | undefined): Promise<void> {
+  for (const input of inputs ?? []) {
+    if (await sameFile(path, input)) throw new OutputIsInputError(path, input);
+  }
+}
+
+/** Items found more than once in an output file when it was closed (another writer?). */
+export class DuplicateItemsError extends Error {
+  override readonly name = 'DuplicateItemsError';
+  constructor(readonly path: string, readonly duplicates: number) {
+    super(`${path}: ${duplicates} item${duplicates === 1 ? ' was' : 's were'} written more than once (did another process write to this file?). ` +
+      'Run the same command again: the resume keeps one copy of each item.');
   }
 }
 
 const lockedHere = new Set<string>();
 
+/** The output lock of one file, held by this process. */
+export interface OutputLock {
+  /** Absolute path of the output file. */
+  path: string;
+  lock: FileLock;
+  release(): Promise<void>;
+}
+
 /**
- * Takes `<path>.lock` (exclusive create, holding pid and host) so two processes never append to
- * one file. A lock whose process is gone (killed, crashed, another container) is taken over.
+ * Takes `<path>.lock` so two processes (on this host or on others sharing the file system)
+ * never append to one file. See lock.ts: atomic creation, heartbeat, safe takeover of stale locks.
  */
-async function lockOutput(path: string): Promise<() => Promise<void>> {
+export async function lockOutput(path: string): Promise<OutputLock> {
   const abs = resolve(path);
   const lockFile = `${abs}.lock`;
   if (lockedHere.has(abs)) throw new OutputInUseError(abs, process.pid, lockFile);
-  const me = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await fsp.writeFile(lockFile, me, { flag: 'wx' });
-      lockedHere.add(abs);
-      let released = false;
-      return async () => {
-        if (released) return;
-        released = true;
-        lockedHere.delete(abs);
-        await fsp.rm(lockFile, { force: true }).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError(e, lockFile, 'writing');
-    }
-    let holder: { pid?: unknown; host?: unknown } | null = null;
-    try {
-      holder = JSON.parse(await fsp.readFile(lockFile, 'utf8'));
-    } catch {
-      holder = null; // half-written or unreadable: treat as stale
-    }
-    const pid = typeof holder?.pid === 'number' ? holder.pid : 0;
-    // Liveness can only be checked on this host; our own pid here is a leftover of an earlier life.
-    if (holder?.host === hostname() && pid !== process.pid && isPidAlive(pid)) throw new OutputInUseError(abs, pid, lockFile);
-    await fsp.rm(lockFile, { force: true }).catch(() => undefined);
+  lockedHere.add(abs);
+  let lock: FileLock;
+  try {
+    await removeLockLeftovers(lockFile);
+    lock = await acquireLock(lockFile);
+  } catch (e) {
+    lockedHere.delete(abs);
+    if (e instanceof LockHeldError) throw new OutputInUseError(abs, e.owner.pid ?? 0, lockFile, e.owner.host ?? 'an unknown host', e.ageMs, e.staleAfterMs);
+    throw describeFsError(e, lockFile, 'writing');
   }
-  throw new OutputInUseError(abs, 0, lockFile);
+  let released = false;
+  return {
+    path: abs,
+    lock,
+    async release() {
+      if (released) return;
+      released = true;
+      lockedHere.delete(abs);
+      await lock.release();
+    },
+  };
 }
 
 export async function openRunOutput<R = unknown>(options: RunOutputOptions<R>): Promise<RunOutput<R>> {
   const { path } = options;
+  await assertNotAnInput(path, options.inputs);
   await makeDirs(dirname(path)).catch((e) => { throw describeFsError(e, dirname(path), 'writing'); });
-  const release = await lockOutput(path);
+  const held = options.lock ?? (await lockOutput(path));
   try {
-    return await openLocked(options, release);
+    return await openLocked(options, held);
   } catch (e) {
-    await release();
+    await held.release();
     throw e;
   }
 }
 
-async function openLocked<R>(options: RunOutputOptions<R>, release: () => Promise<void>): Promise<RunOutput<R>> {
+async function openLocked<R>(options: RunOutputOptions<R>, held: OutputLock): Promise<RunOutput<R>> {
   const { path } = options;
   const recovery: RunOutputRecovery = {
     items: 0, rows: 0, failedRemoved: 0, incompleteRemoved: 0, duplicatesRemoved: 0,
@@ -210,8 +259,10 @@ async function openLocked<R>(options: RunOutputOptions<R>, release: () => Promis
 
   if (!exists || options.overwrite) {
     recovery.fresh = true;
-    const writer = await JsonlWriter.open(path, { truncate: true, highWaterMark: options.highWaterMark });
-    return new RunOutput<R>(path, doneKeys, recovery, writer, options, release);
+    // Emptied under the lock, then opened for append like any other session.
+    if (exists) await fsp.truncate(path, 0).catch((e) => { throw describeFsError(e, path, 'writing'); });
+    const writer = await JsonlWriter.open(path, { highWaterMark: options.highWaterMark });
+    return new RunOutput<R>(path, doneKeys, recovery, writer, options, held);
   }
 
   await removeStaleTemps(path);
@@ -231,7 +282,27 @@ async function openLocked<R>(options: RunOutputOptions<R>, release: () => Promis
 
   const writer = await JsonlWriter.open(path, { highWaterMark: options.highWaterMark });
   if (scan.missingNewline) await writer.writeRaw('\n');
-  return new RunOutput<R>(path, doneKeys, recovery, writer, options, release);
+  return new RunOutput<R>(path, doneKeys, recovery, writer, options, held);
+}
+
+/** Items found more than once in a complete output file (0 when every key is there once). */
+async function countDuplicateItems<R>(options: RunOutputOptions<R>): Promise<number> {
+  let size: number;
+  try {
+    size = (await fsp.stat(options.path)).size;
+  } catch {
+    return 0;
+  }
+  const recovery: RunOutputRecovery = {
+    items: 0, rows: 0, failedRemoved: 0, incompleteRemoved: 0, duplicatesRemoved: 0,
+    truncatedBytes: 0, compacted: false, fresh: false,
+  };
+  try {
+    await scanOutput(options, size, new KeySet(), recovery);
+  } catch {
+    return 0; // unreadable now: the next open reports it with file and line
+  }
+  return recovery.duplicatesRemoved;
 }
 
 interface ScanResult {
