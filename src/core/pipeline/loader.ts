@@ -274,7 +274,7 @@ export function dryRun(def: PipelineDef, params: Record<string, ParamValue>, tem
         const t = templates.get(templateName(stage.kind === 'generate' ? opts.template : opts.classify, values, stage));
         entry.messages = renderMessages(t, values);
       } else if (stage.kind === 'parse_list') {
-        entry.note = `local list parser first; if it finds no list, template ${opts.template} (count ${opts.count ?? 'unchecked'}, on_failure ${opts.on_failure}${opts.trim ? ', trim' : ''})`;
+        entry.note = `local list parser first; if it finds no list, template ${opts.template} (count ${opts.count ?? 'unchecked'}, on_failure ${opts.on_failure}, retries ${opts.retries ?? 0}${opts.trim ? ', trim' : ''})`;
       } else if (stage.kind === 'dialogue') {
         const values = templateValues(ctx, row);
         const t = templates.get(templateName(opts.user_template ?? `dialogue/user_${opts.persona ?? 'normal'}`, values, stage));
