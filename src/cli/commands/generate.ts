@@ -9,6 +9,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DATASET_FORMATS, parseFieldMapping, type DatasetFormat } from '../../core/datasets';
 import { countItems, generateSolutions, prepareGeneration, type GenerateOptions } from '../../core/generate';
+import { formatEstimate } from '../../core/estimate';
+import { estimateGeneration } from '../../core/estimate/generation';
 import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
 import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
 import type { ApiKind, EndpointProfile, FormatterName, PresetName, ServerStats } from '../../core/llm/types';
@@ -176,6 +178,11 @@ async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<voi
     const problems = items / prepared.seeds.length;
     if (options.chunk) out.push(`# chunk ${options.chunk.chunkId} of ${options.chunk.numChunks}: input rows with input_index % ${options.chunk.numChunks} == ${options.chunk.chunkId}${options.output ? ` -> ${options.output}` : ''}`);
     out.push(`--- plan ---`, `${problems} problems x ${prepared.seeds.length} seeds = ${items} requests, ${items * prepared.numSamples} rows (n=${prepared.numSamples})`);
+  }
+  // The estimate the Studio shows before a launch (src/core/estimate), over the whole input.
+  if (!options.chunk) {
+    const est = await estimateGeneration({ input: options.input, config: prepared.config, datasetFormat: prepared.datasetFormat, fields: options.fields, limit: options.limit, numSeeds: prepared.seeds.length, numSamples: prepared.numSamples, maxTokens: prepared.params.max_tokens ?? null });
+    out.push('--- estimate ---', ...formatEstimate(est));
   }
   out.push('--- request ---', JSON.stringify({ model: options.endpoint.model || null, seeds: prepared.seeds.length > 3 ? `${prepared.seeds[0]}..${prepared.seeds[prepared.seeds.length - 1]}` : prepared.seeds, ...prepared.params }));
   process.stdout.write(out.join('\n') + '\n');
