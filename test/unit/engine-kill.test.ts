@@ -17,8 +17,8 @@ const CONCURRENCY = 8;
 
 interface Row { id: string; n: number; c?: number; error?: string | null }
 
-function startChild(runDir: string, url: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CHILD, runDir, url, String(COUNT), String(CONCURRENCY)], {
+function startChild(runDir: string, url: string, count = COUNT, concurrency = CONCURRENCY): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CHILD, runDir, url, String(count), String(concurrency)], {
     cwd: join(__dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,6 +47,17 @@ function completeItems(file: string): Set<string> {
     prev = row;
   }
   return done;
+}
+
+/** What a kill left: every line whole and parseable, the file ending with a newline (no torn row). */
+function assertNoTornRow(file: string, when: string): void {
+  const text = readFileSync(file, 'utf8');
+  if (text.length === 0) return;
+  assert.ok(text.endsWith('\n'), `${when}: the file ends in a torn row: ...${JSON.stringify(text.slice(-80))}`);
+  const lines = text.split('\n').filter(Boolean);
+  for (let i = 0; i < lines.length; i++) {
+    assert.doesNotThrow(() => JSON.parse(lines[i]), `${when}: line ${i + 1} is not whole JSON: ${lines[i].slice(0, 80)}`);
+  }
 }
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -95,6 +106,7 @@ describe('engine: SIGKILL and resume', function () {
       await exited;
       const m = await readManifest(runDir);
       assert.equal(m!.status, 'interrupted');
+      assertNoTornRow(file, `after the kill at ${fraction}`);
       // A torn write at the tail, as a crash mid-write would leave.
       appendFileSync(file, '{"id":"item-99999","n":2,"c":0,"te');
       for (const id of completeItems(file)) if (!protectedAt.has(id)) protectedAt.set(id, requests.get(id) ?? 0);
@@ -127,5 +139,33 @@ describe('engine: SIGKILL and resume', function () {
     const m = (await readManifest(runDir))!;
     assert.equal(m.status, 'completed');
     assert.deepEqual(m.counts, { total: COUNT, done: COUNT, failed: 0, pending: 0 });
+  });
+  it('at high concurrency (many items per write): a kill never leaves a torn row, and a resume ends with every item once', async () => {
+    // Items finish in bursts here, so one write carries many items: the kill lands between writes.
+    server.configure({ latency: { fixedMs: 1 } });
+    try {
+      const runDir = join(dir, 'run-burst');
+      const file = join(runDir, 'output.jsonl');
+      const count = 1500;
+      for (const fraction of [0.3, 0.7]) {
+        const { child, output, exited } = startChild(runDir, server.url, count, 128);
+        const target = Math.floor(count * fraction);
+        await waitFor(() => existsSync(file) && statSync(file).size > 0 && completeItems(file).size >= target, `${target} items (${output()})`);
+        child.kill('SIGKILL');
+        await exited;
+        assertNoTornRow(file, `after the kill at ${fraction}`);
+      }
+      const last = startChild(runDir, server.url, count, 128);
+      assert.equal(await last.exited, 0, last.output());
+      const perId = new Map<string, number>();
+      for (const l of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+        const r = JSON.parse(l) as Row;
+        perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
+      }
+      assert.equal(perId.size, count);
+      for (const [id, n] of perId) assert.equal(n, 2, `${id} has ${n} rows`);
+    } finally {
+      server.configure({ latency: { fixedMs: 15 } });
+    }
   });
 });
