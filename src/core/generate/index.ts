@@ -271,6 +271,7 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
       keyOf: rowKey,
       rowsPerItem: (row) => row.num_samples,
       overwrite: options.overwrite,
+      inputs: [input],
     });
   } catch (e) {
     await closeClient();
