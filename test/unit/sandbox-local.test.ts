@@ -97,6 +97,8 @@ describe('sandbox: local python workers', function () {
     assert.equal(syntax.status, 'error');
     assert.match(syntax.output, /SyntaxError/);
     assert.ok(!syntax.output.includes('driver'), syntax.output);
+    // The traceback names the block "<code>", never a tag the loop looks for.
+    assert.match(syntax.output, /^File "<code>", line 1/);
     const exc = await s.execute('print("before")\n1 / 0');
     assert.equal(exc.status, 'error');
     assert.match(exc.output, /^before\n/);

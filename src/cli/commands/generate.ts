@@ -55,6 +55,15 @@ interface GenerateFlags {
   progress?: boolean;
   numChunks?: string;
   chunkId?: string;
+  python?: string;
+  sandboxUrl?: string;
+  sandboxLanguage?: string;
+  sandboxWorkers?: string;
+  sandboxMemoryMb?: string;
+  sandboxNetwork?: string;
+  maxCodeExecutions?: string;
+  codeTimeout?: string;
+  codeMaxOutputChars?: string;
 }
 
 function num(flag: string, value: string | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
@@ -149,6 +158,31 @@ export function optionsFromFlags(f: GenerateFlags): Omit<GenerateOptions, 'outpu
     tokensPerMinute: endpoint.tokensPerMinute,
     limit: num('--limit', f.limit, { integer: true, min: 1 }),
     overwrite: f.overwrite,
+    ...codeFromFlags(f),
+  };
+}
+
+/** Code mode flags (prompt configs with code_execution): the sandbox and overrides of the config's limits. */
+export function codeFromFlags(f: GenerateFlags): Pick<GenerateOptions, 'sandbox' | 'codeExecution'> {
+  if (f.sandboxNetwork !== undefined && f.sandboxNetwork !== 'none' && f.sandboxNetwork !== 'host') throw new Error(`--sandbox-network must be none or host, got ${JSON.stringify(f.sandboxNetwork)}`);
+  if (f.sandboxUrl !== undefined && (f.python !== undefined || f.sandboxWorkers !== undefined || f.sandboxMemoryMb !== undefined || f.sandboxNetwork !== undefined)) {
+    throw new Error('--sandbox-url runs code on a remote server: --python, --sandbox-workers, --sandbox-memory-mb and --sandbox-network apply to the local sandbox only');
+  }
+  const codeExecution = {
+    maxExecutions: num('--max-code-executions', f.maxCodeExecutions, { integer: true, min: 0 }),
+    timeoutSeconds: num('--code-timeout', f.codeTimeout, { min: 0.001 }),
+    maxOutputChars: num('--code-max-output-chars', f.codeMaxOutputChars, { integer: true, min: 1 }),
+  };
+  return {
+    sandbox: {
+      url: f.sandboxUrl,
+      language: f.sandboxLanguage,
+      python: f.python,
+      workers: num('--sandbox-workers', f.sandboxWorkers, { integer: true, min: 1 }),
+      memoryMb: num('--sandbox-memory-mb', f.sandboxMemoryMb, { integer: true, min: 0 }),
+      network: f.sandboxNetwork as 'none' | 'host' | undefined,
+    },
+    codeExecution: Object.values(codeExecution).some((v) => v !== undefined) ? codeExecution : undefined,
   };
 }
 
@@ -194,7 +228,7 @@ export function register(program: Command): void {
     .description('Generate solutions for every problem of a dataset (one request per problem and seed, n samples each); re-run to resume')
     .requiredOption('--input <file>', 'problems JSONL (gsm8k, math/MATH-500, or any JSONL with --field)')
     .option('--output <file>', 'output JSONL (run folder: <file>.run/)')
-    .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked) or a YAML file')
+    .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked, gsm8k_text_with_code, math_text_with_code, ...) or a YAML file')
     .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; repeat it (or separate with commas) for a pool of servers serving the same model; URL#weight=2&max=64 sets a server\'s share and limit', collect, [])
     .option('--model <name>', 'model name as the server serves it')
     .option('--api-key-env <VAR>', 'environment variable holding the API key')
@@ -225,6 +259,15 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--num-chunks <n>', 'split the input into N chunks (rows with input_index % N == chunk id); see docs/scale-out.md')
     .option('--chunk-id <i>', 'the chunk this run does (0..N-1); output OUT-chunkI.jsonl (or {chunk} in --output)')
+    .option('--python <path>', 'code mode (*_with_code prompts): the Python interpreter of the local sandbox (default python3)')
+    .option('--sandbox-url <url>', 'code mode: run code on a NeMo-Skills-compatible sandbox server (POST <url>/execute) instead of locally')
+    .option('--sandbox-language <lang>', 'code mode, --sandbox-url: ipython (state across blocks, default) or python3')
+    .option('--sandbox-workers <n>', 'code mode: local Python workers = blocks running at once (default: CPU count, at most 8)')
+    .option('--sandbox-memory-mb <MiB>', 'code mode: address-space limit per local worker (default 2048; 0 = none)')
+    .option('--sandbox-network <none|host>', 'code mode: none (default) runs local workers without network where the OS allows it')
+    .option('--max-code-executions <n>', 'code mode: blocks executed per solution at most (default: the prompt config\'s)')
+    .option('--code-timeout <seconds>', 'code mode: wall-clock limit per block (default: the prompt config\'s)')
+    .option('--code-max-output-chars <n>', 'code mode: output characters kept per block (default: the prompt config\'s)')
     .action(async (flags: GenerateFlags) => {
       const options = optionsFromFlags(flags);
       const chunk = chunkFromFlags(flags);
@@ -250,6 +293,10 @@ export function register(program: Command): void {
           ...options,
           apiKey,
           signal: cancel.signal,
+          onSandboxReady: (info) => {
+            process.stderr.write(`sdg: code execution: ${info.description}${info.network === 'none' ? ', no network' : ''}\n`);
+            if (info.warning) process.stderr.write(`sdg: warning: ${info.warning}\n`);
+          },
           onProgress: (e) => {
             recorded ??= writeCommandRecord(`${resolve(options.output)}.run`, currentCommand()).catch(() => undefined);
             if (e.servers) servers = e.servers;

@@ -49,8 +49,23 @@ function count(text: string, tag: string): number {
  */
 export function restoreCodeEnd(text: string, finishReason: string | null, s: CodeExecutionSettings): string {
   if (finishReason !== 'stop' || text.endsWith(s.codeEnd)) return text;
-  if (count(text, s.codeBegin) <= count(text, s.codeEnd)) return text;
+  // Outputs may quote anything (a traceback, a printed tag): only the model's own text counts.
+  const own = withoutOutputs(text, s);
+  if (count(own, s.codeBegin) <= count(own, s.codeEnd)) return text;
   return text + (text.endsWith('\n') ? '' : '\n') + s.codeEnd;
+}
+
+/** The text with every complete output block removed. */
+function withoutOutputs(text: string, s: CodeExecutionSettings): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const b = text.indexOf(s.outputBegin, at);
+    const e = b < 0 ? -1 : text.indexOf(s.outputEnd, b + s.outputBegin.length);
+    if (e < 0) return out + text.slice(at);
+    out += text.slice(at, b);
+    at = e + s.outputEnd.length;
+  }
 }
 
 /** True when the text ends with a closed code block that has not run (no output after it). */

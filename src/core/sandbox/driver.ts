@@ -32,7 +32,7 @@ if MEM > 0:
             pass
 REQ = os.fdopen(3, 'r', encoding='utf-8', errors='replace')
 RES = os.fdopen(4, 'w', encoding='utf-8')
-FILENAME = '<llm-code>'
+FILENAME = '<code>'
 sessions = {}
 
 
