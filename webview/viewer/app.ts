@@ -9,7 +9,8 @@ import { customElement, state } from 'lit/decorators.js';
 import { styleProps } from './styleProps.js';
 import type { FileInfo, GroupSort, GroupSummary, RecordDetail, RowData, ViewRef, QueryProgress } from '../../src/shared/protocol/viewer.js';
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
-import { renderRich, type RenderMode } from './richText.js';
+import type { RenderMode } from './richText.js';
+import './longText.js';
 
 const ROW_H = 24;
 const PAGE = 100;
@@ -436,14 +437,6 @@ export class JsonlViewer extends LitElement {
       this.setScrollTop(this.firstRow);
     }
     if (changed.has('columns')) this.resetCache();
-    const host = this.querySelectorAll<HTMLElement>('[data-rich]');
-    host.forEach((h) => {
-      const key = `${this.renderMode}:${h.dataset.rich}`;
-      if (h.dataset.rendered === key) return;
-      const field = this.detail?.fields.find((f) => f.name === h.dataset.rich);
-      if (field) renderRich(h, field.text, this.renderMode);
-      h.dataset.rendered = key;
-    });
   }
 
   // ---- state -----------------------------------------------------------------------------
@@ -685,12 +678,12 @@ export class JsonlViewer extends LitElement {
       </div>
       ${d.note ? html`<div class="note">${d.note}</div>` : nothing}
       ${d.error ? html`<div class="query-error">${d.error}</div>` : nothing}
-      ${d.fields.length === 0 ? html`<pre class="plain">${d.text}${d.textTruncated ? '\n…' : ''}</pre>` : nothing}
+      ${d.fields.length === 0 ? html`<sdg-long-text .text=${d.text + (d.textTruncated ? '\n…' : '')}></sdg-long-text>` : nothing}
       ${d.fields.map((f) => html`<section class="field">
         <div class="field-name">${f.name} <span class="muted">${f.kind}${f.truncated ? `, first ${f.text.length.toLocaleString()} of ${f.totalChars.toLocaleString()} characters` : ''}</span></div>
-        ${f.kind === 'string' && this.renderMode !== 'text' ? html`<div class="rich" data-rich=${f.name}></div>` : html`<pre class="plain">${f.text}</pre>`}
+        <sdg-long-text .text=${f.text} .mode=${f.kind === 'string' ? this.renderMode : 'text'}></sdg-long-text>
       </section>`)}
-      ${d.fields.length > 0 ? html`<details class="raw"><summary>JSON</summary><pre class="plain">${d.text}${d.textTruncated ? '\n…' : ''}</pre></details>` : nothing}
+      ${d.fields.length > 0 ? html`<details class="raw"><summary>JSON</summary><sdg-long-text .text=${d.text + (d.textTruncated ? '\n…' : '')}></sdg-long-text></details>` : nothing}
     </div>`;
   }
 
