@@ -25,6 +25,9 @@ NODE_MAJOR=24
 # The npm that installs code-server, pinned: it runs every dependency's install scripts (code-server
 # builds native modules in them), whatever npm the machine has (npm >= 11.19 skips unapproved ones).
 CS_NPM_VERSION=10.9.4
+case "$CACHE" in
+  *[[:space:]]*) echo "[setup] the cache folder '$CACHE' has a space in its path: native builds (node-gyp) cannot use it. Set SDG_CACHE_DIR to a path without spaces." >&2; exit 2;;
+esac
 mkdir -p "$CACHE/logs"
 
 # The variables an outer `npm run` sets describe that npm and that package, not the install we run:
@@ -142,7 +145,8 @@ setup_code_server() {
     # npm run by Node 24 itself, so every version check in the install sees Node 24.
     (
       cd "$csdir"
-      export PATH="$nodehome/bin:$PATH" npm_config_nodedir="$nodehome" npm_config_update_notifier=false
+      # Scripts that call `npm` themselves get this npm too (node_modules/.bin of the runtime folder).
+      export PATH="$nodehome/bin:$nodedir/node_modules/.bin:$PATH" npm_config_nodedir="$nodehome" npm_config_update_notifier=false
       run_logged "$nodehome/bin/node" "$npmcli" install --no-audit --no-fund --foreground-scripts "code-server@$CODE_SERVER_VERSION"
     )
     touch "$csdir/.complete"

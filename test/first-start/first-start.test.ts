@@ -64,7 +64,8 @@ describe('first start: npm start on a fresh clone', function () {
   const root = mkdtempSync(join(tmpdir(), 'sdg-first-start-'));
   const clone = join(root, 'my clone');
   const cold = process.env.SDG_FIRST_START_COLD === '1';
-  const cache = cold ? join(root, 'empty cache') : process.env.SDG_CACHE_DIR;
+  // No space in the cache's path: node-gyp cannot build there (setup-real-parts.sh refuses it).
+  const cache = cold ? join(root, 'empty-cache') : process.env.SDG_CACHE_DIR;
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('prints the URL, serves the workbench, stays quiet, stops on Ctrl+C and leaves the tree clean', async function () {
