@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import {
   ChatTemplateError, ChatTemplateFormatter, formatterForProfile, parseTokenizerConfig, readChatTemplateFile, strftime,
 } from '../../src/core/llm/chatTemplate';
-import { ConversationError } from '../../src/core/llm/formatters';
+import { ConversationError, getFormatter } from '../../src/core/llm/formatters';
 import { checkProfile } from '../../src/extension/endpoints/profiles';
 import type { ChatMessage, EndpointProfile } from '../../src/core/llm/types';
 
@@ -27,6 +27,19 @@ const A1: ChatMessage = { role: 'assistant', content: 'Seven.' };
 const U2: ChatMessage = { role: 'user', content: 'Another?' };
 
 describe('chat-template formatter: real templates rendered as apply_chat_template does', () => {
+  it('Llama 3 8B Instruct: BOS on the first turn, trimmed contents, the same prompt as the built-in llama3 formatter', () => {
+    const f = load('meta-llama-3-8b-instruct');
+    const expected = '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>' +
+      '<|start_header_id|>user<|end_header_id|>\n\nName a prime.<|eot_id|>' +
+      '<|start_header_id|>assistant<|end_header_id|>\n\nSeven.<|eot_id|>' +
+      '<|start_header_id|>user<|end_header_id|>\n\nAnother?<|eot_id|>' +
+      '<|start_header_id|>assistant<|end_header_id|>\n\n';
+    assert.equal(f.format([SYS, U1, A1, U2]), expected);
+    assert.equal(getFormatter('llama3').format([SYS, U1, A1, U2]), expected);
+    assert.equal(f.format([U1]), '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nName a prime.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
+    assert.deepEqual(f.stopWords, ['<|eot_id|>']);
+  });
+
   it('Llama 3.1 8B Instruct: BOS, the fixed date block, system trimmed into it, <|eot_id|> turns', () => {
     const f = load('llama-3.1-8b-instruct');
     const head = '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n';
