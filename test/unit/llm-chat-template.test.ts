@@ -89,6 +89,8 @@ describe('chat-template formatter: real templates rendered as apply_chat_templat
       '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nName a prime.<|im_end|>\n<|im_start|>assistant\nSeven.<|im_end|>\n<|im_start|>user\nAnother?<|im_end|>\n<|im_start|>assistant\n');
     assert.equal(f.format([U1]),
       '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nName a prime.<|im_end|>\n<|im_start|>assistant\n');
+    // With a system message, Qwen's template is plain ChatML: the built-in chatml formatter agrees.
+    assert.equal(getFormatter('chatml').format([SYS, U1, A1, U2]), f.format([SYS, U1, A1, U2]));
     // bos_token is null in Qwen's config: absent, as transformers leaves None tokens out.
     assert.equal(f.source.specialTokens.bos_token, undefined);
     assert.deepEqual(f.stopWords, ['<|im_end|>']);
