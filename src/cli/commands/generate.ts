@@ -15,6 +15,7 @@ import { FORMATTER_NAMES, isFormatterName } from '../../core/llm/formatters';
 import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolveEndpoint } from '../../core/llm/presets';
 import type { ApiKind, EndpointProfile, FormatterName, PresetName, ServerStats } from '../../core/llm/types';
 import { CONTEXT_TYPES, type ContextType, type PromptParams } from '../../core/prompts/promptConfig';
+import { checkLimit, type LimitName } from '../../core/limits';
 import { parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
 import { currentCommand, writeCommandRecord } from '../../core/scale/command';
 import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
@@ -66,12 +67,15 @@ interface GenerateFlags {
   codeMaxOutputChars?: string;
 }
 
-function num(flag: string, value: string | undefined, opts: { integer?: boolean; min?: number } = {}): number | undefined {
+function num(flag: string, value: string | undefined, opts: { integer?: boolean; min?: number; limit?: LimitName } = {}): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${flag} must be a number, got ${JSON.stringify(value)}`);
-  if (opts.integer && !Number.isInteger(n)) throw new Error(`${flag} must be a whole number, got ${value}`);
+  if (opts.integer && !Number.isSafeInteger(n)) throw new Error(`${flag} must be a whole number${Number.isInteger(n) ? ` below ${Number.MAX_SAFE_INTEGER}` : ''}, got ${value}`);
   if (opts.min !== undefined && n < opts.min) throw new Error(`${flag} must be >= ${opts.min}, got ${value}`);
+  // Upper bounds (src/core/limits.ts): the same ranges as endpoint profiles and the Studio.
+  const problem = opts.limit ? checkLimit(opts.limit, n) : null;
+  if (problem) throw new Error(`${flag} ${problem.replace(/, got .*$/, `, got ${value}`)}`);
   return n;
 }
 
@@ -102,10 +106,10 @@ export function endpointFromFlags(f: GenerateFlags): EndpointProfile {
     formatter: f.formatter as FormatterName | undefined,
     chatTemplateFile: f.chatTemplate === undefined ? undefined : resolve(f.chatTemplate),
     apiKeyEnv: f.apiKeyEnv,
-    maxConcurrency: num('--concurrency', f.concurrency, { integer: true, min: 1 }),
-    requestsPerMinute: num('--rpm', f.rpm, { min: 1 }),
-    tokensPerMinute: num('--tpm', f.tpm, { min: 1 }),
-    timeoutMs: f.timeout === undefined ? undefined : num('--timeout', f.timeout, { min: 1 })! * 1000,
+    maxConcurrency: num('--concurrency', f.concurrency, { integer: true, min: 1, limit: 'concurrency' }),
+    requestsPerMinute: num('--rpm', f.rpm, { min: 1, limit: 'requestsPerMinute' }),
+    tokensPerMinute: num('--tpm', f.tpm, { min: 1, limit: 'tokensPerMinute' }),
+    timeoutMs: f.timeout === undefined ? undefined : num('--timeout', f.timeout, { min: 1, limit: 'timeoutSeconds' })! * 1000,
     maxResponseBytes: f.maxResponseMb === undefined ? undefined : Math.round(num('--max-response-mb', f.maxResponseMb, { min: 0.001 })! * 1024 * 1024),
   });
   if ((f.apiKind === 'completions' || f.apiKind === 'triton') && f.formatter === undefined && profile.formatter === undefined) {
@@ -136,7 +140,7 @@ export function optionsFromFlags(f: GenerateFlags): Omit<GenerateOptions, 'outpu
   }
   const k = num('--top-k', f.topK, { integer: true, min: -1 });
   if (k !== undefined) params.top_k = k;
-  const m = num('--max-tokens', f.maxTokens, { integer: true, min: 1 });
+  const m = num('--max-tokens', f.maxTokens, { integer: true, min: 1, limit: 'maxTokens' });
   if (m !== undefined) params.max_tokens = m;
   if (f.stop?.length) params.stop = f.stop.map(unescapeStop);
   const endpoint = endpointFromFlags(f);
@@ -150,8 +154,8 @@ export function optionsFromFlags(f: GenerateFlags): Omit<GenerateOptions, 'outpu
     contextType: f.contextType as ContextType | undefined,
     fewShotCount: num('--few-shot-count', f.fewShotCount, { integer: true, min: 0 }),
     startSeed: num('--start-seed', f.startSeed, { integer: true, min: 0 }),
-    numSeeds: num('--num-seeds', f.numSeeds, { integer: true, min: 1 }),
-    numSamples: num('--num-samples', f.numSamples, { integer: true, min: 1 }),
+    numSeeds: num('--num-seeds', f.numSeeds, { integer: true, min: 1, limit: 'numSeeds' }),
+    numSamples: num('--num-samples', f.numSamples, { integer: true, min: 1, limit: 'numSamples' }),
     params,
     concurrency: endpoint.maxConcurrency,
     requestsPerMinute: endpoint.requestsPerMinute,
@@ -201,6 +205,11 @@ async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<voi
   const prepared = await prepareGeneration({ ...options, skipEndpointCheck: true });
   const out: string[] = [];
   out.push(`# prompt ${prepared.config.name} (${prepared.config.file}), context ${prepared.config.contextType}, dataset format ${prepared.datasetFormat}`);
+  const code = prepared.codeExecution;
+  if (code) {
+    const where = options.sandbox?.url ? `sandbox server ${options.sandbox.url}` : `local ${options.sandbox?.python ?? 'python3'}`;
+    out.push(`# code execution: ${code.codeBegin} ... ${code.codeEnd} blocks run in ${where} (up to ${code.maxExecutions} per solution, ${code.timeoutSeconds} s each, ${code.maxOutputChars} output characters); outputs go in ${code.outputBegin} ... ${code.outputEnd}`);
+  }
   if (!prepared.first) {
     out.push('# the input has no rows');
   } else {
