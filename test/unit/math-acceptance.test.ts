@@ -202,12 +202,16 @@ describe('math: acceptance generate -> grade -> metrics -> export-sft (GSM8K tes
     assert.equal(out.inputRows, 2 * PROBLEMS * SEEDS);
     assert.deepEqual(out.removed, {
       failed: 0,
+      'code-error': 0,
       incorrect: 2 * perPattern * (0 + 2 + 3 + 4),
       contaminated: perPattern * (4 + 2 + 1), // every right GSM8K solution: the problems are the test set
       'multi-boxed': 0,
+      arithmetic: 0,
       duplicate: 0,
+      tokens: 0,
       length: 0,
       cap: perPattern * 2, // MATH pattern-0 problems: 4 right solutions, 2 kept
+      downsample: 0,
     });
     assert.equal(out.contaminatedProblems, PROBLEMS);
     assert.equal(out.written, perPattern * (2 + 2 + 1));

@@ -46,7 +46,7 @@ describe('sft export: filters', () => {
     writeJsonl(input, rows);
     const output = join(dir, 'sft.jsonl');
     const s = await exportSft({ inputs: [input], output, contamination: [{ file: test }], ngram: 13, maxPerProblem: 3, seed: 7 });
-    assert.deepEqual(s.removed, { failed: 1, incorrect: 1, contaminated: 2, 'multi-boxed': 1, duplicate: 1, length: 1, cap: 3 + 1 });
+    assert.deepEqual(s.removed, { failed: 1, 'code-error': 0, incorrect: 1, contaminated: 2, 'multi-boxed': 1, arithmetic: 0, duplicate: 1, tokens: 0, length: 1, cap: 3 + 1, downsample: 0 });
     assert.equal(s.inputRows, rows.length);
     assert.equal(s.problems, 4);
     assert.equal(s.contaminatedProblems, 1);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { exportSft, formatSftSummary, type LengthFilter, type LengthScope } from '../../core/sft/export';
+import { exportSft, formatSftSummary, type DownsampleMethod, type LengthFilter, type LengthScope } from '../../core/sft/export';
 import { SFT_FORMATS, type SftFormat } from '../../core/sft/format';
 import { FORMATTER_NAMES } from '../../core/llm/formatters';
 
@@ -18,13 +18,37 @@ interface Opts {
   input: string[]; output: string; format: string; system?: string; promptTemplate?: string; formatter?: string; keepFields?: string;
   includeIncorrect?: boolean; dedup: boolean; multipleBoxed?: boolean; lengthFilter: string; lengthScope: string; iqrFactor: string;
   percentiles: string; minGroup: string; contamination: string[]; contaminationField?: string; ngram: string; maxPerProblem?: string;
-  seed: string; json?: boolean;
+  seed: string; json?: boolean; codeErrors: boolean; incorrectOnly?: boolean; trimSolutions?: boolean; dropIncorrectArithmetic?: boolean;
+  tokenizer?: string; minSolutionTokens?: string; maxSolutionTokens?: string; maxProblemTokens?: string; maxTotal?: string; downsample: string;
+  metadata: string[];
+}
+
+/** `--metadata key=value` (repeatable): a constant field of every record; values that parse as JSON are JSON. */
+function parseMetadata(pairs: string[]): Record<string, unknown> | undefined {
+  if (pairs.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--metadata must be key=value (got ${JSON.stringify(pair)})`);
+    const value = pair.slice(at + 1);
+    let parsed: unknown = value;
+    try { parsed = JSON.parse(value); } catch { /* a plain string */ }
+    out[pair.slice(0, at)] = parsed;
+  }
+  return out;
+}
+
+function nonNegativeInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be an integer >= 0 (got ${JSON.stringify(v)})`);
+  return n;
 }
 
 export function register(program: Command): void {
   program
     .command('export-sft')
-    .description('Turn graded generations into SFT data: filter (correct, dedup, multi-boxed, length, contamination, cap) and format')
+    .description('Turn graded generations into SFT data: filter (code errors, correct, contamination, multi-boxed, arithmetic, dedup, tokens, length, caps) and format')
     .option('--input <file>', 'graded JSONL (from `sdg grade`); repeat for several files', collect, [])
     .requiredOption('--output <file>', 'SFT JSONL to write')
     .option('--format <format>', `record shape: ${SFT_FORMATS.join(', ')}`, 'messages')
@@ -45,6 +69,17 @@ export function register(program: Command): void {
     .option('--ngram <n>', 'n-gram size (words) for the contamination check', '13')
     .option('--max-per-problem <n>', 'keep at most n solutions per problem (seeded, deterministic downsampling)')
     .option('--seed <n>', 'seed of the downsampling', '0')
+    .option('--no-code-errors', 'keep solutions whose code execution failed (Traceback, error output, code_execution_failed/timed_out flags)')
+    .option('--incorrect-only', 'export only incorrect solutions (flagged is_correct: false)')
+    .option('--trim-solutions', 'cut each solution after the line holding its final boxed answer')
+    .option('--drop-incorrect-arithmetic', 'drop solutions with a wrong "a op b = c" statement')
+    .option('--tokenizer <path>', 'tokenizer.json (or its folder) for the token limits')
+    .option('--min-solution-tokens <n>', 'drop solutions with fewer tokens (needs --tokenizer)')
+    .option('--max-solution-tokens <n>', 'drop solutions with more tokens (needs --tokenizer)')
+    .option('--max-problem-tokens <n>', 'drop problems with more tokens (needs --tokenizer)')
+    .option('--max-total <n>', 'keep at most n solutions in all (after every other filter)')
+    .option('--downsample <method>', 'how --max-total picks: fair (round-robin over problems) or random', 'fair')
+    .option('--metadata <key=value>', 'constant field added to every record, e.g. dataset=math (repeatable; JSON values allowed)', collect, [])
     .option('--json', 'print the filter summary as JSON')
     .action(async (opts: Opts) => {
       if (opts.input.length === 0) throw new Error('export-sft: give at least one --input file');
@@ -75,6 +110,17 @@ export function register(program: Command): void {
         ngram: positiveInt('--ngram', opts.ngram),
         maxPerProblem: positiveInt('--max-per-problem', opts.maxPerProblem),
         seed,
+        dropCodeErrors: opts.codeErrors,
+        incorrectOnly: opts.incorrectOnly === true,
+        trimSolutions: opts.trimSolutions === true,
+        dropIncorrectArithmetic: opts.dropIncorrectArithmetic === true,
+        tokenizer: opts.tokenizer,
+        minSolutionTokens: nonNegativeInt('--min-solution-tokens', opts.minSolutionTokens),
+        maxSolutionTokens: positiveInt('--max-solution-tokens', opts.maxSolutionTokens),
+        maxProblemTokens: positiveInt('--max-problem-tokens', opts.maxProblemTokens),
+        maxTotal: positiveInt('--max-total', opts.maxTotal),
+        downsample: opts.downsample as DownsampleMethod,
+        metadata: parseMetadata(opts.metadata),
         onWarning: (m) => console.error(`warning: ${m}`),
       });
       console.log(opts.json ? JSON.stringify(summary, null, 2) : formatSftSummary(summary));

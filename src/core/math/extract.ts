@@ -16,6 +16,8 @@ export interface ExtractOptions {
 }
 
 const BOX_COMMANDS = ['\\boxed', '\\fbox'];
+/** End of an executed code block's output in code-mode solutions (NeMo-Skills' tags). */
+export const CODE_OUTPUT_END = '</llm-code-output>';
 
 /** Reads a balanced `{...}` group starting at `open` (which must be `{`); escaped braces do not count. */
 function readBraced(text: string, open: number): { content: string; end: number } | null {
@@ -225,6 +227,10 @@ export function compileAnswerRegex(source: string): RegExp {
 /** The predicted final answer of a generation, or null when none is found. */
 export function extractAnswer(text: string | null | undefined, options: ExtractOptions = {}): string | null {
   if (typeof text !== 'string' || text.length === 0) return null;
+  // Solutions with executed code: the final answer comes after the last output block (a box
+  // printed by the code itself is not the model's answer).
+  const lastOutput = text.lastIndexOf(CODE_OUTPUT_END);
+  if (lastOutput >= 0) text = text.slice(lastOutput + CODE_OUTPUT_END.length);
   const mode = options.mode ?? 'auto';
   switch (mode) {
     case 'boxed': return extractBoxed(text);

@@ -2,14 +2,22 @@
  * `sdg export-sft`: graded generations -> SFT training JSONL, through a chain of filters whose
  * removals are counted one by one (the summary table).
  *
- * Filters, in order:
+ * Filters, in order (NeMo-Skills' prepare_sft_data names in brackets):
  *   failed        error rows and rows without a generation
- *   incorrect     is_correct !== true (kept and flagged with --include-incorrect)
+ *   code-error    code execution failed: execution flags, Traceback / error output [remove_code_errors]
+ *   incorrect     is_correct !== true (kept and flagged with --include-incorrect; --incorrect-only
+ *                 keeps only those [add_incorrect])
  *   contaminated  the problem shares an n-gram with a test set (--contamination FILE)
- *   multi-boxed   several different \boxed answers in one solution
+ *   multi-boxed   several different \boxed answers in one solution [drop_multi_boxed]
+ *   arithmetic    a wrong `a op b = c` statement (--drop-incorrect-arithmetic) [drop_incorrect_arithmetic]
  *   duplicate     the same solution (whitespace-normalised) already kept for the problem
+ *   tokens        solution (or problem) token count outside --min/--max-solution-tokens,
+ *                 --max-problem-tokens, with --tokenizer [remove_len_outlier_*]
  *   length        length outliers (IQR or percentiles, per problem or global; characters)
  *   cap           more than --max-per-problem solutions: deterministic seeded downsampling
+ *   downsample    more than --max-total solutions in all: fair (round-robin over problems) or
+ *                 random [downsampling_method, num_output_samples]
+ * --trim-solutions cuts each solution after the line of its final boxed answer first [trim_solutions].
  *
  * Two streaming passes over the inputs, no ordering assumed: the first builds a compact index
  * (per row: problem id, length, rank, verdict; per problem: its surviving row ids) and decides;
@@ -21,6 +29,7 @@ import { readJsonl, withJsonlWriter, problemKey } from '../math/jsonl';
 import { allBoxed } from '../math/extract';
 import { AnswerClusters } from '../math/clusters';
 import { ContaminationIndex, type ContaminationSource } from './contamination';
+import { codeExecutionError, incorrectArithmetic, loadTokenizer, trimAfterFinalAnswer, type SolutionTokenizer } from './filters';
 import { SftRenderer, type SftFormatOptions } from './format';
 
 export type LengthFilter = 'none' | 'iqr' | 'percentile';
@@ -44,10 +53,31 @@ export interface ExportSftOptions extends Partial<SftFormatOptions> {
   ngram?: number;
   maxPerProblem?: number;
   seed?: number;
+  /** Drop solutions whose code execution failed. Default true. */
+  dropCodeErrors?: boolean;
+  /** Keep only incorrect solutions (for preference / error data). */
+  incorrectOnly?: boolean;
+  /** Cut each solution after the line holding its final boxed answer. */
+  trimSolutions?: boolean;
+  /** Drop solutions with a wrong `a op b = c` statement. */
+  dropIncorrectArithmetic?: boolean;
+  /** A tokenizer.json (or its folder) for the token limits. */
+  tokenizer?: string;
+  minSolutionTokens?: number;
+  maxSolutionTokens?: number;
+  maxProblemTokens?: number;
+  /** Keep at most this many solutions in all. */
+  maxTotal?: number;
+  /** How --max-total picks: round-robin over problems (fair, default) or uniformly (random). */
+  downsample?: DownsampleMethod;
+  /** Constant fields added to every record (e.g. {dataset: "math", generation_type: "text"}). */
+  metadata?: Record<string, unknown>;
   onWarning?: (message: string) => void;
 }
 
-export const FILTER_NAMES = ['failed', 'incorrect', 'contaminated', 'multi-boxed', 'duplicate', 'length', 'cap'] as const;
+export type DownsampleMethod = 'fair' | 'random';
+
+export const FILTER_NAMES = ['failed', 'code-error', 'incorrect', 'contaminated', 'multi-boxed', 'arithmetic', 'duplicate', 'tokens', 'length', 'cap', 'downsample'] as const;
 export type FilterName = (typeof FILTER_NAMES)[number];
 
 export interface ExportSftSummary {
@@ -151,6 +181,18 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
   if (options.maxPerProblem !== undefined && !(Number.isInteger(options.maxPerProblem) && options.maxPerProblem >= 1)) {
     throw new Error(`max per problem must be a positive integer (got ${options.maxPerProblem})`);
   }
+  for (const [name, v] of [['max total', options.maxTotal], ['min solution tokens', options.minSolutionTokens], ['max solution tokens', options.maxSolutionTokens], ['max problem tokens', options.maxProblemTokens]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= (name === 'min solution tokens' ? 0 : 1))) throw new Error(`${name} must be a positive integer (got ${v})`);
+  }
+  const downsample = options.downsample ?? 'fair';
+  if (downsample !== 'fair' && downsample !== 'random') throw new Error(`downsampling must be fair or random (got ${JSON.stringify(downsample)})`);
+  if (options.incorrectOnly && options.includeIncorrect) throw new Error('--incorrect-only and --include-incorrect exclude each other');
+  const tokenLimits = options.minSolutionTokens !== undefined || options.maxSolutionTokens !== undefined || options.maxProblemTokens !== undefined;
+  if (tokenLimits && !options.tokenizer) throw new Error('token limits need --tokenizer (a tokenizer.json or the folder holding it)');
+  const tokenizer: SolutionTokenizer | null = options.tokenizer ? loadTokenizer(options.tokenizer) : null;
+  const dropCodeErrors = options.dropCodeErrors ?? true;
+  const trim = options.trimSolutions === true;
+  const problemTokens = new Map<number, boolean>();
 
   let contamination: ContaminationIndex | null = null;
   if (options.contamination?.length) {
@@ -161,6 +203,18 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
   const summary: ExportSftSummary = {
     inputRows: 0, problems: 0, removed: Object.fromEntries(FILTER_NAMES.map((n) => [n, 0])) as Record<FilterName, number>,
     contaminatedProblems: 0, incorrectKept: 0, written: 0, problemsWritten: 0,
+  };
+
+  /** Solution tokens within [min, max]; the problem's tokens (counted once per problem) within max. */
+  const withinTokenLimits = (tok: SolutionTokenizer, text: string, row: Record<string, unknown>, pid: number): boolean => {
+    if (options.maxProblemTokens !== undefined) {
+      let ok = problemTokens.get(pid);
+      if (ok === undefined) problemTokens.set(pid, (ok = tok.count(typeof row.problem === 'string' ? row.problem : '') <= options.maxProblemTokens));
+      if (!ok) return false;
+    }
+    if (options.minSolutionTokens === undefined && options.maxSolutionTokens === undefined) return true;
+    const n = tok.count(text);
+    return n >= (options.minSolutionTokens ?? 0) && n <= (options.maxSolutionTokens ?? Infinity);
   };
 
   // ---- pass 1: index and per-row verdicts
@@ -194,7 +248,8 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
         survivors.push([]);
       }
       const gen = row[genField];
-      const text = typeof gen === 'string' ? gen.trim() : '';
+      const raw = typeof gen === 'string' ? gen.trim() : '';
+      const text = trim ? trimAfterFinalAnswer(raw).trim() : raw;
       lengths.push(text.length);
       // One digest per row: its first 52 bits identify the solution (dedup), the next 64 give
       // its downsampling rank, mixed with the seed.
@@ -203,14 +258,15 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
       ranks.push(mix32(digest.readUInt32BE(8) ^ mix32(seed)) * 0x100000 + (mix32(digest.readUInt32BE(12) ^ seed) & 0xfffff));
       let v: number = KEPT;
       if ((row.error !== undefined && row.error !== null) || !text) v = CODE.failed;
+      else if (dropCodeErrors && codeExecutionError(row, text) !== null) v = CODE['code-error'];
       else if (row.is_correct === undefined) throw new Error(`${file}:${line}: row has no "is_correct": run \`sdg grade\` first`);
-      else if (row.is_correct !== true && !options.includeIncorrect) v = CODE.incorrect;
+      else if (options.incorrectOnly ? row.is_correct === true : row.is_correct !== true && !options.includeIncorrect) v = CODE.incorrect;
       else if (problemContaminated[pid]) v = CODE.contaminated;
       else if (dropMulti && distinctBoxedAnswers(text) > 1) v = CODE['multi-boxed'];
-      else if (dedup) {
-        if (seen.has(solutionId)) v = CODE.duplicate;
-        else seen.add(solutionId);
-      }
+      else if (options.dropIncorrectArithmetic && incorrectArithmetic(text) !== null) v = CODE.arithmetic;
+      else if (dedup && seen.has(solutionId)) v = CODE.duplicate;
+      else if (tokenizer && tokenLimits && !withinTokenLimits(tokenizer, text, row, pid)) v = CODE.tokens;
+      if (dedup && v === KEPT) seen.add(solutionId);
       verdict.push(v);
       if (v === KEPT) {
         // Fail on a bad --prompt-template now, not after a whole first pass.
@@ -249,7 +305,43 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
       for (const id of sorted.slice(options.maxPerProblem)) mark(id, CODE.cap);
       ids = sorted.slice(0, options.maxPerProblem);
     }
-    if (ids.length > 0) summary.problemsWritten++;
+    survivors[p] = ids;
+  }
+  // Global downsampling to --max-total: fair takes each problem's solutions in seeded random
+  // order, one per problem per round (problems in a seeded order each round), so every problem
+  // keeps min(its count, its fair share); random keeps the N lowest seeded ranks overall.
+  if (options.maxTotal !== undefined) {
+    let total = 0;
+    for (const ids of survivors) total += ids.length;
+    if (total > options.maxTotal) {
+      const keep = new Set<number>();
+      if (downsample === 'random') {
+        const all: number[] = [];
+        for (const ids of survivors) for (const id of ids) all.push(id);
+        all.sort((a, b) => ranks.get(a) - ranks.get(b) || a - b);
+        for (const id of all.slice(0, options.maxTotal)) keep.add(id);
+      } else {
+        const ordered = survivors.map((ids) => [...ids].sort((a, b) => ranks.get(a) - ranks.get(b) || a - b));
+        for (let round = 0; keep.size < options.maxTotal; round++) {
+          const open: number[] = [];
+          for (let p = 0; p < ordered.length; p++) if (ordered[p].length > round) open.push(p);
+          if (open.length === 0) break;
+          // The problem order of a round: a seeded hash of (problem, round), so no problem is always last.
+          open.sort((a, b) => mix32(a ^ mix32(seed + round * 0x9e3779b1)) - mix32(b ^ mix32(seed + round * 0x9e3779b1)) || a - b);
+          for (const p of open) {
+            if (keep.size >= options.maxTotal) break;
+            keep.add(ordered[p][round]);
+          }
+        }
+      }
+      for (let p = 0; p < survivors.length; p++) {
+        for (const id of survivors[p]) if (!keep.has(id)) mark(id, CODE.downsample);
+        survivors[p] = survivors[p].filter((id) => keep.has(id));
+      }
+    }
+  }
+  for (let p = 0; p < survivors.length; p++) {
+    if (survivors[p].length > 0) summary.problemsWritten++;
     survivors[p] = [];
   }
   for (let id = 0; id < summary.inputRows; id++) {
@@ -264,8 +356,10 @@ export async function exportSft(options: ExportSftOptions): Promise<ExportSftSum
       for await (const { row } of readJsonl(file, { onTornLine: () => undefined })) {
         if (id >= summary.inputRows) throw new Error(`${file} grew while exporting; run again on a finished file`);
         if (verdict.get(id++) !== KEPT) continue;
+        if (trim && typeof row[genField] === 'string') row[genField] = trimAfterFinalAnswer((row[genField] as string).trim());
         const record = renderer.render(row);
-        if (options.includeIncorrect) {
+        if (options.metadata) Object.assign(record, options.metadata);
+        if (options.includeIncorrect || options.incorrectOnly) {
           record.is_correct = row.is_correct === true;
           if (row.is_correct !== true) summary.incorrectKept++;
         }
