@@ -12,6 +12,7 @@ import { createEndpointClient, parseServerSpecs, validatePoolServers } from '../
 import { assertValidEndpoint, resolveApiKey, resolveEndpoint, isPresetName, PRESET_NAMES, type PartialEndpointProfile } from '../../core/llm/presets';
 import type { EndpointProfile, LlmClient } from '../../core/llm/types';
 import { dryRun, resolveParameters, resolvePipeline, runPipeline } from '../../core/pipeline';
+import { checkLimit, type LimitName } from '../../core/limits';
 import { createProgressRenderer, type ProgressRenderer } from '../progress';
 import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
 
@@ -49,10 +50,13 @@ function parseSets(sets: string[]): Record<string, string> {
   return out;
 }
 
-function positiveInt(flag: string, v: string | undefined): number | undefined {
+function positiveInt(flag: string, v: string | undefined, limit?: LimitName): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+  // Upper bounds shared with `sdg generate` and endpoint profiles (src/core/limits.ts).
+  const problem = limit ? checkLimit(limit, n) : null;
+  if (problem) throw new Error(`${flag} ${problem}`);
   return n;
 }
 
@@ -164,7 +168,7 @@ export function register(program: Command): void {
       const profiles: Record<string, EndpointProfile> = { default: main, ...file.endpoints };
       // Keys are checked now (a missing variable fails before any stage starts).
       const keys = new Map(Object.entries(profiles).map(([role, p]) => [role, resolveApiKey(p)]));
-      const concurrency = positiveInt('--concurrency', f.concurrency) ?? 16;
+      const concurrency = positiveInt('--concurrency', f.concurrency, 'concurrency') ?? 16;
       const clients = new Map<string, LlmClient>();
       const client = (role: string): LlmClient => {
         const r = role in profiles ? role : 'default';
@@ -197,8 +201,8 @@ export function register(program: Command): void {
           stageEndpoints: file.stages,
           endpointConfig: Object.fromEntries(Object.entries(profiles).map(([k, p]) => [k, { baseUrl: p.baseUrl, model: p.model, apiKind: p.apiKind, apiKeyEnv: p.apiKeyEnv, formatter: p.formatter }])),
           concurrency,
-          requestsPerMinute: positiveInt('--rpm', f.rpm),
-          tokensPerMinute: positiveInt('--tpm', f.tpm),
+          requestsPerMinute: positiveInt('--rpm', f.rpm, 'requestsPerMinute'),
+          tokensPerMinute: positiveInt('--tpm', f.tpm, 'tokensPerMinute'),
           overwrite: f.overwrite,
           signal: cancel.signal,
           onStage: f.quiet ? undefined : (stage, status, detail) => {

@@ -3,6 +3,7 @@
  * checks every profile goes through before a run starts, so a typo in a URL or a missing key
  * fails at once with a message naming the field, not after the first thousand requests.
  */
+import { checkLimit } from '../limits';
 import { isFormatterName, FORMATTER_NAMES } from './formatters';
 import { ChatTemplateFormatter, chatTemplateSource } from './chatTemplate';
 import type { ApiKind, EndpointProfile, PresetName } from './types';
@@ -179,6 +180,13 @@ export function validateEndpoint(profile: EndpointProfile): EndpointProblem[] {
   }
   if (profile.maxConcurrency !== undefined && !Number.isInteger(profile.maxConcurrency)) {
     add('maxConcurrency', `${where}: maxConcurrency must be a whole number, got ${profile.maxConcurrency}`);
+  }
+  // Upper bounds shared with the CLI flags (src/core/limits.ts): a time-out above Node's timer
+  // range fires at once, a huge rpm or concurrency sizes buffers by it.
+  for (const [field, limit] of [['maxConcurrency', 'concurrency'], ['requestsPerMinute', 'requestsPerMinute'], ['tokensPerMinute', 'tokensPerMinute'], ['timeoutMs', 'timeoutMs']] as const) {
+    const value = profile[field];
+    const problem = positiveOrAbsent(value) && value !== undefined ? checkLimit(limit, value) : null;
+    if (problem && /at most/.test(problem)) add(field, `${where}: ${field} ${problem}`);
   }
   if (profile.stream !== undefined && typeof profile.stream !== 'boolean') {
     add('stream', `${where}: stream must be true or false, got ${JSON.stringify(profile.stream)}`);

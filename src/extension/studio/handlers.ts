@@ -73,10 +73,10 @@ const profile = v.object({
   preset: v.optional(v.literal('nvidia', 'openai', 'vllm', 'sglang', 'tensorrt-llm', 'nim', 'llamacpp', 'ollama', 'custom')),
   apiKeyEnv: v.optional(v.string({ max: 200 })),
   headers: v.optional(v.record(v.string({ max: 4096 }), { maxKeys: 50 })),
-  maxConcurrency: v.optional(v.int({ min: 1, max: 100_000 })),
-  requestsPerMinute: v.optional(v.int({ min: 1 })),
-  tokensPerMinute: v.optional(v.int({ min: 1 })),
-  timeoutMs: v.optional(v.int({ min: 1 })),
+  maxConcurrency: v.optional(v.limit('concurrency')),
+  requestsPerMinute: v.optional(v.limit('requestsPerMinute')),
+  tokensPerMinute: v.optional(v.limit('tokensPerMinute')),
+  timeoutMs: v.optional(v.limit('timeoutMs')),
   servers: v.optional(v.array(v.object({ baseUrl: v.string({ min: 1, max: 2048 }), weight: v.optional(v.number({ min: 0 })), maxConcurrency: v.optional(v.int({ min: 1, max: 100_000 })) }), { max: 256 })),
 });
 
@@ -116,7 +116,7 @@ const slurmJob = v.object({
   limit: v.optional(v.int({ min: 1 })),
   temperature: v.optional(v.number({ min: 0, max: 10 })),
   maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
-  concurrency: v.optional(v.int({ min: 1, max: 100_000 })),
+  concurrency: v.optional(v.limit('concurrency')),
   sdgCommand: v.optional(v.string({ max: 4096 })),
 });
 

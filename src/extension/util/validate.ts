@@ -3,6 +3,8 @@
  * the shape of its params with these, so nothing from the webview is used unchecked.
  * Errors name the field: `params.profile.baseUrl: expected a string`.
  */
+import { checkLimit, type LimitName } from '../../core/limits';
+
 export class MessageValidationError extends Error {
   override readonly name = 'MessageValidationError';
 }
@@ -43,6 +45,15 @@ export const v = {
       if (typeof value !== 'number' || !Number.isFinite(value)) fail(where, `expected a number, got ${describe(value)}`);
       if (opts.min !== undefined && value < opts.min) fail(where, `must be at least ${opts.min}`);
       if (opts.max !== undefined && value > opts.max) fail(where, `must be at most ${opts.max}`);
+      return value;
+    };
+  },
+  /** A number in one of the shared ranges of src/core/limits.ts (the CLI flags use the same). */
+  limit(name: LimitName): Check<number> {
+    return (value, where) => {
+      if (typeof value !== 'number') fail(where, `expected a number, got ${describe(value)}`);
+      const problem = checkLimit(name, value);
+      if (problem) fail(where, problem);
       return value;
     };
   },
