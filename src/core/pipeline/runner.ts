@@ -231,7 +231,8 @@ async function priorAttempts(file: string): Promise<Map<string, number>> {
   for await (const rec of readJsonl<StoredRow>(file)) {
     const r = rec.value;
     // Memory: one entry per failed item only.
-    if (r && typeof r === 'object' && r._error != null && typeof r._key === 'string') out.set(r._key, Math.max(out.get(r._key) ?? 0, Number(r._attempts ?? 1)));
+    // Only list failures count: an item that failed on a server error still has a usable stored answer.
+    if (r && typeof r === 'object' && r._error != null && typeof r._attempts === 'number' && typeof r._key === 'string') out.set(r._key, Math.max(out.get(r._key) ?? 0, r._attempts));
   }
   return out;
 }
