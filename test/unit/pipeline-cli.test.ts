@@ -56,6 +56,26 @@ describe('pipeline CLI and workspace loader', () => {
     assert.equal(server.stats.total, total);
   });
 
+  it('sdg run: a list that failed is retried by the same command with a fresh request (no --set seed, no --overwrite)', async () => {
+    // Task lists about Friendship are one item short on the first request of each item only.
+    const flaky = await startMockServer({
+      respond: (req) => fakeModel({ wrongCount: (p) => (/Friendship/.test(p) && /Create 2 writing tasks/.test(p) && (req.seed ?? 0) < 1_048_576 ? 1 : undefined) })(req),
+    });
+    try {
+      const args = ['run', 'writing', '--base-url', flaky.url, '--model', 'mock-model', '--set', 'topics=Rain,Friendship', '--set', 'text_material_types=Poems',
+        '--set', 'n_openlines=2', '--set', 'n_revisions=1', '--set', 'on_failure=error', '--set', 'list_retries=0', '--set', 'trim_lists=false', '--output-dir', join(dir, 'flaky'), '--quiet'];
+      const first = await cli(args);
+      assert.equal(first.code, 1);
+      assert.match(first.err, /stage task_lists: ListConversionError \(count_mismatch\): expected 2 list elements, got 1 \(on_failure: error\)/);
+      assert.match(first.err, /run the same command again to retry it with a fresh request/);
+      const again = await cli(args);
+      assert.equal(again.code ?? 0, 0, again.err);
+      assert.equal(readFileSync(join(dir, 'flaky', 'output.jsonl'), 'utf8').trim().split('\n').length, 2 * 2);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('--endpoint-file routes a dialogue user simulator to another model', async () => {
     const ep = join(dir, 'endpoints.yaml');
     writeFileSync(ep, `endpoints:\n  user_simulator: { model: simulator-model }\n`);
