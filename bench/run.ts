@@ -19,6 +19,7 @@ import { toMarkdown, type BenchResult } from './markdown';
 import { join } from 'node:path';
 import { ROOT, fmt, parseFlags, printTable, runWorker, startMockProcess, type Figure } from './lib';
 import { productPath, windowScaling } from './product';
+import { codeExecution } from './codeExecution';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = Boolean(flags.quick);
@@ -218,6 +219,7 @@ async function main() {
   const productContext = { quick, flags, add, judge, log };
   const groups: Array<[string, () => Promise<void>]> = [['server', server], ['scheduling', scheduling], ['client', clientCost],
     ['product', () => productPath(productContext)], ['window', () => windowScaling(productContext)], ['memory', memory], ['viewer', viewer], ['extension', extension]];
+  groups.push(['code', () => codeExecution(productContext)]);
   const failures: string[] = [];
   for (const [name, fn] of groups) {
     if (!want(name)) continue;
