@@ -4,7 +4,7 @@
  *   npm run bench                 full run (about 15-20 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (about a minute: checks it all works; no targets judged)
  *   npm run bench -- --json       machine-readable figures on stdout (the table goes to stderr)
- *   npm run bench -- --only scheduling,client,product,window,memory,viewer,extension,server
+ *   npm run bench -- --only scheduling,client,product,window,memory,viewer,extension,server,math
  *   npm run bench -- --only product --product-concurrency 256 --product-requests 3000
  *   npm run bench -- --only window --window-concurrency 1024,2048 --window-requests 20000
  *   npm run bench -- --markdown docs/benchmarks.md   rewrite the results page
@@ -17,9 +17,11 @@ import { once } from 'node:events';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { toMarkdown, type BenchResult } from './markdown';
 import { join } from 'node:path';
+import { viewerEndToEnd } from './viewerE2e';
 import { ROOT, fmt, parseFlags, printTable, runWorker, startMockProcess, type Figure } from './lib';
 import { productPath, windowScaling } from './product';
 import { codeExecution } from './codeExecution';
+import { mathLabeling } from './math';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = Boolean(flags.quick);
@@ -218,7 +220,9 @@ async function main() {
   log(`SDG Studio benchmarks (${quick ? 'quick smoke run: nothing judged' : 'full'}) on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${started.toISOString()}`);
   const productContext = { quick, flags, add, judge, log };
   const groups: Array<[string, () => Promise<void>]> = [['server', server], ['scheduling', scheduling], ['client', clientCost],
-    ['product', () => productPath(productContext)], ['window', () => windowScaling(productContext)], ['memory', memory], ['viewer', viewer], ['extension', extension]];
+    ['product', () => productPath(productContext)], ['window', () => windowScaling(productContext)], ['memory', memory], ['viewer', viewer],
+    ['viewer-e2e', () => viewerEndToEnd({ quick, keepFiles: Boolean(flags['keep-files']), add, judge })], ['extension', extension],
+    ['math', () => mathLabeling(productContext)]];
   groups.push(['code', () => codeExecution(productContext)]);
   const failures: string[] = [];
   for (const [name, fn] of groups) {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSdg as sdg } from '../fixtures/math/sdg';
@@ -61,5 +61,22 @@ describe('math CLI: every downstream command creates its output folder', () => {
     writeFileSync(dataset, `${JSON.stringify({ problem: 'p', expected_answer: '7', reference_solution: 'Add the numbers: 3 + 4 = 7.' })}\n`);
     await sdg(['select-masked', '--input', masked, '--dataset', dataset, '--output', join(dir, 'selected', 's.jsonl')]);
     assert.ok(existsSync(join(dir, 'selected', 's.jsonl')));
+  });
+});
+
+describe('math CLI: export-sft NeMo-Skills options', () => {
+  it('--metadata, --max-total, --incorrect-only, token flags: values checked and applied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdg-math-sft-'));
+    const graded = join(dir, 'g.jsonl');
+    writeFileSync(graded, [0, 1, 2].map((i) => JSON.stringify({ input_index: i, problem: `p${i}`, expected_answer: '7', generation: `so \\boxed{7} (${i})`, is_correct: true })).join('\n') + '\n');
+    const out = join(dir, 'sft.jsonl');
+    const s = JSON.parse(await sdg(['export-sft', '--input', graded, '--output', out, '--metadata', 'dataset=math', '--metadata', 'level=3', '--max-total', '2', '--length-filter', 'none', '--json'])) as { written: number; removed: Record<string, number> };
+    assert.deepEqual([s.written, s.removed.downsample], [2, 1]);
+    const rec = JSON.parse(readFileSync(out, 'utf8').split('\n')[0]) as Record<string, unknown>;
+    assert.deepEqual([rec.dataset, rec.level], ['math', 3]);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--metadata', 'novalue']), /--metadata must be key=value/);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--max-solution-tokens', '10']), /token limits need --tokenizer/);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--max-total', '2', '--downsample', 'magic']), /downsampling must be fair or random/);
+    await assert.rejects(sdg(['export-sft', '--input', graded, '--output', out, '--incorrect-only', '--include-incorrect']), /exclude each other/);
   });
 });
