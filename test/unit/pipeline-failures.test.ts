@@ -159,6 +159,25 @@ stages:
       assert.equal(rowsOf(second.output).length, 2 * 3);
     });
 
+    it('each rerun of a still-failing item sends one fresh request (retries: 0), with the next attempt seed', async () => {
+      const { def } = resolvePipeline('writing');
+      answer = () => ({ wrongCount: (p) => (/Friendship/.test(p) && /Create 3 writing tasks/.test(p) ? 2 : undefined) });
+      const sets = { ...WRITING, list_retries: '0', on_failure: 'error' };
+      const taskSeeds = () => server.requests
+        .filter((q) => /Friendship/.test(JSON.stringify(q.body?.messages ?? '')) && /Create 3 writing tasks/.test(JSON.stringify(q.body?.messages ?? '')))
+        .map((q) => q.body.seed as number);
+      for (let run_ = 1; run_ <= 3; run_++) {
+        const r = await run(def, sets);
+        assert.equal(r.status, 'failed');
+        const failed = rowsOf(join(dir, 'run', 'stages', 'task_lists.jsonl')).find((x) => x._error);
+        assert.equal(failed._attempts, run_, `run ${run_}`);
+      }
+      const seeds = taskSeeds();
+      assert.equal(seeds.length, 3, 'the original request, then one per rerun');
+      assert.deepEqual(seeds.map((x) => Math.floor(x / ATTEMPT_SEED_STRIDE)), [0, 1, 2]);
+      assert.equal(new Set(seeds.map((x) => x % ATTEMPT_SEED_STRIDE)).size, 1, 'the same item seed plus an attempt stride');
+    });
+
     it('dropped items stay in the stage file with the reason and the number of requests', async () => {
       const { def } = resolvePipeline('writing');
       answer = () => ({ wrongCount: (p) => (/Friendship/.test(p) && /Create 3 writing tasks/.test(p) ? 2 : undefined) });

@@ -224,7 +224,7 @@ async function parseListItem(c: ModelStageContext, row: Row, caller: ModelCaller
   const prior = c.priorAttempts?.get(row.id) ?? 0;
   // Attempt 0 is the stored answer; an item that failed before goes straight to a fresh request.
   let attempt = prior > 0 && producer ? prior : 0;
-  const last = producer ? attempt + retries + (prior > 0 ? 1 : 0) : 0;
+  const last = producer ? attempt + retries : 0;
   let regenerated: { text: string; template: string; seed: number } | undefined;
   let failure: ListConversionError | undefined;
   for (;;) {
