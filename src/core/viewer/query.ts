@@ -12,10 +12,11 @@
  * whole decoded chunk at once; only candidate lines are decoded and, when a field, a filter or
  * a group key needs it, parsed.
  */
-import { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, type ExprNode as FilterNode } from '../expr';
+import { parseExpr as parseFilter, evaluate, referencedPaths, usesSpecials, ExprSyntaxError as FilterSyntaxError, type ExprNode as FilterNode } from '../expr';
+import { KeyScan } from './fieldScan';
 import { createHash } from 'node:crypto';
 import { getPath, groupKeyOf, parseFieldPath, type PathSegment } from './fieldPath';
-import { parseLine, type JsonlFile } from './jsonlFile';
+import { parseLine, type JsonlFile, type RawChunk } from './jsonlFile';
 
 export interface SearchSpec {
   text: string;
@@ -552,18 +553,43 @@ export class QueryScanner {
       if (lastUnterminated && line === end - 1) this.tailUndo = { line, matched, group, grade, groupCreated, identity };
     };
 
+    const fast = this.fastPlan();
     let cutChunk = false;
-    const consider = (line: number, text: string): void => {
-      let value: unknown;
-      let ok = false;
+    let chunk!: RawChunk;
+    /** Line i of the current chunk: judged by the key scan when it can, else by a full parse. */
+    const consider = (i: number): void => {
+      const line = chunk.first + i;
       // A line above the parse limit (only its prefix was read) cannot be judged by fields.
       if (cutChunk && needsParse) return noteTail(line, false);
-      if (needsParse) {
+      let text: string | undefined;
+      let value: unknown;
+      let ok = false;
+      let parsed = false;
+      if (search) {
+        text = chunk.text(i);
+        if (!search.needsParse && !search.test(text, undefined, false)) return noteTail(line, false);
+      }
+      if (fast && !(lastUnterminated && line === end - 1)) {
+        const got = fast.scan.read(chunk.buf, chunk.lineStart(i), lineContentEnd(chunk, i));
+        if (got) {
+          const partial: Record<string, unknown> = {};
+          for (let k = 0; k < got.length; k++) if (got[k] !== undefined) partial[fast.scan.names[k]] = got[k];
+          value = partial;
+          ok = true;
+          // A false filter on the fields is final (a malformed line could not pass either);
+          // a true one is confirmed on the whole parsed line below.
+          if (filter && !evaluate(filter, { record: value, line: line + 1, bad: false })) return noteTail(line, false);
+          if (filter) value = undefined;
+          else parsed = true;
+        }
+      }
+      if (needsParse && !parsed) {
+        text ??= chunk.text(i);
         const p = parseLine(text, false);
         ok = p.status === 'ok';
         value = p.value;
       }
-      if (search && !search.test(text, value, ok)) return noteTail(line, false);
+      if (search?.needsParse && !search.test(text!, value, ok)) return noteTail(line, false);
       if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return noteTail(line, false);
       delta.lines.push(line);
       if (!groupBy) return noteTail(line, true);
@@ -595,11 +621,12 @@ export class QueryScanner {
       noteTail(line, true, group, grade, created, created ? identity : undefined);
     };
 
-    await file.forEachRawChunk(this.scannedLines, end, (chunk) => {
-      const { buf, first, count, lineEnd, text } = chunk;
+    await file.forEachRawChunk(this.scannedLines, end, (c) => {
+      chunk = c;
+      const { buf, first, count, lineEnd } = chunk;
       cutChunk = chunk.cut;
       if (prefilter.kind === 'none') {
-        for (let i = 0; i < count; i++) consider(first + i, text(i));
+        for (let i = 0; i < count; i++) consider(i);
       } else if (prefilter.kind === 'latin1') {
         // One byte per character: match positions are byte offsets.
         const str = buf.toString('latin1');
@@ -608,14 +635,14 @@ export class QueryScanner {
         let m: RegExpExecArray | null;
         while ((m = re.exec(str)) !== null) {
           const i = chunk.lineOf(m.index);
-          consider(first + i, text(i));
+          consider(i);
           re.lastIndex = lineEnd(i);
         }
       } else if (prefilter.kind === 'bytes') {
         let pos = buf.indexOf(prefilter.needle, 0);
         while (pos !== -1) {
           const i = chunk.lineOf(pos);
-          consider(first + i, text(i));
+          consider(i);
           pos = buf.indexOf(prefilter.needle, lineEnd(i));
         }
       } else {
@@ -635,7 +662,7 @@ export class QueryScanner {
             nl = s.indexOf('\n', lineStartPos);
           }
           if (line >= count) break;
-          consider(first + line, text(line));
+          consider(line);
           // Continue after this line (a line matches at most once).
           if (nl === -1) break;
           line++;
@@ -652,6 +679,33 @@ export class QueryScanner {
     this.scannedLines = Math.max(this.scannedLines, end);
     delta.scannedLines = this.scannedLines;
     onDelta(delta);
+  }
+
+  /**
+   * The key scan, when the query's fields can come from it: filter and group-by paths that all
+   * start with a field name, and a filter without $line/$bad that no malformed line can pass.
+   */
+  private fastPlan(): { scan: KeyScan } | undefined {
+    const { search, filter, groupBy } = this.compiled;
+    if (!filter && !groupBy) return undefined;
+    if (search?.needsParse) return undefined;
+    const paths: PathSegment[][] = [];
+    if (filter) {
+      if (usesSpecials(filter).length > 0) return undefined;
+      try {
+        if (evaluate(filter, { record: undefined, line: 1, bad: true })) return undefined;
+      } catch {
+        return undefined;
+      }
+      paths.push(...referencedPaths(filter));
+    }
+    if (groupBy) paths.push(groupBy, ['is_correct']);
+    const names = new Set<string>();
+    for (const p of paths) {
+      if (typeof p[0] !== 'string') return undefined;
+      names.add(p[0]);
+    }
+    return { scan: new KeyScan([...names]) };
   }
 
   private emptyDelta(totalLines: number): QueryDelta {
@@ -699,4 +753,13 @@ export class QueryRun extends QueryResults {
     onProgress?.(p);
     return p;
   }
+}
+
+/** End of line i's content: without its newline and a CR before it. */
+function lineContentEnd(chunk: RawChunk, i: number): number {
+  let e = chunk.lineEnd(i);
+  const s = chunk.lineStart(i);
+  if (e > s && chunk.buf[e - 1] === 10) e--;
+  if (e > s && chunk.buf[e - 1] === 13) e--;
+  return e;
 }

@@ -1,0 +1,179 @@
+/**
+ * Top-level fields of a JSON object line read straight from its bytes, without JSON.parse of the
+ * whole record: a key scan that walks the object's structure (strings skipped with native
+ * indexOf, nested objects and arrays bracket-matched, literals checked), keeps the byte spans of
+ * the wanted keys and parses only those values. Filters and group-by read a few small fields of
+ * large records (`seed`, `input_index` beside a 10 KB `generation`), so this is most of their work.
+ *
+ * The scan returns undefined ("cannot decide") for anything unusual: a line that is not an
+ * object, an escaped key, a structural error, a value that does not parse. Callers then parse the
+ * whole line. It does not check what is inside strings (a raw control character or a bad escape
+ * in a value it skips); callers that must be exact about validity confirm with a full parse.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** End of the string whose opening quote is at `pos` (index after the closing quote), or -1. */
+function skipString(buf: Buffer, pos: number, end: number): number {
+  let q = pos + 1;
+  for (;;) {
+    q = buf.indexOf(QUOTE, q);
+    if (q === -1 || q >= end) return -1;
+    // An odd run of backslashes before it escapes the quote.
+    let b = q - 1;
+    while (b > pos && buf[b] === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    q++;
+  }
+}
+
+/** End of the value starting at `pos` (after skipping it), or -1 on a structural error. */
+function skipValue(buf: Buffer, pos: number, end: number, depth: number): number {
+  if (pos >= end) return -1;
+  const c = buf[pos];
+  if (c === QUOTE) return skipString(buf, pos, end);
+  if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+    if (depth > 64) return -1; // deep nesting: let the full parse decide
+    const close = c === 0x7b ? 0x7d : 0x5d;
+    let p = pos + 1;
+    while (p < end && isSpace(buf[p])) p++;
+    if (buf[p] === close) return p + 1;
+    for (;;) {
+      if (c === 0x7b) {
+        if (buf[p] !== QUOTE) return -1;
+        p = skipString(buf, p, end);
+        if (p < 0) return -1;
+        while (p < end && isSpace(buf[p])) p++;
+        if (buf[p] !== 0x3a /* : */) return -1;
+        p++;
+        while (p < end && isSpace(buf[p])) p++;
+      }
+      p = skipValue(buf, p, end, depth + 1);
+      if (p < 0) return -1;
+      while (p < end && isSpace(buf[p])) p++;
+      if (buf[p] === 0x2c /* , */) {
+        p++;
+        while (p < end && isSpace(buf[p])) p++;
+        continue;
+      }
+      return buf[p] === close ? p + 1 : -1;
+    }
+  }
+  // A number or true/false/null: up to the next delimiter, checked by its first characters.
+  let p = pos;
+  while (p < end) {
+    const d = buf[p];
+    if (d === 0x2c || d === 0x7d || d === 0x5d || isSpace(d)) break;
+    p++;
+  }
+  const len = p - pos;
+  if (c === 0x74 /* t */) return len === 4 && buf[pos + 1] === 0x72 && buf[pos + 2] === 0x75 && buf[pos + 3] === 0x65 ? p : -1;
+  if (c === 0x66 /* f */) return len === 5 && buf[pos + 1] === 0x61 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x73 && buf[pos + 4] === 0x65 ? p : -1;
+  if (c === 0x6e /* n */) return len === 4 && buf[pos + 1] === 0x75 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x6c ? p : -1;
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    for (let i = pos; i < p; i++) {
+      const d = buf[i];
+      if (!((d >= 0x30 && d <= 0x39) || d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45)) return -1;
+    }
+    return len > 0 ? p : -1;
+  }
+  return -1;
+}
+
+/** The wanted top-level keys, as bytes for comparison. */
+export class KeyScan {
+  private readonly keys: Buffer[];
+
+  constructor(readonly names: readonly string[]) {
+    this.keys = names.map((n) => Buffer.from(n, 'utf8'));
+  }
+
+  /**
+   * The values of the wanted keys of the object line buf[start, end) (undefined where a key is
+   * absent), or undefined when the scan cannot decide (then parse the whole line).
+   */
+  read(buf: Buffer, start: number, end: number): Array<unknown> | undefined {
+    let p = start;
+    while (p < end && isSpace(buf[p])) p++;
+    if (buf[p] !== 0x7b) return undefined;
+    const spans: Array<[number, number] | undefined> = new Array(this.keys.length);
+    p++;
+    while (p < end && isSpace(buf[p])) p++;
+    if (buf[p] !== 0x7d) {
+      for (;;) {
+        if (buf[p] !== QUOTE) return undefined;
+        const ks = p + 1;
+        p = skipString(buf, p, end);
+        if (p < 0) return undefined;
+        const ke = p - 1;
+        let want = -1;
+        for (let k = 0; k < this.keys.length; k++) {
+          const key = this.keys[k];
+          if (key.length === ke - ks && buf.compare(key, 0, key.length, ks, ke) === 0) {
+            want = k;
+            break;
+          }
+        }
+        // An escaped key might spell a wanted one: only the full parse knows.
+        if (want < 0 && buf.indexOf(BACKSLASH, ks) !== -1 && buf.indexOf(BACKSLASH, ks) < ke) return undefined;
+        while (p < end && isSpace(buf[p])) p++;
+        if (buf[p] !== 0x3a) return undefined;
+        p++;
+        while (p < end && isSpace(buf[p])) p++;
+        const vs = p;
+        p = skipValue(buf, p, end, 1);
+        if (p < 0) return undefined;
+        if (want >= 0) spans[want] = [vs, p]; // a repeated key: the last one wins, as in JSON.parse
+        while (p < end && isSpace(buf[p])) p++;
+        if (buf[p] === 0x2c) {
+          p++;
+          while (p < end && isSpace(buf[p])) p++;
+          continue;
+        }
+        if (buf[p] === 0x7d) break;
+        return undefined;
+      }
+    }
+    p++;
+    while (p < end && isSpace(buf[p])) p++;
+    if (p !== end) return undefined;
+    const out: unknown[] = new Array(this.keys.length);
+    for (let k = 0; k < spans.length; k++) {
+      const s = spans[k];
+      if (!s) continue;
+      try {
+        out[k] = parseSpan(buf, s[0], s[1]);
+      } catch {
+        return undefined;
+      }
+    }
+    return out;
+  }
+}
+
+/** One value's bytes: the common small literals without a parser, the rest with JSON.parse. */
+function parseSpan(buf: Buffer, s: number, e: number): unknown {
+  const c = buf[s];
+  if (c === 0x74) return true;
+  if (c === 0x66) return false;
+  if (c === 0x6e) return null;
+  if (e - s <= 15 && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+    // Short integers (input_index, seed) are the usual group keys: no string, no parser.
+    let v = 0;
+    let i = c === 0x2d ? s + 1 : s;
+    if (i < e && !(buf[i] === 0x30 && e - i > 1)) {
+      for (; i < e; i++) {
+        const d = buf[i] - 0x30;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      if (i === e) return c === 0x2d ? -v : v;
+    }
+  }
+  return JSON.parse(buf.toString('utf8', s, e));
+}

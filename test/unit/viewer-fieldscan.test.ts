@@ -1,0 +1,113 @@
+/**
+ * The key scan (src/core/viewer/fieldScan.ts) against JSON.parse: on every line it decides, the
+ * wanted top-level values equal the parsed record's; lines it cannot read exactly are left to
+ * the full parse (undefined). Queries give the same results with and without it.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyScan } from '../../src/core/viewer/fieldScan';
+import { JsonlFile } from '../../src/core/viewer/jsonlFile';
+import { QueryRun } from '../../src/core/viewer/query';
+
+const KEYS = ['seed', 'input_index', 'is_correct', 'meta', 'é'];
+
+const DECIDED = [
+  '{"seed":4,"input_index":12,"is_correct":false,"generation":"a \\"quoted\\" } ] , text"}',
+  ' { "seed" : -3 , "meta" : { "a" : [1, {"b": "}"}] } , "is_correct" : true } ',
+  '{"seed":1e3,"input_index":0.5,"x":[[],{}],"y":null}',
+  '{"seed":4,"seed":5}',
+  '{"é":"ü","seed":"text with \\\\"}',
+  '{"other":"\\\\\\"","seed":18446744073709551616}',
+  '{}',
+  '{"input_index":-0,"n":[true,false,null]}',
+];
+
+const UNDECIDED = [
+  '[1,2]',
+  '"text"',
+  '{"seed":4,}',
+  '{"seed":tru}',
+  '{"seed":01}',
+  '{"seed":4} x',
+  '{"se\\u0065d":5}',
+  '{"seed":[1,2}',
+  '{"seed":"open}',
+  '{"seed":-}',
+];
+
+describe('viewer key scan', () => {
+  const scan = new KeyScan(KEYS);
+  const read = (line: string) => {
+    const buf = Buffer.from(line, 'utf8');
+    return scan.read(buf, 0, buf.length);
+  };
+
+  it('reads the wanted top-level values exactly as JSON.parse does', () => {
+    for (const line of DECIDED) {
+      const got = read(line);
+      assert.ok(got, `decided: ${line}`);
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      KEYS.forEach((k, i) => assert.deepEqual(got![i], Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined, `${k} in ${line}`));
+    }
+  });
+
+  it('leaves non-objects, malformed lines and escaped keys to the full parse', () => {
+    for (const line of UNDECIDED) assert.equal(read(line), undefined, line);
+  });
+
+  it('filter and group-by results are the same as with a full parse of every line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdg-keyscan-'));
+    try {
+      const lines = [...DECIDED, ...UNDECIDED, 'not json', '', '{"seed":4,"is_correct":"yes"}'];
+      for (let i = 0; i < 200; i++) lines.push(JSON.stringify({ input_index: i % 9, seed: i % 5, is_correct: i % 3 === 0, meta: { k: i % 4 }, generation: `g ${i} "q" \\ ]}` }));
+      const p = join(dir, 'mix.jsonl');
+      writeFileSync(p, lines.join('\n') + '\n');
+      const f = await JsonlFile.open(p, { chunkBytes: 1024 });
+      try {
+        const reference = (spec: { filter?: string; groupBy?: string }) => {
+          const matches: number[] = [];
+          lines.forEach((l, i) => {
+            let rec: unknown;
+            let ok = true;
+            try {
+              rec = JSON.parse(l);
+            } catch {
+              ok = false;
+            }
+            void ok;
+            const r = rec as Record<string, unknown> | undefined;
+            if (spec.filter === 'seed == 4 && is_correct == false' && !(r && typeof r === 'object' && r.seed === 4 && r.is_correct === false)) return;
+            if (spec.filter === 'meta.k >= 2' && !(r && typeof r === 'object' && typeof (r.meta as { k?: unknown })?.k === 'number' && ((r.meta as { k: number }).k >= 2))) return;
+            matches.push(i);
+          });
+          return matches;
+        };
+        for (const filter of ['seed == 4 && is_correct == false', 'meta.k >= 2']) {
+          const q = new QueryRun(f, { filter });
+          await q.advance();
+          assert.deepEqual(q.matchSlice(0, 1000), reference({ filter }), filter);
+        }
+        const g = new QueryRun(f, { groupBy: 'input_index' });
+        await g.advance();
+        const groups = new Map<string, number>();
+        for (const l of lines) {
+          let v: unknown;
+          try {
+            v = (JSON.parse(l) as Record<string, unknown>)?.input_index;
+          } catch {
+            v = undefined;
+          }
+          const key = v === undefined ? '(missing)' : typeof v === 'string' ? v : JSON.stringify(v);
+          groups.set(key, (groups.get(key) ?? 0) + 1);
+        }
+        assert.deepEqual(new Map(g.groupSlice(0, 100).map((x) => [x.key, x.count])), groups);
+      } finally {
+        await f.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
