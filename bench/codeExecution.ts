@@ -108,7 +108,7 @@ export async function codeExecution(g: GroupContext): Promise<void> {
     const code = await run('gsm8k_text_with_code', n, c, python, codeWritingModel);
     g.add({ group: 'code', name: `text-only run, ${n} problems, C=${c}, 200 ms latency`, value: text.requestsPerS, unit: 'req/s', reference: { name: 'ideal C / latency', value: c / 0.2 }, ratio: text.requestsPerS / (c / 0.2) });
     g.add({
-      group: 'code', name: `code-mode run (${(code.requests / n).toFixed(1)} requests + blocks per solution), same size`, value: code.requestsPerS, unit: 'req/s',
+      group: 'code', name: `code-mode run (${(code.requests / n).toFixed(1)} requests per solution, a block between each), same size`, value: code.requestsPerS, unit: 'req/s',
       reference: { name: 'text-only run', value: text.requestsPerS }, ratio: code.requestsPerS / text.requestsPerS,
       target: '>= 0.8 of the text-only request rate', pass: g.judge(code.requestsPerS >= 0.8 * text.requestsPerS),
       note: `${code.itemsPerS.toFixed(1)} solutions/s`,
