@@ -8,6 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readLines as readRawLines } from '../io/jsonl';
+import { JsonTooDeepError, parseJsonKeepingNumbers } from '../io/jsonSafety';
 import { extractBoxed } from '../math/extract';
 
 export type DatasetFormat = 'gsm8k' | 'math' | 'jsonl';
@@ -195,11 +196,18 @@ export async function* readLines(file: string, signal?: AbortSignal): AsyncGener
   }
 }
 
+/**
+ * One record. Lines nested deeper than MAX_JSON_DEPTH are refused (they parse, but crash later
+ * recursion); numbers JSON cannot hold exactly (1e400, 1e-400, 30-digit integers) keep their
+ * original text as a string, so an expected answer is never changed to "Infinity", 0 or a
+ * rounded integer.
+ */
 function parseRecord(file: string, line: number, text: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonKeepingNumbers(text).value;
   } catch (e) {
+    if (e instanceof JsonTooDeepError) throw new DatasetError(file, line, `invalid JSON: ${e.message}`);
     throw new DatasetError(file, line, `invalid JSON (${(e as Error).message}): ${text.length > 80 ? text.slice(0, 77) + '...' : text}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -252,4 +260,15 @@ export async function detectFileFormat(file: string, fields?: FieldMapping): Pro
     return f;
   }
   return null;
+}
+
+/**
+ * Reads the whole file once and throws the first `DatasetError` (bad JSON, too deep, not an
+ * object, missing fields), so a bad line anywhere stops a job before its first request.
+ * Returns the number of records checked.
+ */
+export async function validateDataset(file: string, options: ReadDatasetOptions = {}): Promise<number> {
+  let n = 0;
+  for await (const _ of readDataset(file, options)) n++;
+  return n;
 }

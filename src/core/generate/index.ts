@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
-import { detectFileFormat, readDataset, readLines, type DatasetFormat, type DatasetRow, type FieldMapping } from '../datasets';
+import { detectFileFormat, readDataset, readLines, validateDataset, type DatasetFormat, type DatasetRow, type FieldMapping } from '../datasets';
 import { runItems, type ProgressEvent, type RunResult } from '../engine';
 import { createEndpointClient } from '../llm/pool';
 import { assertValidEndpoint } from '../llm/presets';
@@ -235,6 +235,9 @@ export async function generateSolutions(options: GenerateOptions): Promise<Gener
   const output = resolve(options.output);
   const input = resolve(options.input);
   if (output === input) throw new Error(`--output must differ from --input (${output})`);
+  // Every input line is checked before the first request: a bad line (too deep, invalid JSON)
+  // stops here with file:line instead of part-way through the run.
+  await validateDataset(input, { format: datasetFormat, fields: options.fields, limit: options.limit, signal: options.signal });
   const runDir = `${output}.run`;
   const ctx: RowContext = { promptName: config.name, contextType: config.contextType, model: options.endpoint.model, numSamples };
 

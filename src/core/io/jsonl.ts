@@ -8,6 +8,9 @@
 import { isUtf8 } from 'node:buffer';
 import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { JsonTooDeepError, jsonTooDeep } from './jsonSafety';
+
+const TOO_DEEP = new JsonTooDeepError().message;
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -153,6 +156,8 @@ export function parseLine<T = unknown>(raw: RawLine): JsonlRecord<T> | null {
   const { bytes } = raw;
   if (isBlank(bytes)) return null;
   if (!isUtf8(bytes)) return { line: raw.line, offset: raw.offset, length: raw.length, terminated: raw.terminated, value: undefined, error: 'invalid UTF-8' };
+  // Parses, but later recursion (stringify, clone, walks) would overflow the stack: reject here.
+  if (jsonTooDeep(bytes)) return { line: raw.line, offset: raw.offset, length: raw.length, terminated: raw.terminated, value: undefined, error: `invalid JSON: ${TOO_DEEP}` };
   const text = bytes.toString('utf8');
   let value: T;
   try {
