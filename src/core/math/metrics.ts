@@ -5,58 +5,16 @@
  * (seed, sample_index, position in the file): the first one is the "greedy" sample and maj@k
  * votes over the first k. pass@k uses the unbiased estimator of Chen et al. (2021),
  * 1 - C(n-c, k) / C(n, k), averaged over problems. Only a few numbers per sample are kept in
- * memory (not the rows), so millions of rows fit.
+ * memory, in typed columns (./columns.ts), and each distinct answer once: millions of rows fit.
  */
 import { basename } from 'node:path';
 import { readJsonl, problemKey } from './jsonl';
 import { AnswerClusters } from './clusters';
+import { Column, Interner, groupRows } from './columns';
 
 interface Sample {
-  seed: number;
-  sampleIndex: number;
-  ordinal: number;
   correct: boolean;
   answer: string | null;
-}
-
-/**
- * One problem's samples, packed: 4 numbers a sample in one array (seed, sample_index, arrival,
- * answer id * 2 + correct) and each distinct answer string once. ~32 bytes a sample instead of
- * an object and a string each, so tens of millions of rows fit.
- */
-class ProblemSamples {
-  private readonly data: number[] = [];
-  private readonly answers: string[] = [];
-  private readonly answerIds = new Map<string, number>();
-
-  get length(): number {
-    return this.data.length / 4;
-  }
-
-  add(seed: number, sampleIndex: number, ordinal: number, correct: boolean, answer: string | null): void {
-    let id = 0;
-    if (answer !== null) {
-      let known = this.answerIds.get(answer);
-      if (known === undefined) {
-        known = this.answers.length + 1;
-        this.answers.push(answer);
-        this.answerIds.set(answer, known);
-      }
-      id = known;
-    }
-    this.data.push(seed, sampleIndex, ordinal, id * 2 + (correct ? 1 : 0));
-  }
-
-  /** The samples as objects, ordered (seed, sample_index, arrival): only one problem at a time. */
-  sorted(): Sample[] {
-    const out: Sample[] = [];
-    for (let i = 0; i < this.data.length; i += 4) {
-      const packed = this.data[i + 3];
-      const id = Math.floor(packed / 2);
-      out.push({ seed: this.data[i], sampleIndex: this.data[i + 1], ordinal: this.data[i + 2], correct: packed % 2 === 1, answer: id === 0 ? null : this.answers[id - 1] });
-    }
-    return out.sort((a, b) => a.seed - b.seed || a.sampleIndex - b.sampleIndex || a.ordinal - b.ordinal);
-  }
 }
 
 export interface DatasetMetrics {
@@ -130,9 +88,18 @@ export interface MetricsOptions {
 
 export async function computeMetrics(options: MetricsOptions): Promise<DatasetMetrics[]> {
   const groupBy = options.groupBy ?? 'dataset';
-  const datasets = new Map<string, Map<string, ProblemSamples>>();
-  const failures = new Map<string, { failed: number; noAnswer: number }>();
-  let arrival = 0;
+  // Per row: its problem, seed, sample_index, answer id, correctness. Per problem: its dataset.
+  const problemOf = new Column((n) => new Uint32Array(n));
+  const seeds = new Column((n) => new Float64Array(n));
+  const sampleIndexes = new Column((n) => new Float64Array(n));
+  const answerOf = new Column((n) => new Int32Array(n));
+  const correctOf = new Column((n) => new Uint8Array(n));
+  const problemIds = new Map<string, number>();
+  const datasetOfProblem = new Column((n) => new Uint32Array(n));
+  const datasetIds = new Map<string, number>();
+  const datasetNames: string[] = [];
+  const failures: Array<{ failed: number; noAnswer: number }> = [];
+  const answers = new Interner();
   for (const file of options.files) {
     for await (const { row, line } of readJsonl(file, {
       onTornLine: (f, l) => options.onWarning?.(`${f}:${l}: skipped a torn last line`),
@@ -140,62 +107,86 @@ export async function computeMetrics(options: MetricsOptions): Promise<DatasetMe
       const g = row[groupBy];
       const named = (typeof g === 'string' && g !== '') || typeof g === 'number';
       const ds = named ? String(g) : basename(file);
-      let problems = datasets.get(ds);
-      if (!problems) datasets.set(ds, (problems = new Map()));
-      const key = problemKey(row);
-      let samples = problems.get(key);
-      if (!samples) problems.set(key, (samples = new ProblemSamples()));
+      let dsId = datasetIds.get(ds);
+      if (dsId === undefined) {
+        dsId = datasetNames.length;
+        datasetIds.set(ds, dsId);
+        datasetNames.push(ds);
+        failures.push({ failed: 0, noAnswer: 0 });
+      }
+      const key = `${dsId}\u0000${problemKey(row)}`;
+      let pid = problemIds.get(key);
+      if (pid === undefined) {
+        pid = problemIds.size;
+        problemIds.set(key, pid);
+        datasetOfProblem.push(dsId);
+      }
       if (row.is_correct === undefined) throw new Error(`${file}:${line}: row has no "is_correct": run \`sdg grade\` first`);
-      let f = failures.get(ds);
-      if (!f) failures.set(ds, (f = { failed: 0, noAnswer: 0 }));
+      const f = failures[dsId];
       if ((row.error !== undefined && row.error !== null) || row.generation === null) f.failed++;
       else if (row.predicted_answer === null || row.predicted_answer === undefined) f.noAnswer++;
-      samples.add(num(row.seed, -Infinity), num(row.sample_index, -Infinity), arrival++, row.is_correct === true,
-        typeof row.predicted_answer === 'string' ? row.predicted_answer : null);
+      problemOf.push(pid);
+      seeds.push(num(row.seed, -Infinity));
+      sampleIndexes.push(num(row.sample_index, -Infinity));
+      answerOf.push(answers.id(typeof row.predicted_answer === 'string' ? row.predicted_answer : null));
+      correctOf.push(row.is_correct === true ? 1 : 0);
     }
   }
-  const results: DatasetMetrics[] = [];
-  for (const [dataset, problems] of datasets) {
-    let minN = Infinity;
-    let maxN = 0;
-    let total = 0;
-    for (const s of problems.values()) {
-      minN = Math.min(minN, s.length);
-      maxN = Math.max(maxN, s.length);
-      total += s.length;
-    }
-    if (minN !== maxN) options.onWarning?.(`${dataset}: problems have between ${minN} and ${maxN} samples; k goes up to ${minN}`);
-    const ks = kValues(minN);
-    const pass = new Array<number>(ks.length).fill(0);
-    const maj = new Array<number>(ks.length).fill(0);
-    let greedy = 0;
-    let any = 0;
-    for (const packed of problems.values()) {
-      const samples = packed.sorted();
-      const n = samples.length;
-      const c = samples.reduce((acc, s) => acc + (s.correct ? 1 : 0), 0);
-      if (samples[0].correct) greedy++;
-      if (c > 0) any++;
-      ks.forEach((k, i) => (pass[i] += passAtK(n, c, k)));
-      majorityCorrect(samples, ks).forEach((ok, i) => (maj[i] += ok ? 1 : 0));
-    }
-    const p = problems.size;
-    results.push({
+  const problemCount = problemIds.size;
+  problemIds.clear();
+  answers.clear();
+  const { rows, start } = groupRows(problemOf, problemCount);
+  // Sample counts per dataset: k goes up to the smallest problem's count.
+  const minN = datasetNames.map(() => Infinity);
+  const maxN = datasetNames.map(() => 0);
+  const totals = datasetNames.map(() => 0);
+  const problemsPer = datasetNames.map(() => 0);
+  for (let p = 0; p < problemCount; p++) {
+    const d = datasetOfProblem.get(p);
+    const n = start[p + 1] - start[p];
+    minN[d] = Math.min(minN[d], n);
+    maxN[d] = Math.max(maxN[d], n);
+    totals[d] += n;
+    problemsPer[d]++;
+  }
+  const ks = datasetNames.map((name, d) => {
+    if (minN[d] !== maxN[d]) options.onWarning?.(`${name}: problems have between ${minN[d]} and ${maxN[d]} samples; k goes up to ${minN[d]}`);
+    return kValues(minN[d]);
+  });
+  const pass = ks.map((k) => new Array<number>(k.length).fill(0));
+  const maj = ks.map((k) => new Array<number>(k.length).fill(0));
+  const greedy = datasetNames.map(() => 0);
+  const any = datasetNames.map(() => 0);
+  for (let p = 0; p < problemCount; p++) {
+    const d = datasetOfProblem.get(p);
+    // The problem's rows ordered (seed, sample_index, arrival): the group is in arrival order already.
+    const order = Array.from(rows.subarray(start[p], start[p + 1]));
+    order.sort((a, b) => seeds.get(a) - seeds.get(b) || sampleIndexes.get(a) - sampleIndexes.get(b) || a - b);
+    const samples: Sample[] = order.map((i) => ({ correct: correctOf.get(i) === 1, answer: answerOf.get(i) < 0 ? null : answers.values[answerOf.get(i)] }));
+    const n = samples.length;
+    const c = samples.reduce((acc, s) => acc + (s.correct ? 1 : 0), 0);
+    if (samples[0].correct) greedy[d]++;
+    if (c > 0) any[d]++;
+    ks[d].forEach((k, i) => (pass[d][i] += passAtK(n, c, k)));
+    majorityCorrect(samples, ks[d]).forEach((ok, i) => (maj[d][i] += ok ? 1 : 0));
+  }
+  return datasetNames.map((dataset, d) => {
+    const p = problemsPer[d];
+    return {
       dataset,
       problems: p,
-      samples: total,
-      minSamples: minN,
-      maxSamples: maxN,
-      greedy: greedy / p,
-      ks,
-      passAtK: Object.fromEntries(ks.map((k, i) => [String(k), pass[i] / p])),
-      majAtK: Object.fromEntries(ks.map((k, i) => [String(k), maj[i] / p])),
-      anyCorrect: any / p,
-      failed: failures.get(dataset)?.failed ?? 0,
-      noAnswer: failures.get(dataset)?.noAnswer ?? 0,
-    });
-  }
-  return results;
+      samples: totals[d],
+      minSamples: minN[d],
+      maxSamples: maxN[d],
+      greedy: greedy[d] / p,
+      ks: ks[d],
+      passAtK: Object.fromEntries(ks[d].map((k, i) => [String(k), pass[d][i] / p])),
+      majAtK: Object.fromEntries(ks[d].map((k, i) => [String(k), maj[d][i] / p])),
+      anyCorrect: any[d] / p,
+      failed: failures[d].failed,
+      noAnswer: failures[d].noAnswer,
+    };
+  });
 }
 
 function pct(x: number): string {

@@ -12,11 +12,14 @@
  *   NeMo-Skills drops them too).
  *
  * A problem left unlabelled gets `expected_answer: null`, `majority_flagged: true` and
- * `majority_reason` saying why. Two streaming passes over the input: the first counts votes
- * per problem (distinct answers only), the second copies every row with the label added.
+ * `majority_reason` saying why. Two streaming passes over the input: the first keeps per row
+ * only its problem id and answer id (typed columns, each distinct answer once: ./columns.ts),
+ * then each problem is clustered and decided in turn; the second copies every row with the
+ * label added.
  */
 import { readJsonl, withJsonlWriter, problemKey } from './jsonl';
 import { AnswerClusters } from './clusters';
+import { Column, Interner, groupRows } from './columns';
 import { extractAnswer, type ExtractOptions } from './extract';
 import { cleanAnswer, exactNumber } from './equivalence';
 
@@ -71,12 +74,6 @@ function predictedOf(row: Record<string, unknown>, options: VoteOptions): string
   return typeof gen === 'string' ? extractAnswer(gen, options.extract) : null;
 }
 
-/** Per problem during the first pass: the clusters and the count of rows. */
-interface Tally {
-  clusters: AnswerClusters;
-  samples: number;
-}
-
 function pct(x: number): string {
   return `${Math.round(x * 1000) / 10}%`;
 }
@@ -117,30 +114,39 @@ export async function voteFile(options: VoteOptions): Promise<VoteSummary> {
   if (!(Number.isInteger(minVotes) && minVotes >= 1)) throw new Error(`--min-votes must be a positive integer (got ${minVotes})`);
   if (options.shareOf !== undefined && options.shareOf !== 'all' && options.shareOf !== 'answered') throw new Error(`--share-of must be all or answered (got ${JSON.stringify(options.shareOf)})`);
   const torn = (f: string, l: number) => options.onWarning?.(`${f}:${l}: skipped a torn last line`);
-  const perProblem = new Map<string, Tally>();
+  const problemIds = new Map<string, number>();
+  const problemOf = new Column((n) => new Uint32Array(n));
+  const answerOf = new Column((n) => new Int32Array(n));
+  const answers = new Interner();
   for await (const { row } of readJsonl(options.input, { onTornLine: torn })) {
     const key = problemKey(row);
-    let t = perProblem.get(key);
-    // Lean clusters: no raw-answer cache, so memory is the distinct answers, not the rows.
-    if (!t) perProblem.set(key, (t = { clusters: new AnswerClusters({ rawCache: false }), samples: 0 }));
-    t.samples++;
-    t.clusters.add(predictedOf(row, options));
+    let pid = problemIds.get(key);
+    if (pid === undefined) problemIds.set(key, (pid = problemIds.size));
+    problemOf.push(pid);
+    answerOf.push(answers.id(predictedOf(row, options)));
   }
-  const decisions = new Map<string, Decision>();
+  answers.clear();
+  const { rows: grouped, start } = groupRows(problemOf, problemIds.size);
+  const decisions: Decision[] = [];
   const reasons = Object.fromEntries(UNLABELLED_REASONS.map((r) => [r, 0])) as Record<UnlabelledReason, number>;
   let labeled = 0;
-  for (const [key, t] of perProblem) {
-    const d = decide(t.clusters, t.samples, options);
+  for (let p = 0; p < problemIds.size; p++) {
+    // Lean clusters: no raw-answer cache; answers arrive in file order.
+    const clusters = new AnswerClusters({ rawCache: false });
+    for (let k = start[p]; k < start[p + 1]; k++) {
+      const a = answerOf.get(grouped[k]);
+      clusters.add(a < 0 ? null : answers.values[a]);
+    }
+    const d = decide(clusters, start[p + 1] - start[p], options);
     if (d.reason) reasons[d.reason]++;
     else labeled++;
-    decisions.set(key, d);
-    perProblem.delete(key);
+    decisions.push(d);
   }
   let rows = 0;
   await withJsonlWriter(options.output, async (out) => {
     for await (const { row } of readJsonl(options.input, { onTornLine: () => undefined })) {
       rows++;
-      const d = decisions.get(problemKey(row))!;
+      const d = decisions[problemIds.get(problemKey(row))!];
       const prev = row.expected_answer;
       const hasPrev = prev !== undefined && prev !== null && prev !== '';
       row.predicted_answer = predictedOf(row, options);
@@ -156,5 +162,5 @@ export async function voteFile(options: VoteOptions): Promise<VoteSummary> {
       await out.write(row);
     }
   });
-  return { rows, problems: decisions.size, labeled, flagged: decisions.size - labeled, reasons };
+  return { rows, problems: decisions.length, labeled, flagged: decisions.length - labeled, reasons };
 }
