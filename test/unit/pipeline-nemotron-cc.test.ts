@@ -7,14 +7,14 @@
  * against the loopback mock server.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../../src/core/llm/client';
 import type { LlmClient } from '../../src/core/llm/types';
 import {
   afterPrefix, diverseQaPostprocess, knowledgeListPostprocess, loadTokenizer, removeLines, removeMarkdown, removeQuotes,
-  resolveParameters, resolvePipeline, runPipeline, segmentDocument, templateStore, type QaRandom,
+  renderMessages, resolveParameters, resolvePipeline, runPipeline, segmentDocument, templateStore, type QaRandom,
 } from '../../src/core/pipeline';
 import { startMockServer, type MockRequest, type MockServer } from '../support/mockServer';
 
@@ -186,6 +186,37 @@ describe('Nemotron-CC rewrite pipelines', function () {
     assert.equal(out.length, 1, 'the answer without the prefix is dropped');
     assert.equal(out[0].text, 'An encyclopedic text about alpha and beta.');
     assert.equal(out[0].segment_index, 0);
+  });
+
+  it('wikipedia: the segment budget is max_input_tokens minus the chat-templated prompt minus 2, as the reference computes it', async () => {
+    // The tokenizer folder has a tokenizer_config.json with a chat template.
+    const folder = join(dir, 'model');
+    mkdirSync(folder);
+    renameSync(writeTokenizer(dir, 'words'), join(folder, 'tokenizer.json'));
+    const chatTemplate = "{% for m in messages %}{{ bos_token }}{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}";
+    writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', chat_template: chatTemplate }));
+    // The prompt counted by hand: the template's text around the messages, tokens as the Whitespace pre-tokenizer splits them.
+    const messages = renderMessages(templateStore().get('rewrite/wikipedia'), { document: 'placeholder' });
+    const rendered = messages.map((m) => `${m.role}\n${m.content}\n`).join('');
+    const prefix = messages.length + (rendered.match(/\w+|[^\w\s]+/g) ?? []).length;
+    const para = (w: string) => `${w} ${w} ${w} ${w} ${w} ${w}`;
+    answer = () => 'Here is a paraphrased version:\nDone.';
+    // A budget of 15 tokens per segment: paragraphs 1+2 (7 + 7 + 1) join, paragraph 3 stays alone.
+    const r = await run('rewrite_wikipedia', {
+      documents: docsFile([[para('alpha'), para('beta'), para('gamma')].join('\n')]), tokenizer: folder,
+      max_input_tokens: String(prefix + 2 + 15), min_segment_tokens: '1', min_document_tokens: '1', min_output_tokens: '1',
+    });
+    assert.equal(r.status, 'completed', r.error ?? '');
+    const segments = rowsOf(join(dir, 'run', 'stages', 'segments.jsonl'));
+    assert.deepEqual(segments.map((x) => x.segment_tokens), [15, 7]);
+    // One token less of budget and no two paragraphs fit together.
+    rmSync(join(dir, 'run'), { recursive: true, force: true });
+    const tight = await run('rewrite_wikipedia', {
+      documents: docsFile([[para('alpha'), para('beta'), para('gamma')].join('\n')]), tokenizer: folder,
+      max_input_tokens: String(prefix + 2 + 14), min_segment_tokens: '1', min_document_tokens: '1', min_output_tokens: '1',
+    });
+    assert.equal(tight.status, 'completed', tight.error ?? '');
+    assert.deepEqual(rowsOf(join(dir, 'run', 'stages', 'segments.jsonl')).map((x) => x.segment_tokens), [7, 7, 7]);
   });
 
   it('distill uses its own system prompt and the "Paraphrased Text:" prefix; extract_knowledge drops passage lines', async () => {

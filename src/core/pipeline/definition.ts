@@ -215,7 +215,9 @@ export const STAGE_OPTIONS: Record<StageKind, Record<string, OptSpec>> = {
     tokenizer: { type: 'string', required: true, doc: 'tokenizer.json (or a folder with one) that counts tokens; empty: every document is one segment.' },
     separator: { type: 'string', default: '\n', doc: 'Where documents are split before neighbouring pieces are joined again.' },
     min_document_tokens: { type: 'int', default: 0, doc: 'Documents with fewer tokens are dropped.' },
-    max_segment_tokens: { type: 'int', required: true, doc: 'Longest segment in tokens; longer single pieces are dropped.' },
+    max_segment_tokens: { type: 'int', default: 0, doc: 'Longest segment in tokens; longer single pieces are dropped. 0: max_input_tokens minus the tokens of prompt_template minus 2, as the reference computes it.' },
+    max_input_tokens: { type: 'int', doc: 'The model input budget the segment and the prompt share (used when max_segment_tokens is 0).' },
+    prompt_template: { type: 'template', doc: 'The template the segments are sent with, rendered with document "placeholder" through the chat template of the tokenizer\'s tokenizer_config.json to measure its tokens (used when max_segment_tokens is 0).' },
     min_segment_tokens: { type: 'int', default: 0, doc: 'Segments with fewer tokens (after joining) are dropped.' },
     index_field: { type: 'field', default: 'segment_index', doc: 'Field that receives the segment number within its document.' },
     count_field: { type: 'field', default: 'segment_tokens', doc: 'Field that receives the segment\'s token count.' },
@@ -691,6 +693,11 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
         break;
       case 'segment':
         needField('field', o.field);
+        if (!(typeof o.max_segment_tokens === 'number' && o.max_segment_tokens > 0) && paramRef(options.max_segment_tokens) === undefined
+          && (options.max_input_tokens === undefined || options.prompt_template === undefined)) {
+          err(at, 'a segment stage needs `max_segment_tokens` > 0, or `max_input_tokens` and `prompt_template`');
+        }
+        if (options.prompt_template !== undefined) checkTemplate('prompt_template', ['document']);
         out.add(String(o.index_field));
         out.add(String(o.count_field));
         break;

@@ -15,7 +15,8 @@ import { childRow, readStageRows, seededRandom, type Row } from './rows';
 import {
   afterPrefix, diverseQaPostprocess, knowledgeListPostprocess, PASSAGE_LINES, removeLines, removeMarkdown, removeQuotes, seededQaRandom, segmentDocument,
 } from './nemotronCc';
-import { loadTokenizer } from './tokens';
+import { renderMessages, type TemplateStore } from './templates';
+import { loadTokenizer, promptPrefixTokens } from './tokens';
 
 export interface LocalStageContext {
   def: PipelineDef;
@@ -28,6 +29,8 @@ export interface LocalStageContext {
   stageFile(name: string): string;
   emit(row: Row): Promise<void>;
   signal?: AbortSignal;
+  /** Templates of the pipeline (a segment stage measures its prompt template). */
+  templates?: TemplateStore;
 }
 
 /** Renders a `format`/`vars` value: "{{field}}" alone keeps the value's type; other strings are templates. */
@@ -205,13 +208,23 @@ export async function runLocalStage(c: LocalStageContext): Promise<void> {
       const countField = String(opts.count_field);
       const tokenizerPath = String(opts.tokenizer ?? '');
       const tokenizer = tokenizerPath ? loadTokenizer(tokenizerPath) : undefined;
+      let maxSegmentTokens = Number(opts.max_segment_tokens ?? 0);
+      if (tokenizer && !(maxSegmentTokens > 0)) {
+        // The reference: max_input_tokens - tokens of the prompt around a "placeholder" document - 2.
+        if (typeof opts.max_input_tokens !== 'number' || typeof opts.prompt_template !== 'string' || !c.templates) {
+          throw new Error(`stage ${stage.name}: set max_segment_tokens, or max_input_tokens and prompt_template`);
+        }
+        const messages = renderMessages(c.templates.get(opts.prompt_template), { ...params, document: 'placeholder' });
+        maxSegmentTokens = opts.max_input_tokens - promptPrefixTokens(tokenizer, messages) - 2;
+        if (maxSegmentTokens < 1) throw new Error(`stage ${stage.name}: the prompt ${opts.prompt_template} alone takes ${opts.max_input_tokens - maxSegmentTokens - 2} tokens, more than max_input_tokens ${opts.max_input_tokens}`);
+      }
       for await (const row of input()) {
         const text = String(row[field] ?? '');
         // Without a tokenizer a document is not measured: it is one segment.
         const segments = tokenizer
           ? segmentDocument(text, {
             tokenizer, separator: String(opts.separator), minDocumentTokens: Number(opts.min_document_tokens),
-            maxSegmentTokens: Number(opts.max_segment_tokens), minSegmentTokens: Number(opts.min_segment_tokens),
+            maxSegmentTokens, minSegmentTokens: Number(opts.min_segment_tokens),
           })
           : [{ text, tokens: null as number | null }];
         for (let k = 0; k < segments.length; k++) {

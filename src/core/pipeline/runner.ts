@@ -143,7 +143,7 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
         else {
           o.onStage?.(stage.name, 'running');
           manifest.updateStage(stage.name, { status: 'running' });
-          await writeLocal(file, (emit) => runLocalStage({ def, stage, opts, params, inputs, stageFile: (n) => stageFile(dir, n), emit, signal: o.signal }));
+          await writeLocal(file, (emit) => runLocalStage({ def, stage, opts, params, inputs, stageFile: (n) => stageFile(dir, n), emit, signal: o.signal, templates: o.templates }));
         }
       } else {
         o.onStage?.(stage.name, 'running');

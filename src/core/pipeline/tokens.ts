@@ -6,6 +6,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ChatTemplateFormatter, readChatTemplateFile } from '../llm/chatTemplate';
+import type { ChatMessage } from '../llm/types';
 import type { Tokenizer as TokenizerType } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 
 // The package is an ES module with a CommonJS build; loaded on first use (only token stages need it).
@@ -23,6 +25,10 @@ export interface TokenCounter {
   count(text: string): number;
   /** Tokens of `tokenize(text)`: no special tokens. */
   countPlain(text: string): number;
+  /** Token ids of `encode(text, add_special_tokens=False)` (special tokens written in the text still count as one). */
+  countNoSpecial(text: string): number;
+  /** The tokenizer_config.json beside the tokenizer, when there is one (its chat template renders prompts). */
+  readonly configFile?: string;
 }
 
 const cache = new Map<string, TokenCounter>();
@@ -63,7 +69,28 @@ export function loadTokenizer(path: string): TokenCounter {
     file,
     count: (text) => tokenizer.encode(text).ids.length,
     countPlain: (text) => tokenizer.tokenize(text).length,
+    countNoSpecial: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids.length,
+    configFile: existsSync(configFile) ? configFile : undefined,
   };
   cache.set(abs, counter);
   return counter;
+}
+
+/**
+ * Tokens a prompt takes before the document, as the reference measures it:
+ * `len(tokenizer.apply_chat_template(messages))` for the messages rendered with the document
+ * "placeholder" (no generation prompt, no special tokens added beyond what the template writes).
+ * Without a chat template beside the tokenizer the messages' texts are counted (an approximation).
+ */
+export function promptPrefixTokens(tokenizer: TokenCounter, messages: ChatMessage[]): number {
+  if (tokenizer.configFile) {
+    let formatter: ChatTemplateFormatter | undefined;
+    try {
+      formatter = new ChatTemplateFormatter(readChatTemplateFile(tokenizer.configFile));
+    } catch {
+      formatter = undefined; // a config without a chat template: count the texts
+    }
+    if (formatter) return tokenizer.countNoSpecial(formatter.render(messages, false));
+  }
+  return messages.reduce((n, m) => n + tokenizer.countNoSpecial(m.content), 0);
 }
