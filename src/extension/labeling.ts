@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import type { ContextType } from '../core/prompts/promptConfig';
-import type { LabelParams } from '../shared/protocol/studio';
+import type { LabelParams, LaunchEstimate } from '../shared/protocol/studio';
 import type { Logger } from './log';
 import type { LaunchedRun, RunHooks } from './run/manager';
 import { runFolderName } from './pipelines';
@@ -21,6 +21,31 @@ function core(): GenerateCore {
 
 /** The Studio's labeling params, with the prompt config and the input as confined absolute paths. */
 export type LabelRunRequest = Omit<LabelParams, 'prompt' | 'input'> & { promptFile: string; input: string };
+
+/**
+ * The launch estimate of a labeling run (src/core/estimate): the job's own prompt config and
+ * overrides, a sample of its rows, and whether it needs a confirmation above `threshold` requests.
+ */
+export async function estimateLabelRun(
+  r: LabelRunRequest,
+  o: { measuredRequestsPerSec: number | null; prices: import('../core/estimate/index.js').Prices | null; threshold: number },
+): Promise<LaunchEstimate> {
+  const { loadPromptConfigFile, withOverrides } = require('../core/prompts/promptConfig') as typeof import('../core/prompts/promptConfig.js');
+  const { estimateGeneration } = require('../core/estimate/generation') as typeof import('../core/estimate/generation.js');
+  const { formatEstimate } = require('../core/estimate') as typeof import('../core/estimate/index.js');
+  const config = withOverrides(loadPromptConfigFile(r.promptFile), { contextType: r.contextType, fewShotCount: r.fewShotCount });
+  const est = await estimateGeneration({
+    input: r.input,
+    config,
+    limit: r.limit,
+    numSeeds: r.numSeeds,
+    numSamples: r.numSamples,
+    maxTokens: r.maxTokens ?? config.params.max_tokens ?? null,
+    measuredRequestsPerSec: o.measuredRequestsPerSec,
+    prices: o.prices,
+  });
+  return { estimate: est, lines: formatEstimate(est), confirm: est.requests === null || est.requests > o.threshold, threshold: o.threshold };
+}
 
 export interface LabelingDeps {
   runsFolder(): string;

@@ -8,12 +8,14 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
-import type { PipelineInfo, RunView } from '../shared/protocol/studio';
-import { datasetGlob, defaultConcurrency, requireTrust, runsFolder, workspaceRoots } from './config';
+import type { LaunchEstimate, PipelineInfo, RunView } from '../shared/protocol/studio';
+import { confirmThreshold, datasetGlob, defaultConcurrency, endpointPrices, requireTrust, runsFolder, workspaceRoots } from './config';
 import { EndpointStore } from './endpoints/store';
 import type { Logger } from './log';
 import { RunManager } from './run/manager';
 import { confineRunFolder, mergeRuns, viewFromManifest } from './run/views';
+import { measuredRate, withDetails, writeRunLabel } from './run/details';
+import { estimateLabelRun, type LabelRunRequest } from './labeling';
 import type { StudioBackend } from './studio/handlers';
 import { errorMessage } from './util/redact';
 import { checkProfile } from './endpoints/profiles';
@@ -134,7 +136,7 @@ export class Services implements vscode.Disposable {
   async listRuns(fresh = true): Promise<RunView[]> {
     const folder = runsFolder();
     const live = this.manager?.list() ?? [];
-    if (!folder) return live;
+    if (!folder) return withDetails(live);
     if (fresh || !this.diskRuns) {
       const { listRuns } = require('../core/run/manifest') as typeof import('../core/run/manifest.js');
       try {
@@ -144,7 +146,7 @@ export class Services implements vscode.Disposable {
         this.diskRuns = [];
       }
     }
-    return mergeRuns(this.diskRuns, live);
+    return withDetails(mergeRuns(this.diskRuns, live));
   }
 
   /** Run folders must be inside the runs folder (or a live run of this window). */
@@ -318,6 +320,11 @@ export class Services implements vscode.Disposable {
         list: () => this.listRuns(),
         start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ kind: 'pipeline', pipelineId, endpoint, params, concurrency })).dir,
         label: async (request) => (await this.runs.start({ kind: 'label', ...request })).dir,
+        estimate: (request) => this.estimateLabeling(request),
+        setLabel: async (dir, label) => {
+          writeRunLabel(this.confineRunDir(dir), label);
+          this.fireRunsChanged();
+        },
         cancel: async (dir) => {
           if (!this.runs.cancel(resolve(dir))) throw new Error('that run is not running in this window');
         },
@@ -336,6 +343,11 @@ export class Services implements vscode.Disposable {
         extensionPath: this.context.extensionUri.fsPath,
       },
     };
+  }
+
+  /** The launch estimate of a labeling run (src/core/estimate) with this window's settings. */
+  async estimateLabeling(r: LabelRunRequest): Promise<LaunchEstimate> {
+    return estimateLabelRun(r, { measuredRequestsPerSec: measuredRate(await this.listRuns(), r.endpoint), prices: endpointPrices(r.endpoint), threshold: confirmThreshold() });
   }
 
   async copyPipelineToWorkspace(id: string): Promise<string> {

@@ -7,6 +7,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
+import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
+import type { RunView } from '../../src/shared/protocol/studio';
 import { datasetParamNames, resolveDatasetParams, PipelineCatalog } from '../../src/extension/pipelines';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 
@@ -49,4 +51,22 @@ describe('extension: the Studio loop (ext)', () => {
     assert.equal(info.parameters.find((p) => p.name === 'documents')?.dataset, true);
     assert.equal(info.parameters.find((p) => p.name === 'text_field')?.dataset, undefined);
   });
+
+  it('run details from a labeling config.json and a label file; duration and averages of an ended run; the measured rate of an endpoint', () => {
+    const dir = join(ws, 'gsm.jsonl.run');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ kind: 'generate', input: '/d/gsm.jsonl', prompt: { name: 'gsm8k_text', context_type: 'empty', few_shot: { set: 'gsm8k_text', count: 4 } }, endpoint: { name: 'local', model: 'tiny' }, params: { temperature: 0.3, max_tokens: 256, top_p: null }, num_samples: 2, num_seeds: 8, dataset: { limit: 50 } }));
+    const view: RunView = { dir, name: 'gsm', kind: 'generate', status: 'completed', live: false, counts: { total: 400, done: 390, failed: 10, pending: 0 }, tokens: { prompt: 1000, completion: 9000 }, throughput: { requestsPerSec: 0, tokensPerSec: 0 }, stages: [], recentErrors: [], currentStage: null, etaSeconds: null, startedAt: '2026-12-04T10:00:00Z', updatedAt: null, endedAt: '2026-12-04T10:01:40Z', output: null, error: null };
+    let [r] = withDetails([view]);
+    assert.deepEqual(r.details, { source: 'prompt gsm8k_text', input: '/d/gsm.jsonl', endpoint: 'local', model: 'tiny', params: { seeds: 8, samples: 2, temperature: 0.3, max_tokens: 256, limit: 50, few_shot: 4 } });
+    assert.deepEqual(r.finished, { durationSeconds: 100, requestsPerSec: 4, tokensPerSec: 100 });
+    writeRunLabel(dir, 'baseline');
+    [r] = withDetails([view]);
+    assert.equal(r.details?.label, 'baseline');
+    assert.equal(measuredRate([r], 'local'), 4);
+    assert.equal(measuredRate([r], 'other'), null);
+    assert.equal(withDetails([{ ...view, status: 'running' }])[0].finished, undefined, 'a running run has no averages yet');
+    assert.deepEqual(detailsFromConfig({ kind: 'pipeline', pipeline: 'gsm8k_explain', parameters: { documents: ['/a/b.jsonl'], temperature: 0.7 }, endpoints: { default: { name: 'local', model: 'tiny' } } }).params, { documents: '/a/b.jsonl', temperature: 0.7 });
+  });
 });
+

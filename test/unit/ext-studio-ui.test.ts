@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createHandlers, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
-import { LabelingLauncher } from '../../src/extension/labeling';
+import { estimateLabelRun, LabelingLauncher } from '../../src/extension/labeling';
 import { StudioLauncher, type RunRequest } from '../../src/extension/launcher';
 import { PipelineCatalog, PipelineLauncher } from '../../src/extension/pipelines';
 import { RunManager } from '../../src/extension/run/manager';
@@ -88,6 +88,7 @@ describe('extension: Studio UI over the real handlers (Chromium)', function () {
         list: async () => manager.list(),
         start: async (pipelineId, endpoint, params, concurrency) => (await manager.start({ kind: 'pipeline', pipelineId, endpoint, params, concurrency })).dir,
         label: async (r) => (await manager.start({ kind: 'label', ...r })).dir,
+        estimate: (r) => estimateLabelRun(r, { measuredRequestsPerSec: null, prices: null, threshold: 1000 }),
         cancel: async (d) => void manager.cancel(d),
         resume: async (d) => void (await manager.resume(d)),
         openOutput: async () => undefined,

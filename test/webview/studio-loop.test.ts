@@ -4,10 +4,10 @@
  * entry, link colours, every few-shot set listed) and the later loop steps.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { InitResult, PipelineInfo, StudioHostNotifications, StudioRequests, StudioWebviewNotifications, TemplateRef } from '../../src/shared/protocol/studio';
+import type { InitResult, LabelParams, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications, TemplateRef } from '../../src/shared/protocol/studio';
 import type { MessageChannel } from '../../src/shared/ipc';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
@@ -126,6 +126,72 @@ describe('Studio loop in Chromium (webview)', function () {
     await waitUntilAsync(async () => (await area.evaluate((el) => (el as HTMLTextAreaElement).value)) === 'elsewhere/picked.jsonl');
     assert.equal(browsed, 1);
     assert.deepEqual(await w.problems(), []);
+  });
+
+  it('Launch estimates first; above the threshold it waits for a confirmation, then launches', async () => {
+    const estimates: LabelParams[] = [];
+    const launches: LabelParams[] = [];
+    const lines = ['items: 8,320', 'requests: 8,320', 'prompt tokens: ~4,517,760 (~543 per request, from 16 rendered prompts, ~4 characters per token)', 'completion tokens: at most 4,259,840', 'expected time: ~52m 00s at 2.67 req/s measured'];
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host);
+      host.handle('runs.estimate', (p) => {
+        estimates.push(p);
+        const requests = p.numSeeds * 20;
+        return { estimate: { items: requests, requests, completions: requests, promptTokensPerRequest: 543, promptTokens: requests * 543, maxCompletionTokens: requests * 512, expectedSeconds: 3120, measuredRequestsPerSec: 2.67, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines, confirm: requests > 1000, threshold: 1000 };
+      });
+      host.handle('runs.label', (p) => (launches.push(p), { dir: '/ws/.sdg/runs/x.jsonl.run' }));
+    })));
+    await w.page.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 20_000 });
+    await pick(w.page, 'Kind of run', 'Labeling');
+    await pick(w.page, 'Prompt config', 'gsm8k_text');
+    await pick(w.page, 'Labeling dataset', 'data/gsm8k-test-20.jsonl');
+    await w.page.locator('vscode-textfield[aria-label="Seeds"] input').fill('416');
+    await w.page.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+    const card = w.page.locator('.estimate[data-confirm="true"]');
+    await card.getByText('This launch sends 8,320 requests, more than 1,000').waitFor();
+    for (const l of lines) await card.getByText(l).waitFor();
+    assert.equal(launches.length, 0, 'nothing launched before the confirmation');
+    assert.equal(estimates[0].numSeeds, 416);
+    const shots = join(REPO_ROOT, '.test-artifacts', 'webview');
+    mkdirSync(shots, { recursive: true });
+    await w.page.screenshot({ path: join(shots, 'studio-estimate-confirm.png') });
+    await card.locator('vscode-button.confirm-launch').click();
+    await waitUntil(() => launches.length === 1);
+    assert.equal(launches[0].numSeeds, 416);
+    // Below the threshold: no confirmation, the run starts at once.
+    await w.page.locator('vscode-textfield[aria-label="Seeds"] input').fill('4');
+    await w.page.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+    await waitUntil(() => launches.length === 2);
+    assert.equal(await w.page.locator('.estimate[data-confirm="true"]').count(), 0);
+    assert.deepEqual(await w.problems(), []);
+  });
+
+  it('run cards tell runs apart: what, model @ endpoint, time, key parameters, label; ended runs show duration and averages', async () => {
+    const labels: Array<{ dir: string; label: string }> = [];
+    const run: RunView = {
+      dir: '/ws/.sdg/runs/gsm8k_explain-1', name: 'gsm8k_explain', kind: 'pipeline', status: 'completed', live: false,
+      counts: { total: 20, done: 20, failed: 0, pending: 0 }, tokens: { prompt: 4000, completion: 10000 }, throughput: { requestsPerSec: 0, tokensPerSec: 0 },
+      stages: [], recentErrors: [], currentStage: null, etaSeconds: null, startedAt: '2026-12-04T14:05:00.000Z', updatedAt: null, endedAt: '2026-12-04T14:05:40.000Z', output: null, error: null,
+      details: { source: 'pipeline gsm8k_explain', input: null, endpoint: 'local', model: 'tiny', params: { temperature: 0.7, max_tokens: 512 }, label: 'baseline' },
+      finished: { durationSeconds: 40, requestsPerSec: 0.5, tokensPerSec: 350 },
+    };
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host, () => loopInit({ runs: [run] }));
+      host.handle('runs.setLabel', (p) => (labels.push(p), null));
+    })));
+    await w.page.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 20_000 });
+    const card = w.page.locator(`.run[data-run="${run.dir}"]`);
+    const subtitle = await card.locator('.run-subtitle').innerText();
+    assert.match(subtitle, /^pipeline gsm8k_explain · tiny @ local · 2026-12-04 \d\d:\d\d · temperature=0\.7 max_tokens=512$/);
+    assert.equal(await card.locator('.run-label').innerText(), 'baseline');
+    assert.equal(await card.locator('.duration').innerText(), '40s');
+    assert.equal(await card.locator('.avg-rps').innerText(), '0.50');
+    assert.equal(await card.locator('.avg-tps').innerText(), '350');
+    await card.locator('vscode-button[aria-label="Label run"]').click();
+    await card.locator('vscode-textfield[aria-label="Run label"] input').fill('temp 0.7');
+    await card.locator('vscode-button', { hasText: 'Save label' }).click();
+    await waitUntil(() => labels.length === 1);
+    assert.deepEqual(labels[0], { dir: run.dir, label: 'temp 0.7' });
   });
 
   it('the first entry of the Template list can be picked', async () => {

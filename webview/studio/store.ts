@@ -7,6 +7,8 @@ import type { MessageChannel } from '../../src/shared/ipc.js';
 import type {
   EndpointProfile,
   EndpointTestResult,
+  LabelParams,
+  LaunchEstimate,
   PipelineInfo,
   SlurmInfo,
   SlurmPreview,
@@ -39,6 +41,8 @@ export interface TransientUi {
   slurmSubmitted: SlurmSubmitResult | null;
   importFile: string;
   importLimit: number;
+  /** The last launch estimate (labeling), and whether it was confirmed and launched. */
+  estimate: { params: LabelParams; result: LaunchEstimate; launched?: boolean; only?: boolean } | null;
 }
 
 export class StudioStore {
@@ -54,7 +58,7 @@ export class StudioStore {
   /** Every few-shot set of the workspace and the built-ins. */
   fewShotSets: Array<{ file: string; name: string; source: 'workspace' | 'builtin' }> = [];
   slurmInfo: SlurmInfo | null = null;
-  readonly ui: TransientUi = { endpointForm: null, endpointTests: new Map(), slurmPreview: null, slurmSubmitted: null, importFile: '', importLimit: 8 };
+  readonly ui: TransientUi = { endpointForm: null, endpointTests: new Map(), slurmPreview: null, slurmSubmitted: null, importFile: '', importLimit: 8, estimate: null };
   private readonly listeners = new Set<() => void>();
   private previewTimer: ReturnType<typeof setTimeout> | undefined;
 

@@ -9,6 +9,7 @@ import type {
   EndpointTestResult,
   EndpointView,
   InitResult,
+  LaunchEstimate,
   PipelineInfo,
   RunView,
   StudioHostNotifications,
@@ -49,6 +50,9 @@ export interface StudioBackend extends files.FileContext {
     start(pipelineId: string, endpoint: string, params: Record<string, unknown>, concurrency: number | undefined): Promise<string>;
     /** A labeling run; prompt and input are absolute paths already confined. */
     label(request: LabelRunRequest): Promise<string>;
+    /** The estimate of a labeling run (same confined request). */
+    estimate?(request: LabelRunRequest): Promise<LaunchEstimate>;
+    setLabel?(dir: string, label: string): Promise<void>;
     cancel(dir: string): Promise<void>;
     resume(dir: string): Promise<void>;
     openOutput(dir: string): Promise<void>;
@@ -120,6 +124,20 @@ const slurmJob = v.object({
   sdgCommand: v.optional(v.string({ max: 4096 })),
 });
 
+const labelParams = v.object({
+  prompt: fileRef,
+  input: fileRef,
+  endpoint: ENDPOINT_NAME,
+  numSeeds: v.int({ min: 1, max: 100_000 }),
+  numSamples: v.int({ min: 1, max: 1024 }),
+  contextType: v.optional(v.literal('empty', 'reference_solution', 'masked_solution')),
+  fewShotCount: v.optional(v.int({ min: 0, max: 1000 })),
+  limit: v.optional(v.int({ min: 1 })),
+  temperature: v.optional(v.number({ min: 0, max: 10 })),
+  maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
+  concurrency: v.optional(v.limit('concurrency')),
+});
+
 /** The schema of every request's params. A request without one is refused. */
 export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K]['params']> } = {
   init: empty as Check<Record<string, never>>,
@@ -140,20 +158,10 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'endpoints.save': v.object({ profile, previousName: v.optional(ENDPOINT_NAME), apiKey: v.optional(v.string({ max: 10_000 })) }) as Check<StudioRequests['endpoints.save']['params']>,
   'endpoints.remove': v.object({ name: ENDPOINT_NAME }),
   'endpoints.test': v.object({ name: ENDPOINT_NAME }),
-  'runs.start': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), endpoint: ENDPOINT_NAME, params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }), concurrency: v.optional(v.int({ min: 1, max: 100_000 })) }),
-  'runs.label': v.object({
-    prompt: fileRef,
-    input: fileRef,
-    endpoint: ENDPOINT_NAME,
-    numSeeds: v.int({ min: 1, max: 100_000 }),
-    numSamples: v.int({ min: 1, max: 1024 }),
-    contextType: v.optional(v.literal('empty', 'reference_solution', 'masked_solution')),
-    fewShotCount: v.optional(v.int({ min: 0, max: 1000 })),
-    limit: v.optional(v.int({ min: 1 })),
-    temperature: v.optional(v.number({ min: 0, max: 10 })),
-    maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
-    concurrency: v.optional(v.int({ min: 1, max: 100_000 })),
-  }),
+  'runs.start': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), endpoint: ENDPOINT_NAME, params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }), concurrency: v.optional(v.limit('concurrency')) }),
+  'runs.label': labelParams,
+  'runs.estimate': labelParams,
+  'runs.setLabel': v.object({ dir: runDir, label: v.string({ max: 200 }) }),
   'runs.cancel': v.object({ dir: runDir }),
   'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
   'runs.openOutput': v.object({ dir: runDir }),
@@ -236,6 +244,17 @@ export function createHandlers(b: StudioBackend): Handlers {
       const inputFile = files.resolveFileRef(b, input, 'input');
       if (inputFile.readonly) throw new Error('input: choose a dataset in the workspace');
       return { dir: await b.runs.label({ ...rest, promptFile, input: inputFile.abs }) };
+    },
+    'runs.estimate': async ({ prompt, input, ...rest }) => {
+      if (!b.runs.estimate) throw new Error('estimates are not available in this window');
+      const promptFile = files.resolveFileRef(b, prompt, 'prompt').abs;
+      const inputFile = files.resolveFileRef(b, input, 'input');
+      return b.runs.estimate({ ...rest, promptFile, input: inputFile.abs });
+    },
+    'runs.setLabel': async ({ dir, label }) => {
+      if (!b.runs.setLabel) throw new Error('labels are not available in this window');
+      await b.runs.setLabel(dir, label);
+      return null;
     },
     'runs.cancel': async ({ dir }) => {
       await b.runs.cancel(dir);

@@ -6,6 +6,18 @@
  */
 import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats } from '../../core/llm/types';
 import type { ClusterProfile } from '../../core/scale/slurm';
+import type { Estimate } from '../../core/estimate';
+
+export type { Estimate };
+
+/** The estimate shown before a launch, and whether it needs a confirmation (setting sdg.confirmLaunchAboveRequests). */
+export interface LaunchEstimate {
+  estimate: Estimate;
+  /** The same figures as lines of text (as `sdg generate --dry-run` prints them). */
+  lines: string[];
+  confirm: boolean;
+  threshold: number;
+}
 
 export type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats };
 
@@ -81,6 +93,19 @@ export interface StageView {
   counts: Counts;
 }
 
+/** What tells runs apart (from the run folder's config.json and label.txt). */
+export interface RunDetails {
+  /** `pipeline <name>` or `prompt <config name>`. */
+  source: string;
+  /** Input file (labeling runs). */
+  input: string | null;
+  endpoint: string | null;
+  model: string | null;
+  /** Key parameters (short values). */
+  params: Record<string, string | number | boolean | null>;
+  label?: string;
+}
+
 export interface RunView {
   /** The run folder (absolute); the key of a run everywhere. */
   dir: string;
@@ -105,6 +130,9 @@ export interface RunView {
   error: string | null;
   /** Per-server counters while the run uses an endpoint pool (from ProgressEvent.servers). */
   servers?: ServerStats[];
+  details?: RunDetails;
+  /** Once the run has ended: its duration and average rates over it. */
+  finished?: { durationSeconds: number; requestsPerSec: number; tokensPerSec: number };
 }
 
 export interface ValidationIssue {
@@ -277,6 +305,10 @@ export type StudioRequests = {
   'runs.start': { params: { pipelineId: string; endpoint: string; params: Record<string, unknown>; concurrency?: number }; result: { dir: string } };
   /** A labeling run (`sdg generate`): solutions per problem of a dataset with a prompt config. */
   'runs.label': { params: LabelParams; result: { dir: string } };
+  /** The estimate of a labeling run before it is launched. */
+  'runs.estimate': { params: LabelParams; result: LaunchEstimate };
+  /** Set (empty: clear) a run's label. */
+  'runs.setLabel': { params: { dir: string; label: string }; result: null };
   'runs.cancel': { params: { dir: string }; result: null };
   'runs.resume': { params: { dir: string; endpoint?: string }; result: null };
   'runs.openOutput': { params: { dir: string }; result: null };

@@ -4,10 +4,10 @@ import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
-import type { LabelParams, RunView } from '../../../src/shared/protocol/studio.js';
-import { compactNumber, formatDuration } from '../../shared/theme.js';
+import type { LabelParams } from '../../../src/shared/protocol/studio.js';
 import { coerceParams, labelRequest, paramProblems, paramValues } from '../logic/state.js';
-import { renderBar, renderServers } from '../parts/bars.js';
+import '../parts/runCard.js';
+import { renderEstimate } from '../parts/estimate.js';
 
 @customElement('sdg-runs-tab')
 export class SdgRunsTab extends StudioView {
@@ -28,7 +28,7 @@ export class SdgRunsTab extends StudioView {
         ${!s.trusted ? html`<p class="warning">Running is disabled in an untrusted workspace.</p>` : nothing}
       </div>
       <h3>Runs</h3>
-      ${s.runs.length ? s.runs.map((r) => this.renderRun(r)) : html`<p class="muted">No runs yet.</p>`}
+      ${s.runs.length ? s.runs.map((r) => html`<sdg-run-card .store=${this.store} .run=${r}></sdg-run-card>`) : html`<p class="muted">No runs yet.</p>`}
     `;
   }
 
@@ -96,15 +96,34 @@ export class SdgRunsTab extends StudioView {
       </div>
       <div class="row">
         <vscode-button ?disabled=${!params || !s.trusted || this.busy.has('start')} @click=${() => params && void this.startLabel(params)}>Launch</vscode-button>
+        <vscode-button secondary ?disabled=${!params || this.busy.has('estimate')} @click=${() => params && void this.estimateOnly(params)}>Estimate</vscode-button>
         <span class="muted">Each problem gets seeds x samples solutions; the output goes to the runs folder.</span>
       </div>
+      ${renderEstimate(this.store, (p) => void this.startLabel(p, true))}
       ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
     `;
   }
 
-  private async startLabel(params: LabelParams): Promise<void> {
+  /** Estimate first; above the threshold (setting) the launch waits for a confirmation. */
+  private async startLabel(params: LabelParams, confirmed = false): Promise<void> {
+    if (!confirmed) {
+      const est = await this.call('start', () => this.host.request('runs.estimate', params));
+      if (!est) return;
+      this.store.ui.estimate = { params, result: est };
+      this.store.changed();
+      if (est.confirm) return;
+    }
+    this.store.ui.estimate = this.store.ui.estimate && { ...this.store.ui.estimate, launched: true };
     const r = await this.call('start', () => this.host.request('runs.label', params));
     if (r) this.dispatch({ type: 'selectRun', dir: r.dir });
+  }
+
+  private async estimateOnly(params: LabelParams): Promise<void> {
+    const est = await this.call('estimate', () => this.host.request('runs.estimate', params));
+    if (est) {
+      this.store.ui.estimate = { params, result: est, launched: false, only: true };
+      this.store.changed();
+    }
   }
 
   private async startRun(): Promise<void> {
@@ -115,35 +134,5 @@ export class SdgRunsTab extends StudioView {
       this.host.request('runs.start', { pipelineId: p.id, endpoint: s.persisted.endpoint!, params: coerceParams(p.parameters, paramValues(s, p)), concurrency: s.persisted.concurrency ?? undefined }),
     );
     if (r) this.dispatch({ type: 'selectRun', dir: r.dir });
-  }
-
-  private renderRun(r: RunView): TemplateResult {
-    const active = r.status === 'running' || r.status === 'starting' || r.status === 'cancelling';
-    const resumable = !active && (r.status === 'interrupted' || r.status === 'cancelled' || r.status === 'failed' || (r.status === 'completed' && r.counts.failed > 0));
-    const statusClass = r.status === 'failed' ? 'error' : r.status === 'completed' ? 'ok' : r.status === 'interrupted' || r.status === 'cancelled' ? 'warning' : '';
-    return html`<div class="card run" data-run=${r.dir} data-status=${r.status}>
-      <div class="row">
-        <b>${r.name}</b> <span class="badge">${r.kind}</span> <span class=${`run-status ${statusClass}`}>${r.status}</span>
-        <span class="grow"></span>
-        ${active ? html`<vscode-button secondary ?disabled=${r.status === 'cancelling' || !r.live} @click=${() => void this.call('cancel', () => this.host.request('runs.cancel', { dir: r.dir }))}>Cancel</vscode-button>` : nothing}
-        ${resumable ? html`<vscode-button secondary ?disabled=${!this.state.trusted} @click=${() => void this.call('resume', () => this.host.request('runs.resume', { dir: r.dir }))}>Resume</vscode-button>` : nothing}
-        ${r.output ? html`<vscode-button secondary @click=${() => void this.call('open', () => this.host.request('runs.openOutput', { dir: r.dir }))}>Open output</vscode-button>` : nothing}
-      </div>
-      ${renderBar('overall', r.counts)}
-      <div class="stats">
-        ${r.currentStage && active ? html`<div><div class="stat-label">stage</div><span class="mono">${r.currentStage}</span></div>` : nothing}
-        <div><div class="stat-label">done / total</div>${compactNumber(r.counts.done)} / ${r.counts.total === null ? '?' : compactNumber(r.counts.total)}</div>
-        <div><div class="stat-label">failed</div><span class=${r.counts.failed ? 'error' : ''}>${compactNumber(r.counts.failed)}</span></div>
-        <div><div class="stat-label">requests/s</div><span class="rps">${r.throughput.requestsPerSec.toFixed(1)}</span></div>
-        <div><div class="stat-label">tokens/s</div>${compactNumber(r.throughput.tokensPerSec)}</div>
-        <div><div class="stat-label">tokens (prompt / completion)</div>${compactNumber(r.tokens.prompt)} / ${compactNumber(r.tokens.completion)}</div>
-        <div><div class="stat-label">ETA</div>${active ? formatDuration(r.etaSeconds) : '-'}</div>
-      </div>
-      ${r.stages.length ? html`<div class="col">${r.stages.map((st) => html`<div class="row"><span class="mono">${st.name}</span> <span class="muted">${st.status}</span> <span class="grow">${renderBar(st.name, st.counts)}</span> <span>${compactNumber(st.counts.done)}${st.counts.total !== null ? ` / ${compactNumber(st.counts.total)}` : ''}${st.counts.failed ? html` <span class="error">(${st.counts.failed} failed)</span>` : nothing}</span></div>`)}</div>` : nothing}
-      ${r.servers?.length ? renderServers(r.servers, active) : nothing}
-      ${r.error ? html`<div class="error run-error">${r.error}</div>` : nothing}
-      ${r.recentErrors.length ? html`<vscode-collapsible title=${`Recent errors (${r.counts.failed} failed item${r.counts.failed === 1 ? '' : 's'})`} open><ul class="recent-errors">${r.recentErrors.map((m) => html`<li class="mono">${m}</li>`)}</ul></vscode-collapsible>` : nothing}
-      <div class="muted mono">${r.dir}</div>
-    </div>`;
   }
 }
