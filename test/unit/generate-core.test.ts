@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSolutions, itemKey, itemsOf, prepareGeneration, rowKey, seedsOf, type GenerateOptions, type GenerationRow } from '../../src/core/generate';
+import { generateSolutions, itemKey, itemsOf, prepareGeneration, rowKey, seedsOf, successRows, type GenerateOptions, type GenerationRow } from '../../src/core/generate';
 import type { DatasetRow } from '../../src/core/datasets';
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import type { LlmClient, ModelResponse } from '../../src/core/llm/types';
@@ -239,5 +239,20 @@ describe('generate: generateSolutions against the mock server', function () {
     assert.equal(p.params.n, 2);
     await assert.rejects(prepareGeneration({ input: input(PROBLEMS), prompt: 'gsm8k_text', endpoint: resolveEndpoint({}) }), /baseUrl is required/);
     await assert.rejects(prepareGeneration({ input: input(PROBLEMS), prompt: 'gsm8k_text', endpoint: resolveEndpoint({}), skipEndpointCheck: true, numSeeds: 0 }), /num_seeds must be a whole number >= 1/);
+  });
+});
+
+describe('generate: output rows', () => {
+  it('input fields first, the job fields win over same-named input keys in place, "__proto__" stays data', () => {
+    const fields = JSON.parse('{"question":"q?","seed":99,"__proto__":{"polluted":true},"answer":"#### 4"}') as Record<string, unknown>;
+    const row: DatasetRow = { input_index: 3, problem: 'q?', expected_answer: '4', fields } as DatasetRow;
+    const response: ModelResponse = { choices: [{ text: 'four', finishReason: 'stop', reasoning: 'think' }], usage: { promptTokens: 5, completionTokens: 1 }, model: 'm' };
+    const [out] = successRows({ key: '3:1', row, seed: 1 }, response, { promptName: 'p', contextType: 'empty', model: 'm', numSamples: 1 });
+    const text = JSON.stringify(out);
+    assert.equal(text, '{"question":"q?","seed":1,"__proto__":{"polluted":true},"answer":"#### 4","input_index":3,"problem":"q?","expected_answer":"4",' +
+      '"generation":"four","sample_index":0,"num_samples":1,"finish_reason":"stop","usage":{"prompt_tokens":5,"completion_tokens":1},"error":null,' +
+      '"prompt_name":"p","context_type":"empty","model":"m","reasoning":"think"}');
+    assert.equal(Object.getPrototypeOf(out), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 });

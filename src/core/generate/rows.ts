@@ -93,29 +93,39 @@ interface Outcome {
 }
 
 /**
- * One row: input fields first (so the job's own fields win over same-named input keys), then the
- * job's fields in a fixed, readable order.
+ * One row: input fields first (so the job's own fields win over same-named input keys, keeping
+ * the input key's position), then the job's fields in a fixed, readable order.
+ *
+ * Built by assignment rather than `{ ...fields, ... }`: with the conditional `reasoning` spread
+ * that literal took V8's generic path (~25 us per row, and a dictionary-mode object that
+ * JSON.stringify then walked 5x slower); this costs well under a microsecond.
  */
 function makeRow(item: GenerateItem, ctx: RowContext, o: Outcome): GenerationRow {
-  return {
-    ...item.row.fields,
-    input_index: item.row.input_index,
-    problem: item.row.problem,
-    expected_answer: item.row.expected_answer,
-    generation: o.generation,
-    seed: item.seed,
-    sample_index: o.sample_index,
-    num_samples: ctx.numSamples,
-    finish_reason: o.finish_reason,
-    usage: o.usage,
-    error: o.error,
-    prompt_name: ctx.promptName,
-    context_type: ctx.contextType,
-    model: o.model,
-    // Only from reasoning-model servers (vLLM/SGLang reasoning parsers): the chain of thought.
-    ...(o.reasoning !== undefined ? { reasoning: o.reasoning } : {}),
-    ...(o.code ?? {}),
-  };
+  const row = {} as GenerationRow;
+  const fields = item.row.fields;
+  if (fields) {
+    for (const k of Object.keys(fields)) {
+      // A "__proto__" key from JSON is data, not the prototype: define it, never assign it.
+      if (k === '__proto__') Object.defineProperty(row, k, { value: fields[k], enumerable: true, writable: true, configurable: true });
+      else row[k] = fields[k];
+    }
+  }
+  row.input_index = item.row.input_index;
+  row.problem = item.row.problem;
+  row.expected_answer = item.row.expected_answer;
+  row.generation = o.generation;
+  row.seed = item.seed;
+  row.sample_index = o.sample_index;
+  row.num_samples = ctx.numSamples;
+  row.finish_reason = o.finish_reason;
+  row.usage = o.usage;
+  row.error = o.error;
+  row.prompt_name = ctx.promptName;
+  row.context_type = ctx.contextType;
+  row.model = o.model;
+  // Only from reasoning-model servers (vLLM/SGLang reasoning parsers): the chain of thought.
+  if (o.reasoning !== undefined) row.reasoning = o.reasoning;
+  return row;
 }
 
 /** One row per choice of a successful response. */
