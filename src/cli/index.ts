@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { COMMANDS } from './commands';
+import { redactSecrets } from '../core/redact';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -21,7 +22,8 @@ if (require.main === module) {
     .parseAsync(process.argv)
     .catch((e: unknown) => {
       // Errors reaching here are user-facing (bad flags, bad files): one line, no stack.
-      console.error(`sdg: ${e instanceof Error ? e.message : String(e)}`);
+      // Redacted: a message may quote a URL with credentials (an invalid --base-url...).
+      console.error(`sdg: ${redactSecrets(e instanceof Error ? e.message : String(e))}`);
       process.exitCode = process.exitCode || 1;
     });
 }

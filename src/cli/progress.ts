@@ -2,6 +2,7 @@
  * Renders engine progress events for the CLI: a one-line bar redrawn in place on a TTY, plain
  * periodic lines otherwise (CI logs, `| tee`), so logs stay readable and small.
  */
+import { redactSecrets } from '../core/redact';
 import type { ProgressEvent } from '../core/engine/progress';
 
 export interface ProgressOutput {
@@ -123,7 +124,7 @@ export function formatProgressLine(e: ProgressEvent, width: number, label = ''):
   const speed = `${rate(e.requestsPerSec)} req/s ${rate(e.tokensPerSec)} tok/s`;
   const eta = e.final ? `in ${formatDuration(e.elapsedMs)}` : e.etaMs === null ? '' : `ETA ${formatDuration(e.etaMs)}`;
   const waiting = e.rateLimited > 0 ? `${e.rateLimited} waiting for rate limit` : '';
-  const lastError = e.lastErrors.length > 0 ? `last error: ${e.lastErrors[e.lastErrors.length - 1].replace(/\s+/g, ' ')}` : '';
+  const lastError = e.lastErrors.length > 0 ? `last error: ${redactSecrets(e.lastErrors[e.lastErrors.length - 1]).replace(/\s+/g, ' ')}` : '';
   const head = (label ? `${label} ` : '') + (pct === null ? '' : `${pct.toFixed(1).padStart(5)}% `) + counts + failed;
   // Optional parts in order of importance; each is kept only if it still fits.
   const optional = [eta, speed, conc, waiting, lastError].filter(Boolean);
@@ -158,6 +159,6 @@ export function formatPlainLine(e: ProgressEvent, label = ''): string {
   if (e.final) parts.push(`finished in ${formatDuration(e.elapsedMs)}`);
   else if (e.etaMs !== null) parts.push(`ETA ${formatDuration(e.etaMs)}`);
   if (e.retries > 0) parts.push(`${formatCount(e.retries)} retries`);
-  if (e.lastErrors.length > 0) parts.push(`last error: ${e.lastErrors[e.lastErrors.length - 1].replace(/\s+/g, ' ').slice(0, 200)}`);
+  if (e.lastErrors.length > 0) parts.push(`last error: ${redactSecrets(e.lastErrors[e.lastErrors.length - 1]).replace(/\s+/g, ' ').slice(0, 200)}`);
   return (label ? `${label}: ` : '') + parts.join(', ');
 }

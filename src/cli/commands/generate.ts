@@ -16,6 +16,7 @@ import { PRESET_NAMES, assertValidEndpoint, isPresetName, resolveApiKey, resolve
 import type { ApiKind, EndpointProfile, FormatterName, PresetName, ServerStats } from '../../core/llm/types';
 import { CONTEXT_TYPES, type ContextType, type PromptParams } from '../../core/prompts/promptConfig';
 import { checkLimit, type LimitName } from '../../core/limits';
+import { redactUrlCredentials } from '../../core/redact';
 import { parseServerSpecs, validatePoolServers } from '../../core/llm/pool';
 import { currentCommand, writeCommandRecord } from '../../core/scale/command';
 import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
@@ -198,7 +199,7 @@ export function chunkFromFlags(f: Pick<GenerateFlags, 'numChunks' | 'chunkId'>):
 
 /** One line per server of a pool, for the end of a run. */
 export function describeServers(servers: readonly ServerStats[]): string {
-  return servers.map((s) => `  ${s.baseUrl}: ${s.done} done, ${s.failed} failed${s.latencyMs !== null ? `, ~${s.latencyMs} ms` : ''}${s.healthy ? '' : ' (out of rotation)'}`).join('\n');
+  return servers.map((s) => `  ${redactUrlCredentials(s.baseUrl)}: ${s.done} done, ${s.failed} failed${s.latencyMs !== null ? `, ~${s.latencyMs} ms` : ''}${s.healthy ? '' : ' (out of rotation)'}`).join('\n');
 }
 
 async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<void> {

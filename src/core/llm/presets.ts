@@ -275,18 +275,5 @@ export function resolveApiKey(profile: EndpointProfile, env: Record<string, stri
   return undefined;
 }
 
-/** Authorization values and well-known key shapes, redacted even when the key is not known to the caller. */
-const AUTH_VALUE = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}/gi;
-const KEY_SHAPES = /\b(?:nvapi|sk)-[A-Za-z0-9_-]{8,}/g;
-
-/**
- * Replaces every occurrence of the given secrets (and anything shaped like an Authorization
- * value or a well-known API key) with "***". Use on every message that may reach a log or UI.
- */
-export function redactSecrets(text: string, secrets: readonly (string | undefined | null)[] = []): string {
-  let out = String(text);
-  for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join('***');
-  }
-  return out.replace(AUTH_VALUE, (_m, scheme: string) => `${scheme} ***`).replace(KEY_SHAPES, '***');
-}
+/** The one redaction function lives in src/core/redact.ts (URLs with credentials too). */
+export { redactSecrets } from '../redact';

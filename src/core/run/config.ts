@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { makeDirs } from '../io/fsUtil';
 import { describeFsError } from '../io/jsonl';
 import { readJsonFile, writeJsonAtomic } from './manifest';
+import { redactDeep } from '../redact';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -100,12 +101,14 @@ function getPath(obj: unknown, path: string): unknown {
  */
 export async function freezeOrCheckConfig(runDir: string, config: unknown, compare: ConfigCompare = {}, overwrite = false): Promise<{ resumed: boolean }> {
   const frozen = overwrite ? null : await readFrozenConfig(runDir);
+  // JSON round trip so `undefined` fields compare equal to the frozen file later; redacted the
+  // way config.json is written (a key in a URL is stored as ***), so a resume compares equal.
+  const now = redactDeep(JSON.parse(JSON.stringify(config ?? null)) as unknown);
   if (frozen === null) {
-    // JSON round trip so `undefined` fields compare equal to the frozen file later.
-    await writeFrozenConfig(runDir, JSON.parse(JSON.stringify(config ?? null)));
+    await writeFrozenConfig(runDir, now);
     return { resumed: false };
   }
-  const diffs = diffConfigs(frozen, JSON.parse(JSON.stringify(config ?? null)), compare);
+  const diffs = diffConfigs(frozen, now, compare);
   if (diffs.length > 0) throw new ConfigMismatchError(runDir, diffs);
   return { resumed: true };
 }

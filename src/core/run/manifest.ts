@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeFsError } from '../io/jsonl';
 import { renameReplacing } from '../io/fsUtil';
+import { redactDeep } from '../redact';
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -55,7 +56,8 @@ export function emptyCounts(total: number | null = null): RunCounts {
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await fsp.writeFile(tmp, JSON.stringify(data, null, 2) + '\n');
+    // Run-folder files are read by people and tools: never a credential (a key in a URL's query...).
+    await fsp.writeFile(tmp, JSON.stringify(redactDeep(data), null, 2) + '\n');
     await renameReplacing(tmp, file);
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

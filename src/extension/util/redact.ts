@@ -1,9 +1,9 @@
 /**
- * Scrubs secrets from anything that goes to the log channel or to a webview: Authorization
- * headers, bearer tokens, common API-key shapes, and every key value the extension has loaded
- * from SecretStorage in this session.
+ * Scrubs secrets from anything that goes to the log channel or to a webview: everything the
+ * core's `redactSecrets` removes (Authorization values, key shapes, credentials in URLs), and
+ * every key value the extension has loaded from SecretStorage in this session.
  */
-import { redactSecrets } from '../../core/llm/presets';
+import { redactSecrets } from '../../core/redact';
 
 const knownSecrets = new Set<string>();
 
@@ -12,15 +12,9 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 8) knownSecrets.add(value);
 }
 
-const PATTERNS: Array<[RegExp, string]> = [
-  [/(authorization\s*[:=]\s*)("?)[^"\r\n,}]+/gi, '$1$2[redacted]'],
-  [/((?:api[-_]?key|x-api-key|access[-_]?token)["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi, '$1[redacted]'],
-];
-
+/** The core's one redaction (keys, Authorization values, URL credentials) plus the keys loaded here. */
 export function redact(text: string): string {
-  let out = redactSecrets(String(text), [...knownSecrets]);
-  for (const [re, repl] of PATTERNS) out = out.replace(re, repl);
-  return out;
+  return redactSecrets(String(text), [...knownSecrets]);
 }
 
 /** The message of an error, redacted; never its stack with request objects. */
