@@ -10,11 +10,12 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { YamlSource } from '../../src/core/config/yamlSource';
 import { createClient } from '../../src/core/llm/client';
 import type { LlmClient } from '../../src/core/llm/types';
 import {
   afterPrefix, diverseQaPostprocess, knowledgeListPostprocess, loadTokenizer, removeLines, removeMarkdown, removeQuotes,
-  renderMessages, resolveParameters, resolvePipeline, runPipeline, segmentDocument, templateStore, type QaRandom,
+  loadPipelineSource, renderMessages, resolveParameters, resolvePipeline, runPipeline, segmentDocument, templateStore, type QaRandom,
 } from '../../src/core/pipeline';
 import { startMockServer, type MockRequest, type MockServer } from '../support/mockServer';
 
@@ -124,6 +125,32 @@ describe('Nemotron-CC post-processing matches the reference', () => {
     assert.deepEqual(seg('ab-cd', 5, 0, 6), []);
   });
 
+  it('join: the rows of a group in order_by order, written once the group is complete (DocumentJoiner)', async () => {
+    const src = join(dir, 'parts.jsonl');
+    const parts = [{ doc: 1, seg: 1, text: 'B1' }, { doc: 2, seg: 0, text: 'A2' }, { doc: 1, seg: 0, text: 'A1' }, { doc: 1, seg: 2, text: 'C1' }, { doc: 3, seg: 0, text: 'A3' }];
+    writeFileSync(src, parts.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    const r0 = loadPipelineSource(YamlSource.fromText('join.yaml', `
+name: j
+stages:
+  - name: parts
+    kind: source
+    documents: [${JSON.stringify(src)}]
+    keep: [doc, seg]
+  - name: joined
+    kind: join
+    group_by: doc
+    order_by: seg
+    field: document
+    separator: " | "
+`), { templates: templateStore() });
+    assert.deepEqual(r0.errors, []);
+    const r = await runPipeline({ def: r0.def!, params: {}, templates: templateStore(), outputDir: join(dir, 'join-run'), client: () => { throw new Error('no model'); } });
+    assert.equal(r.status, 'completed', r.error ?? '');
+    const out = readFileSync(r.output, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // Group 2 is complete before group 1 (whose last row comes later): written in that order.
+    assert.deepEqual(out.map((x) => [x.doc, x.document, x.joined_rows]), [[2, 'A2', 1], [1, 'A1 | B1 | C1', 3], [3, 'A3', 1]]);
+  });
+
   it('a tokenizer that cannot be read is named', () => {
     assert.throws(() => loadTokenizer(join(dir, 'missing.json')), /tokenizer .*missing\.json: not found/);
     const bad = join(dir, 'bad.json');
@@ -185,7 +212,7 @@ describe('Nemotron-CC rewrite pipelines', function () {
     const out = rowsOf(r.output);
     assert.equal(out.length, 1, 'the answer without the prefix is dropped');
     assert.equal(out[0].text, 'An encyclopedic text about alpha and beta.');
-    assert.equal(out[0].segment_index, 0);
+    assert.equal(out[0].segments, 1, 'the segment whose answer was dropped is not joined in');
   });
 
   it('wikipedia: the segment budget is max_input_tokens minus the chat-templated prompt minus 2, as the reference computes it', async () => {
@@ -209,6 +236,8 @@ describe('Nemotron-CC rewrite pipelines', function () {
     assert.equal(r.status, 'completed', r.error ?? '');
     const segments = rowsOf(join(dir, 'run', 'stages', 'segments.jsonl'));
     assert.deepEqual(segments.map((x) => x.segment_tokens), [15, 7]);
+    // The rewritten segments of the document are joined again (DocumentJoiner, separator "\n").
+    assert.deepEqual(rowsOf(r.output).map((x) => [x.text, x.segments]), [['Done.\nDone.', 2]]);
     // One token less of budget and no two paragraphs fit together.
     rmSync(join(dir, 'run'), { recursive: true, force: true });
     const tight = await run('rewrite_wikipedia', {
@@ -217,6 +246,7 @@ describe('Nemotron-CC rewrite pipelines', function () {
     });
     assert.equal(tight.status, 'completed', tight.error ?? '');
     assert.deepEqual(rowsOf(join(dir, 'run', 'stages', 'segments.jsonl')).map((x) => x.segment_tokens), [7, 7, 7]);
+    assert.deepEqual(rowsOf(tight.output).map((x) => x.segments), [3]);
   });
 
   it('distill uses its own system prompt and the "Paraphrased Text:" prefix; extract_knowledge drops passage lines', async () => {

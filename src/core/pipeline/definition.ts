@@ -43,7 +43,7 @@ export interface ParamSpec {
 
 export const STAGE_KINDS = [
   'source', 'generate', 'parse_list', 'expand', 'cross', 'filter', 'reward', 'dedup',
-  'sample', 'limit', 'format', 'concat', 'dialogue', 'postprocess', 'pairs', 'segment',
+  'sample', 'limit', 'format', 'concat', 'dialogue', 'postprocess', 'pairs', 'segment', 'join',
 ] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
@@ -209,6 +209,12 @@ export const STAGE_OPTIONS: Record<StageKind, Record<string, OptSpec>> = {
     min_tokens: { type: 'int', default: 0, doc: 'token_filter: rows with fewer tokens are dropped.' },
     max_tokens: { type: 'int', doc: 'token_filter: rows with more tokens are dropped.' },
     count_field: { type: 'field', doc: 'token_filter: also store the token count in this field.' },
+  },
+  join: {
+    group_by: { type: 'field', required: true, doc: 'Rows with the same value of this field are joined into one (e.g. the segments of a document: `document_index`).' },
+    field: { type: 'field', required: true, doc: 'Text field joined (the other fields come from the group\'s first row in `order_by` order).' },
+    order_by: { type: 'field', doc: 'Numeric field giving the order of a group\'s rows (e.g. `segment_index`); default: input order.' },
+    separator: { type: 'string', default: '\n', doc: 'Put between the joined texts.' },
   },
   segment: {
     field: { type: 'field', default: 'document', doc: 'Text field split into segments (each segment replaces it in its row).' },
@@ -690,6 +696,12 @@ export function loadPipelineSource(src: YamlSource, opts: ValidateOptions): Load
         if (o.op === 'token_filter' && options.min_tokens === undefined && options.max_tokens === undefined) err(at, 'op token_filter needs `min_tokens` or `max_tokens`');
         out.add(typeof o.output === 'string' ? o.output : String(o.field));
         if (o.op === 'token_filter' && typeof o.count_field === 'string') out.add(o.count_field);
+        break;
+      case 'join':
+        needField('group_by', o.group_by);
+        needField('field', o.field);
+        if (typeof o.order_by === 'string') needField('order_by', o.order_by);
+        out.add('joined_rows');
         break;
       case 'segment':
         needField('field', o.field);

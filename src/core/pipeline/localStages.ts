@@ -202,6 +202,8 @@ export async function runLocalStage(c: LocalStageContext): Promise<void> {
     }
     case 'pairs':
       return runPairs(c);
+    case 'join':
+      return runJoin(c);
     case 'segment': {
       const field = String(opts.field);
       const indexField = String(opts.index_field);
@@ -375,5 +377,38 @@ async function runPairs(c: LocalStageContext): Promise<void> {
       rejected_score: g.worstScore,
       candidates: g.count,
     }));
+  }
+}
+
+/**
+ * Joins the rows of each group (DocumentJoiner without max_length): texts in `order_by` order,
+ * separated by `separator`; the other fields from the group's first row. A first pass counts the
+ * rows of every group, so a group is written as soon as its last row has been read: memory holds
+ * one number per group and the rows of groups still incomplete, not the whole file.
+ */
+async function runJoin(c: LocalStageContext): Promise<void> {
+  const { opts, def, stage } = c;
+  const groupBy = String(opts.group_by);
+  const field = String(opts.field);
+  const orderBy = typeof opts.order_by === 'string' ? opts.order_by : undefined;
+  const separator = String(opts.separator ?? '\n');
+  const keyOf = (r: Row) => JSON.stringify(r[groupBy] ?? null);
+  const remaining = new Map<string, number>();
+  for await (const row of readStageRows(c.inputs[0]!, c.signal)) remaining.set(keyOf(row), (remaining.get(keyOf(row)) ?? 0) + 1);
+  const open = new Map<string, Array<{ row: Row; at: number }>>();
+  let at = 0;
+  for await (const row of readStageRows(c.inputs[0]!, c.signal)) {
+    const key = keyOf(row);
+    const rows = open.get(key) ?? [];
+    rows.push({ row, at: at++ });
+    const left = remaining.get(key)! - 1;
+    if (left > 0) { open.set(key, rows); remaining.set(key, left); continue; }
+    open.delete(key);
+    remaining.delete(key);
+    if (orderBy) rows.sort((a, b) => Number(a.row[orderBy]) - Number(b.row[orderBy]) || a.at - b.at);
+    const first = rows[0]!.row;
+    const text = rows.map((r) => String(r.row[field] ?? '')).join(separator);
+    // Named after the group: `<first row's id>.j` (the group's rows are its parents).
+    await c.emit(childRow(first, `${first.id}.j`, def.name, stage.name, { [field]: text, joined_rows: rows.length }));
   }
 }
