@@ -237,6 +237,14 @@ export async function windowScaling(g: GroupContext): Promise<void> {
     const achieved = r.ok / (r.elapsedMs / 1000);
     const cores = (r.cpuMs + mockCpuMs) / r.elapsedMs;
     g.add({ group: 'window', name: `product over loopback HTTP C=${c} vs a perfect sliding window on the latencies the server drew`, value: achieved, unit: 'req/s', reference: { name: 'perfect window, same latencies', value: ideal }, ratio: achieved / ideal, target: '>= 0.97', pass: g.judge(achieved / ideal >= 0.97), note: `${n} requests; client ${fmt(r.cpuMs / n)} ms CPU/req, mock server ${fmt(mockCpuMs / n)} ms CPU/req: together ${fmt(cores)} cores busy of the machine's 2 (shared), so below ~0.97 the figure is CPU-bound, not scheduling-bound` });
+    // The same run with undici alone (Pool.request, no engine): what this machine allows over HTTP.
+    const raw = await withMock(undefined, async (mock) => {
+      const rr = await runWorker<ReqResult>('requests.ts', ['--strategy', 'undici-raw', '--url', mock.url, '--concurrency', String(c), '--requests', String(n)]);
+      return { rr, stats: await mockStats(mock) };
+    });
+    const rawIdeal = n / (perfectWindowMakespan(raw.stats.latencies ?? [], c) / 1000);
+    const rawAchieved = raw.rr.ok / (raw.rr.elapsedMs / 1000);
+    g.add({ group: 'window', name: `undici alone over loopback HTTP C=${c} vs a perfect sliding window on its drawn latencies`, value: rawAchieved, unit: 'req/s', reference: { name: 'perfect window, same latencies', value: rawIdeal }, ratio: rawAchieved / rawIdeal, note: `the peer of the figure above, same run: event-loop delay p99 ${fmt(raw.rr.loopDelay.p99Ms)} ms, max ${fmt(raw.rr.loopDelay.maxMs)} ms` });
     g.add({ group: 'window', name: `connections opened, C=${c}`, value: stats.connections, unit: 'sockets', reference: { name: 'C', value: c }, ratio: stats.connections / c, note: `server saw at most ${stats.maxInFlight} requests in flight` });
     g.add({ group: 'window', name: `client event-loop delay p99, C=${c}`, value: r.loopDelay.p99Ms, unit: 'ms', reference: { name: 'p50', value: r.loopDelay.p50Ms }, note: `max ${fmt(r.loopDelay.maxMs)} ms (perf_hooks.monitorEventLoopDelay, 10 ms resolution); client CPU ${fmt(r.cpuMs / n)} ms/req` });
   }
