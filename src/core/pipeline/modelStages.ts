@@ -7,7 +7,7 @@ import { isLlmError } from '../llm/errors';
 import type { LlmClient, ModelParams } from '../llm/types';
 import { renderTemplate } from '../prompts/template';
 import type { ParamValue, PipelineDef, StageDef } from './definition';
-import { isListConversionError, type ListConversionError } from './listParse';
+import { isListConversionError, parseListLocally, type ListConversionError } from './listParse';
 import { renderValue } from './localStages';
 import { childRow, type Row } from './rows';
 import { convertResponseToList, generateDialogue, parseYesNo, type ModelCaller, type Persona } from './steps';
@@ -245,7 +245,8 @@ async function parseListItem(c: ModelStageContext, row: Row, caller: ModelCaller
   if (opts.on_failure === 'ignore') {
     if (keepPartial && failure.reason === 'count_mismatch' && failure.list?.length) {
       const items = count !== undefined ? failure.list.slice(0, count) : failure.list;
-      const out = listRow(c, row, field, items, 'local', attempt, regenerated);
+      const answer = regenerated ? regenerated.text : String(row[field] ?? '');
+      const out = listRow(c, row, field, items, parseListLocally(answer)?.length ? 'local' : 'model', attempt, regenerated);
       out.provenance.list_partial = { expected: failure.expected, got: failure.got };
       return { rows: [out] };
     }
@@ -255,7 +256,6 @@ async function parseListItem(c: ModelStageContext, row: Row, caller: ModelCaller
     failure.firstList = true;
   }
   throw failure;
-
 }
 
 /** The output row of a converted list; a list from a fresh request records its template, seed and attempt. */
