@@ -17,7 +17,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runItems, type ProgressEvent, type RetryPolicy } from '../engine';
 import type { LlmClient } from '../llm/types';
-import { freezeOrCheckConfig, isPidAlive, ManifestWriter, openRunOutput, readManifest, RunInUseError, emptyCounts } from '../run';
+import { freezeOrCheckConfig, isPidAlive, ManifestWriter, ManifestWriteError, openRunOutput, readManifest, removeStaleTempFiles, RunInUseError, emptyCounts } from '../run';
 import { JsonlWriter, readJsonl } from '../io/jsonl';
 import { checkStageModelParams, isModelStage, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
 import { isListConversionError, ListConversionError } from './listParse';
@@ -89,6 +89,7 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
   await fsp.mkdir(join(dir, 'stages'), { recursive: true });
   const previous = await readManifest(dir).catch(() => null);
   if (previous && previous.status === 'running' && previous.pid !== process.pid && isPidAlive(previous.pid)) throw new RunInUseError(dir, previous.pid);
+  await removeStaleTempFiles(dir);
 
   const config = {
     kind: 'pipeline',
@@ -122,6 +123,8 @@ async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<Pipeli
   const outputPath = join(dir, 'output.jsonl');
   const finish = async (status: PipelineResult['status'], error: string | null, listError?: ListConversionError): Promise<PipelineResult> => {
     await manifest.finish(status === 'completed' ? 'completed' : status === 'cancelled' ? 'cancelled' : 'failed', error).catch(() => undefined);
+    // The final status never reached the disk: not a silent success (the folder would say "running").
+    if (manifest.lastError) return { status: 'failed', error: new ManifestWriteError(manifest.file, manifest.lastError.message).message, output: outputPath, stages: results, listError };
     return { status, error, output: outputPath, stages: results, listError };
   };
   // Token usage of every model request, accumulated over the sessions of this run folder.

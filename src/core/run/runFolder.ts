@@ -74,7 +74,8 @@ export async function removeStaleTempFiles(runDir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const m = /^[^/]+\.json\.(\d+)\.tmp$/.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
+    // (Called under the run's lock; a live pid here is still left alone, to be safe.)
+    if (!m || Number(m[1]) === process.pid || isPidAlive(Number(m[1]))) continue;
     await fsp.rm(join(runDir, name), { force: true }).then(() => removed.push(name), () => undefined);
   }
   return removed;
