@@ -97,6 +97,53 @@ describe('viewer limits: queries in a worker thread', () => {
     }
   });
 
+  it('splits a file over several workers by line ranges and merges their results in file order', async () => {
+    const p = join(dir, 'parallel.jsonl');
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) lines.push(i % 97 === 5 ? `broken line ${i}` : JSON.stringify({ k: (i * 7) % 61, seed: i % 5, is_correct: i % 4 === 0, text: `row ${i} boxed{${i % 13}}` }));
+    writeFileSync(p, lines.join('\n') + '\n' + '{"k":999,"seed":1');
+    const f = await JsonlFile.open(p, { chunkBytes: 4096 });
+    try {
+      await f.indexAll();
+      const specs = [
+        { search: { text: 'boxed{7}', regex: false, caseSensitive: true } },
+        { search: { text: 'row \\d+5 ', regex: true, caseSensitive: false } },
+        { filter: 'seed == 3 && !is_correct' },
+        { groupBy: 'k' },
+        { groupBy: 'k', filter: 'seed > 1' },
+      ];
+      for (const spec of specs) {
+        for (const maxGroups of [1000, 20]) {
+          const local = new QueryRun(f, spec, { maxGroups });
+          await local.advance();
+          const w = new WorkerQuery(f, spec, { maxGroups, workers: 3, minParallelBytes: 0 });
+          try {
+            const done = await w.whenDone();
+            const what = `${JSON.stringify(spec)} cap ${maxGroups}`;
+            assert.equal(done.matches, local.matches.length, what);
+            assert.equal(done.scannedLines, f.lineCount, what);
+            assert.deepEqual(w.matchSlice(0, 5000), local.matchSlice(0, 5000), what);
+            assert.deepEqual(w.groupSlice(0, 2000), local.groupSlice(0, 2000), what);
+            assert.equal(w.warning, local.warning, what);
+            for (let g = 0; g < w.groupCount; g += 7) assert.deepEqual(w.groupLines(g, 0, 5000), local.groupLines(g, 0, 5000), what);
+          } finally {
+            w.cancel();
+          }
+        }
+      }
+      // Growth continues in the last range's worker (the unterminated last line is redone).
+      const w = new WorkerQuery(f, { groupBy: 'k' }, { workers: 2, minParallelBytes: 0 });
+      const before = await w.whenDone();
+      writeFileSync(p, ',"is_correct":true}\n{"k":999}\n', { flag: 'a' });
+      const after = await w.advance();
+      assert.equal(after.matches, before.matches + 1);
+      assert.deepEqual(w.groupSlice(0, 1000).find((g) => g.key === '999'), { index: w.groupCount - 1, key: '999', count: 2, correct: 1, incorrect: 0 });
+      w.cancel();
+    } finally {
+      await f.close();
+    }
+  });
+
   it('cancels mid-regex at once and keeps the matches found before', async () => {
     const p = join(dir, 'redos.jsonl');
     // 50 matching lines (raw text, not records: search looks at the line as written), then the

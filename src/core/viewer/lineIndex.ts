@@ -12,6 +12,15 @@ const BLOCK = 1 << BLOCK_BITS;
 const BLOCK_MASK = BLOCK - 1;
 const FIRST_BLOCK = 1024;
 
+export interface LineIndexState {
+  blocks: Float64Array[];
+  count: number;
+  scanned: number;
+  knownSize: number;
+  bom: boolean;
+  bomMismatch: boolean;
+}
+
 export class LineIndex {
   /** Line starts in blocks of BLOCK entries. Entry 0 is the first byte after a UTF-8 BOM (0 or 3); each later one follows a `\n`. */
   private blocks: Float64Array[] = [new Float64Array(FIRST_BLOCK)];
@@ -119,6 +128,21 @@ export class LineIndex {
       else b = mid - 1;
     }
     return a;
+  }
+
+  /** The whole state, to hand the index to a worker thread (structured clone copies it). */
+  snapshot(): LineIndexState {
+    return { blocks: this.blocks, count: this.count, scanned: this.scanned, knownSize: this.knownSize, bom: this.bom, bomMismatch: this.bomMismatch };
+  }
+
+  /** Take over an index built elsewhere (a snapshot of the same file); scanning continues from it. */
+  restore(s: LineIndexState): void {
+    this.blocks = s.blocks.length > 0 ? s.blocks : [new Float64Array(FIRST_BLOCK)];
+    this.count = s.count;
+    this.scanned = s.scanned;
+    this.knownSize = Math.max(this.knownSize, s.knownSize);
+    this.bom = s.bom;
+    this.bomMismatch = s.bomMismatch;
   }
 
   /** Bytes used by the offset table (for benchmarks and the memory budget). */

@@ -356,6 +356,8 @@ export const GROUP_KEY_DISPLAY_CHARS = 200;
 export interface QueryOptions {
   /** Distinct groups kept (memory bound); default DEFAULT_MAX_GROUPS. */
   maxGroups?: number;
+  /** Scan only lines [from, to) (one worker's share of a parallel scan); default the whole file. */
+  range?: { from: number; to?: number };
 }
 
 /**
@@ -373,6 +375,8 @@ export interface QueryDelta {
   grades: number[];
   /** Display keys of the groups first seen in this chunk, in index order. */
   newGroups: string[];
+  /** Their identities (hashed values), so the results of parallel scans can be merged. */
+  newGroupIds: string[];
   scannedLines: number;
   totalLines: number;
   warning?: string;
@@ -392,14 +396,23 @@ interface Group {
  * or from a worker thread (WorkerQuery), so a stuck scan never holds the results hostage.
  */
 export class QueryResults {
-  readonly matches = new LineList();
-  protected readonly groupOrder: Group[] = [];
+  matches = new LineList();
+  protected groupOrder: Group[] = [];
   scannedLines = 0;
   totalLines = 0;
   warning: string | undefined;
 
   get groupCount(): number {
     return this.groupOrder.length;
+  }
+
+  /** Forget every result (a scan starts over). */
+  protected clearResults(): void {
+    this.matches = new LineList();
+    this.groupOrder = [];
+    this.scannedLines = 0;
+    this.warning = undefined;
+    this.sortCache = undefined;
   }
 
   progress(done: boolean): QueryProgress {
@@ -491,6 +504,17 @@ function groupIdentity(key: string): string {
   return key.length <= 64 ? key : `\u0000${key.length}:${createHash('sha1').update(key).digest('base64')}`;
 }
 
+/** The identity of the shared group of values past the cap. */
+export const OTHER_GROUP_ID = '\u0000other';
+
+export function otherGroupKey(maxGroups: number): string {
+  return `(other values: more than ${maxGroups.toLocaleString('en-US')} distinct)`;
+}
+
+export function groupCapWarning(groupBy: string, maxGroups: number): string {
+  return `Group by ${groupBy}: more than ${maxGroups.toLocaleString('en-US')} distinct values; the rest are counted together in the last group.`;
+}
+
 function displayKey(key: string): string {
   return key.length > GROUP_KEY_DISPLAY_CHARS ? key.slice(0, GROUP_KEY_DISPLAY_CHARS) + '…' : key;
 }
@@ -508,6 +532,7 @@ export class QueryScanner {
   private readonly maxGroups: number;
   private warning: string | undefined;
   scannedLines = 0;
+  private readonly rangeEnd: number | undefined;
   /** The last scanned line had no newline: its result is taken back when the file grows. */
   private tailUndo: (NonNullable<QueryDelta['undo']> & { identity?: string }) | undefined;
   readonly generation: number;
@@ -516,6 +541,8 @@ export class QueryScanner {
     this.compiled = compileQuery(spec);
     this.generation = file.generation;
     this.maxGroups = Math.max(1, options.maxGroups ?? DEFAULT_MAX_GROUPS);
+    this.scannedLines = options.range?.from ?? 0;
+    this.rangeEnd = options.range?.to;
   }
 
   get isGrouped(): boolean {
@@ -528,7 +555,7 @@ export class QueryScanner {
     const file = this.file;
     await file.indexAll(() => options.onIndexProgress?.(), signal);
     if (file.generation !== this.generation) throw new Error('the file was rewritten: run the query again');
-    const end = file.lineCount;
+    const end = this.rangeEnd !== undefined ? Math.min(this.rangeEnd, file.lineCount) : file.lineCount;
     let delta: QueryDelta = this.emptyDelta(end);
     const t = this.tailUndo;
     if (t) {
@@ -602,13 +629,15 @@ export class QueryScanner {
           group = this.groupTotal++;
           this.groupIds.set(identity, group);
           delta.newGroups.push(displayKey(key));
+          delta.newGroupIds.push(identity);
           created = true;
         } else {
           // Memory stays bounded: every further new value lands in one shared group.
           if (this.otherGroup < 0) {
             this.otherGroup = this.groupTotal++;
-            delta.newGroups.push(`(other values: more than ${this.maxGroups.toLocaleString('en-US')} distinct)`);
-            this.warning = `Group by ${this.spec.groupBy}: more than ${this.maxGroups.toLocaleString('en-US')} distinct values; the rest are counted together in the last group.`;
+            delta.newGroups.push(otherGroupKey(this.maxGroups));
+            delta.newGroupIds.push(OTHER_GROUP_ID);
+            this.warning = groupCapWarning(this.spec.groupBy ?? '', this.maxGroups);
             delta.warning = this.warning;
           }
           group = this.otherGroup;
@@ -709,7 +738,7 @@ export class QueryScanner {
   }
 
   private emptyDelta(totalLines: number): QueryDelta {
-    return { lines: [], groups: [], grades: [], newGroups: [], scannedLines: this.scannedLines, totalLines };
+    return { lines: [], groups: [], grades: [], newGroups: [], newGroupIds: [], scannedLines: this.scannedLines, totalLines };
   }
 }
 

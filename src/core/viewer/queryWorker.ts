@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { JsonlFile, type ViewerLimits } from './jsonlFile';
+import type { LineIndexState } from './lineIndex';
 import { QueryScanner, type QueryOptions, type QuerySpec } from './query';
 
 export interface QueryWorkerData {
@@ -16,6 +17,8 @@ export interface QueryWorkerData {
   spec: QuerySpec;
   limits: Partial<ViewerLimits>;
   options: QueryOptions;
+  /** The host's line index so far: the worker scans at once instead of indexing the file again. */
+  index?: LineIndexState;
 }
 
 export type QueryWorkerMessage = { type: 'delta'; delta: import('./query').QueryDelta } | { type: 'done' } | { type: 'error'; message: string };
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
   let scanner: QueryScanner;
   try {
     file = await JsonlFile.open(data.path, data.limits);
+    if (data.index && data.index.scanned <= file.index.fileSize) file.index.restore(data.index);
     scanner = new QueryScanner(file, data.spec, data.options);
   } catch (e) {
     post({ type: 'error', message: (e as Error).message });
@@ -47,8 +51,9 @@ async function main(): Promise<void> {
         again = false;
         if ((await file.refresh()) === 'reset') throw new Error('the file was rewritten: run the query again');
         await scanner.scan({ onDelta: (delta) => post({ type: 'delta', delta }) });
-        post({ type: 'done' });
       } while (again);
+      // Only once caught up: the host takes `done` as "every line it asked about is scanned".
+      post({ type: 'done' });
     } catch (e) {
       post({ type: 'error', message: (e as Error).message });
     } finally {
