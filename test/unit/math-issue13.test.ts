@@ -113,3 +113,21 @@ describe('math extraction: listed answers (issue 13)', () => {
     assert.equal(extractAnswer('Final Answer: The largest $n$ is 34.'), '34');
   });
 });
+
+describe('math extraction: labelled listed boxes', () => {
+  it('joins `y_1 = \\boxed{A} and y_2 = \\boxed{B}`, not a box after a sentence', () => {
+    assert.equal(extractBoxed('\\(y_1 = \\boxed{-2(x - 1)^2 + 5} \\) and \\( y_2 = \\boxed{3(x + 2)^2 - 2} \\)'), '-2(x - 1)^2 + 5, 3(x + 2)^2 - 2');
+    assert.equal(extractBoxed('x = \\boxed{3}. Then y = \\boxed{5}'), '5');
+  });
+});
+
+describe('math grading: matrix expressions', () => {
+  const P = (a: string) => `\\begin{pmatrix}${a}\\end{pmatrix}`;
+  it('evaluates sums and products of matrices against a matrix, by size and every entry', () => {
+    eq(`${P('1 & 2 \\\\ 3 & 4')} + ${P('5 & 6 \\\\ 7 & 8')}`, P('6 & 8 \\\\ 10 & 12'));
+    ne(`${P('1 & 2 \\\\ 3 & 4')} + ${P('5 & 6 \\\\ 7 & 8')}`, P('6 & 8 \\\\ 10 & 13'));
+    eq(`${P('1 & 0 \\\\ 0 & 1')} ${P('1 & 0 \\\\ 0 & 1')}`, P('1 & 0 \\\\ 0 & 1'));
+    ne(`${P('1 & 0 \\\\ 0 & 1')} ${P('2 & 0 \\\\ 0 & 1')}`, P('1 & 0 \\\\ 0 & 1'));
+    ne(P('1 & 0 \\\\ 0 & 1'), P('1 & 0 \\\\ 0 & 1 \\\\ 0 & 0'));
+  });
+});

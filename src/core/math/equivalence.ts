@@ -189,7 +189,7 @@ export type Answer =
   | { kind: 'seq'; open: string; close: string; items: Answer[] }
   | { kind: 'set'; items: Answer[] }
   | { kind: 'union'; parts: Answer[] }
-  | { kind: 'matrix'; rows: Answer[][] };
+  | { kind: 'matrix'; rows: Answer[][]; latex: string };
 
 const OPEN = '([{';
 const CLOSE = ')]}';
@@ -287,9 +287,10 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
   if (bracketed) return parseCleaned(bracketed[1], percent, depth + 1);
   // Matrices / vectors.
   const matrix = /^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$/s.exec(s);
-  if (matrix) {
+  // `\begin{pmatrix}..\end{pmatrix} + \begin{pmatrix}..\end{pmatrix}` is an expression, not one matrix.
+  if (matrix && !matrix[2].includes('\\begin{')) {
     const rows = matrix[2].split(/\\\\/).map((r) => r.trim()).filter((r) => r.length > 0);
-    return { kind: 'matrix', rows: rows.map((r) => r.split('&').map((cell) => parseCleaned(cell, false, depth + 1))) };
+    return { kind: 'matrix', rows: rows.map((r) => r.split('&').map((cell) => parseCleaned(cell, false, depth + 1))), latex: s };
   }
   // Unions of intervals.
   const unionParts = splitTop(s, '\\cup');
@@ -587,14 +588,33 @@ function valuesClose(a: Value, b: Value, tol: number): boolean {
 /** Points at which free variables are sampled: fixed, so grading is deterministic. */
 const SAMPLE_POINTS = [0.6180339, 1.4142135, 2.7182818, -0.8366600, 1.7320508, 3.1415926, -1.3, 0.45];
 
-function evaluateAt(c: Compiled, vars: string[], trial: number): Value | null {
+/** A matrix result as its size and entries (row-major); null when it is not a matrix. */
+function matrixValue(v: unknown): { size: string; entries: Value[] } | null {
+  const m = v as { isMatrix?: boolean; size?: () => number[]; toArray?: () => unknown[] };
+  if (!m || typeof m !== 'object' || !m.isMatrix || !m.size || !m.toArray) return null;
+  const entries: Value[] = [];
+  const flat = (x: unknown): boolean => {
+    if (Array.isArray(x)) return x.every(flat);
+    const e = toValue(x);
+    if (!e) return false;
+    entries.push(e);
+    return true;
+  };
+  return flat(m.toArray()) ? { size: m.size().join('x'), entries } : null;
+}
+
+function evaluateRaw(c: Compiled, vars: string[], trial: number): unknown {
   const scope: Record<string, number> = {};
   vars.forEach((v, k) => (scope[v] = SAMPLE_POINTS[(trial * 3 + k * 5) % SAMPLE_POINTS.length] + trial * 0.173 + k * 0.0917));
   try {
-    return toValue(c.fn.evaluate(scope));
+    return c.fn.evaluate(scope);
   } catch {
     return null;
   }
+}
+
+function evaluateAt(c: Compiled, vars: string[], trial: number): Value | null {
+  return toValue(evaluateRaw(c, vars, trial));
 }
 
 const TRIALS = 5;
@@ -605,6 +625,13 @@ function exprEqual(a: string, b: string, tol: number): boolean {
   const cb = compileLatex(b);
   if (!ca || !cb) return false;
   const vars = [...new Set([...ca.vars, ...cb.vars])].sort();
+  if (/\\begin\{/.test(a) || /\\begin\{/.test(b)) {
+    // Matrices: same size and every entry equal, at every sample point.
+    if (vars.length) return false;
+    const ma = matrixValue(evaluateRaw(ca, vars, 0));
+    const mb = matrixValue(evaluateRaw(cb, vars, 0));
+    return ma !== null && mb !== null && ma.size === mb.size && ma.entries.every((e, k) => valuesClose(e, mb.entries[k], tol));
+  }
   let agreed = 0;
   for (let trial = 0; trial < (vars.length ? TRIALS : 1); trial++) {
     const va = evaluateAt(ca, vars, trial);
@@ -726,6 +753,8 @@ export function answersEqual(p: Answer, r: Answer): boolean {
     }
     case 'expr':
       if (p.kind === 'expr') return exprAnswersEqual(p, r);
+      // A matrix against a matrix expression (`A + B`, `A \cdot B`): by value.
+      if (p.kind === 'matrix') return /\\begin\{/.test(r.latex) && exprEqual(p.latex, r.latex, exprTolerance(p.latex, r.latex));
       if (p.kind === 'equation' && p.simpleLhs) return answersEqual(parseCleaned(p.rhs, false, 1), r);
       if (p.kind === 'set' && p.items.length === 1) return answersEqual(p.items[0], r);
       if (p.kind === 'text') return textOf(r) === textOf(p);
@@ -755,6 +784,7 @@ export function answersEqual(p: Answer, r: Answer): boolean {
       if (p.kind === 'matrix') {
         return p.rows.length === r.rows.length && p.rows.every((row, k) => ordered(row, r.rows[k]));
       }
+      if (p.kind === 'expr' && /\\begin\{/.test(p.latex)) return exprEqual(p.latex, r.latex, exprTolerance(p.latex, r.latex));
       const vec = matrixAsVector(r);
       if (vec && p.kind === 'seq' && p.open === '(' ) return ordered(p.items, vec);
       return false;

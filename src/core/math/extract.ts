@@ -92,6 +92,8 @@ export function extractBoxed(text: string): string | null {
 
 /** What may stand between boxes that list one answer: `\boxed{1}, \boxed{2} \text{ and } \boxed{3}`. */
 function isListJoiner(gap: string): boolean {
+  // `y_1 = \boxed{A} and y_2 = \boxed{B}`: a variable's name before the next box is a label.
+  gap = gap.replace(/(^|[\s$(])[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=\s*$/, '$1');
   if (gap.length > 80 || /[\d=.]/.test(gap.replace(/\\text\s*\{[^{}]*\}/g, ''))) return false;
   const rest = gap
     .replace(/\\(?:text|mbox|textnormal)\s*\{[^{}]*\}/g, ' ')

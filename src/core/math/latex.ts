@@ -146,6 +146,7 @@ class Converter {
       case 'cdot': case 'times': case 'ast': return ' * ';
       case 'div': return ' / ';
       case 'lvert': case 'rvert': case 'vert': case 'mid': return this.bar();
+      case 'begin': return this.matrix();
       case 'lfloor': return ' floor(';
       case 'lceil': return ' ceil(';
       case 'rfloor': case 'rceil': return ') ';
@@ -164,6 +165,24 @@ class Converter {
       return power ? ` (${call}^${power}) ` : ` ${call} `;
     }
     throw new UnsupportedLatex(`unsupported command \\${name}`);
+  }
+
+  /** `\begin{pmatrix}a & b \\ c & d\end{pmatrix}` (and bmatrix, array, ...) -> `[[a, b], [c, d]]`, so answers like `A + B` evaluate. */
+  private matrix(): string {
+    const env = this.rawArg();
+    if (!/^(?:[pbBvV]?matrix|array)$/.test(env)) throw new UnsupportedLatex(`unsupported environment ${env}`);
+    if (env === 'array') { this.skipSpaces(); if (this.peek() === '{') this.rawArg(); }
+    const end = `\\end{${env}}`;
+    const close = this.s.indexOf(end, this.i);
+    if (close < 0) throw new UnsupportedLatex(`missing ${end}`);
+    const body = this.s.slice(this.i, close);
+    this.i = close + end.length;
+    if (body.includes('\\begin')) throw new UnsupportedLatex('nested environments');
+    const rows = body.split('\\\\').map((r) => r.trim()).filter((r) => r.length > 0);
+    if (rows.length === 0) throw new UnsupportedLatex('empty matrix');
+    const cells = rows.map((r) => r.split('&').map((c) => convert(c.trim())));
+    if (cells.some((r) => r.length !== cells[0].length)) throw new UnsupportedLatex('ragged matrix');
+    return ` [${cells.map((r) => `[${r.join(', ')}]`).join(', ')}] `;
   }
 
   private bar(): string {
@@ -201,6 +220,7 @@ class Converter {
       case '(': case '[': return '(';
       case ')': case ']': return ')';
       case '+': case '-': case '*': case '/': case '!': return c;
+      case '&': throw new UnsupportedLatex('"&" outside a matrix');
       case '^': return `^${this.arg()}`;
       case '|': return this.bar();
       case '\u2212': return '-';
@@ -221,7 +241,10 @@ const CALLABLE = new Set(['sqrt', 'nthRoot', 'binom', 'abs', 'floor', 'ceil', 'l
  * that is not one of the functions above gets an explicit `*` before a parenthesis.
  */
 function explicitProducts(expr: string): string {
-  return expr.replace(/([A-Za-z_][A-Za-z0-9_]*)(\s*)\(/g, (whole, name: string) => (CALLABLE.has(name) ? whole : `${name} * (`));
+  return expr
+    .replace(/([A-Za-z_][A-Za-z0-9_]*)(\s*)\(/g, (whole, name: string) => (CALLABLE.has(name) ? whole : `${name} * (`))
+    // Two matrices side by side are a product.
+    .replace(/\]\s+\[/g, '] * [');
 }
 
 /** The mathjs form of a LaTeX answer expression; throws `UnsupportedLatex`. */
