@@ -4,8 +4,11 @@ export { JsonlFile, DEFAULT_LIMITS, parseLine } from './jsonlFile';
 export type { ViewerLimits, RowData, RecordDetail, FieldDetail, FileStats, LineStatus, KeyCount, RefreshResult } from './jsonlFile';
 export { LiveJsonlFile } from './liveFile';
 export type { LiveFileOptions } from './liveFile';
-export { QueryRun, QueryError, compileQuery, LineList } from './query';
-export type { QuerySpec, SearchSpec, QueryProgress, GroupSummary } from './query';
+export { QueryRun, QueryResults, QueryScanner, QueryError, compileQuery, LineList, DEFAULT_MAX_GROUPS } from './query';
+export type { QuerySpec, SearchSpec, QueryProgress, GroupSummary, QueryDelta, QueryOptions } from './query';
+export { WorkerQuery } from './workerQuery';
+export type { WorkerQueryOptions } from './workerQuery';
+export { KeyScan } from './fieldScan';
 // The filter language is the shared expression language (src/core/expr); old names kept.
 export { parseExpr as parseFilter, evaluate, ExprSyntaxError as FilterSyntaxError, exprFields as filterFields } from '../expr';
 export type { ExprNode as FilterNode, ExprContext as FilterContext } from '../expr';
