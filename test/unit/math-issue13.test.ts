@@ -1,5 +1,7 @@
 /** The grading rules of issue 13, one assertion each (every one failed before the fix). */
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { datasetFile } from '../support/datasets';
 import { isEquivalent, exactNumber, numbersEqual } from '../../src/core/math/equivalence';
 import { extractAnswer, extractLastMath, extractBoxed } from '../../src/core/math/extract';
 
@@ -9,7 +11,7 @@ const ne = (a: string, b: string) => assert.equal(isEquivalent(a, b), false, `${
 describe('math grading: exact numbers (issue 13)', () => {
   it('never equates two distinct integers, however large', () => {
     ne('70001', '70000');
-    ne('\\boxed{70001}'.replace('\\boxed{', '').replace('}', ''), '70000');
+    ne(extractAnswer('so \\boxed{70001}')!, '70000');
     ne('1000001', '1000000');
     ne('123456789012345678901', '123456789012345678902');
     ne('10001', '10,000');
@@ -129,5 +131,21 @@ describe('math grading: matrix expressions', () => {
     eq(`${P('1 & 0 \\\\ 0 & 1')} ${P('1 & 0 \\\\ 0 & 1')}`, P('1 & 0 \\\\ 0 & 1'));
     ne(`${P('1 & 0 \\\\ 0 & 1')} ${P('2 & 0 \\\\ 0 & 1')}`, P('1 & 0 \\\\ 0 & 1'));
     ne(P('1 & 0 \\\\ 0 & 1'), P('1 & 0 \\\\ 0 & 1 \\\\ 0 & 0'));
+  });
+});
+
+describe('math grading: every GSM8K train answer against its neighbours (issue 13)', () => {
+  it('grades no off-by-one answer correct, and the answer itself in its usual spellings', () => {
+    const answers = readFileSync(datasetFile('gsm8k/train.jsonl'), 'utf8').split('\n').filter((l) => l.trim())
+      .map((l) => (JSON.parse(l) as { answer: string }).answer.split('####').pop()!.trim().replace(/,/g, ''));
+    assert.ok(answers.length > 7000, `only ${answers.length} GSM8K train answers`);
+    const wrong: string[] = [];
+    for (const a of answers) {
+      if (!/^-?\d+$/.test(a)) continue;
+      const n = BigInt(a);
+      for (const off of [n + 1n, n - 1n]) if (isEquivalent(String(off), a)) wrong.push(`${off} == ${a}`);
+      if (!isEquivalent(a, a) || !isEquivalent(`${a}.00`, a) || !isEquivalent(Number(a).toLocaleString('en-US'), a)) wrong.push(`${a} != itself`);
+    }
+    assert.deepEqual(wrong.slice(0, 10), []);
   });
 });
