@@ -257,6 +257,20 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
     return run.dir;
   });
 
+  // Grade / Metrics / Vote / Export SFT on a labeling run's output (the run card offers the same).
+  const postprocess = (id: string, action: 'grade' | 'metrics' | 'vote' | 'exportSft', title: string) =>
+    register(id, async (arg?: unknown) => {
+      const dir = runDirOf(arg) ?? (await pickRun(services, (r) => r.kind === 'generate' && !!r.output && !isActive(r), `Run to ${title.toLowerCase()}`, 'No finished labeling run has an output.'));
+      if (!dir) return undefined;
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `SDG: ${title}…` }, () => services.postprocessRun(dir, action));
+      void vscode.window.showInformationMessage(`SDG ${title}: ${result.lines.join(' ')}`, 'Open').then((pick) => pick && services.openPostprocessFile(dir, result.file));
+      return result;
+    });
+  postprocess('sdg.gradeRun', 'grade', 'Grade');
+  postprocess('sdg.runMetrics', 'metrics', 'Metrics');
+  postprocess('sdg.voteRun', 'vote', 'Vote');
+  postprocess('sdg.exportSft', 'exportSft', 'Export SFT');
+
   register('sdg.openRunOutput', async (arg?: unknown) => {
     const dir = runDirOf(arg) ?? (await pickRun(services, (r) => !!r.output, 'Run whose output to open', 'No run has an output yet.'));
     if (dir) await services.openRunOutput(dir);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
-import type { LaunchEstimate, PipelineInfo, RunView } from '../shared/protocol/studio';
+import type { LaunchEstimate, PipelineInfo, PostprocessAction, PostprocessResult, RunView } from '../shared/protocol/studio';
 import { confirmThreshold, datasetGlob, defaultConcurrency, endpointPrices, requireTrust, runsFolder, workspaceRoots } from './config';
 import { EndpointStore } from './endpoints/store';
 import type { Logger } from './log';
@@ -321,6 +321,8 @@ export class Services implements vscode.Disposable {
         start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ kind: 'pipeline', pipelineId, endpoint, params, concurrency })).dir,
         label: async (request) => (await this.runs.start({ kind: 'label', ...request })).dir,
         estimate: (request) => this.estimateLabeling(request),
+        postprocess: (dir, action) => this.postprocessRun(dir, action),
+        openFile: async (dir, file) => this.openPostprocessFile(dir, file),
         setLabel: async (dir, label) => {
           writeRunLabel(this.confineRunDir(dir), label);
           this.fireRunsChanged();
@@ -343,6 +345,30 @@ export class Services implements vscode.Disposable {
         extensionPath: this.context.extensionUri.fsPath,
       },
     };
+  }
+
+  /** Grade / Metrics / Vote / Export SFT on a run's output (src/extension/run/postprocess.ts). */
+  async postprocessRun(dir: string, action: PostprocessAction): Promise<PostprocessResult> {
+    const abs = this.confineRunDir(dir);
+    const run = (await this.listRuns()).find((r) => r.dir === abs);
+    if (!run?.output) throw new Error(`run ${basename(abs)} has no output file yet`);
+    const { postprocessRun } = require('./run/postprocess') as typeof import('./run/postprocess.js');
+    const r = await postprocessRun(abs, run.output, action, (m) => this.log.warn(m));
+    this.log.info(`${action} ${basename(run.output)}: ${r.lines.join(' | ')}`);
+    this.fireRunsChanged();
+    return r;
+  }
+
+  /** Opens a file a post-processing step wrote next to a run's output. */
+  async openPostprocessFile(dir: string, file: string): Promise<void> {
+    const abs = this.confineRunDir(dir);
+    const run = (await this.listRuns()).find((r) => r.dir === abs);
+    const { postprocessFiles, METRICS_FILE } = require('./run/postprocess') as typeof import('./run/postprocess.js');
+    const allowed = run?.output ? [...Object.values(postprocessFiles(run.output)), join(abs, METRICS_FILE)] : [];
+    if (!allowed.includes(file)) throw new Error(`${file} is not a file of run ${basename(abs)}`);
+    const uri = vscode.Uri.file(file);
+    if (file.endsWith('.jsonl') && (await vscode.commands.getCommands(true)).includes('sdg.openJsonlViewer')) await vscode.commands.executeCommand('sdg.openJsonlViewer', uri);
+    else await vscode.commands.executeCommand('vscode.open', uri);
   }
 
   /** The launch estimate of a labeling run (src/core/estimate) with this window's settings. */

@@ -3,12 +3,13 @@
  * plain Node against real files in a temporary workspace.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
 import type { RunView } from '../../src/shared/protocol/studio';
+import { postprocessRun, readRunMetrics } from '../../src/extension/run/postprocess';
 import { datasetParamNames, resolveDatasetParams, PipelineCatalog } from '../../src/extension/pipelines';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 
@@ -67,6 +68,35 @@ describe('extension: the Studio loop (ext)', () => {
     assert.equal(measuredRate([r], 'other'), null);
     assert.equal(withDetails([{ ...view, status: 'running' }])[0].finished, undefined, 'a running run has no averages yet');
     assert.deepEqual(detailsFromConfig({ kind: 'pipeline', pipeline: 'gsm8k_explain', parameters: { documents: ['/a/b.jsonl'], temperature: 0.7 }, endpoints: { default: { name: 'local', model: 'tiny' } } }).params, { documents: '/a/b.jsonl', temperature: 0.7 });
+  });
+
+  it('Grade, Metrics, Vote and Export SFT on a labeling output: files beside it, metrics kept in the run folder', async () => {
+    const out = join(ws, 'labels.jsonl');
+    const runDir = `${out}.run`;
+    mkdirSync(runDir, { recursive: true });
+    const rows: string[] = [];
+    // Two problems, 4 samples each: problem 0 right 3 times of 4, problem 1 right once.
+    const answers = [['7', '7', '8', '7'], ['3', '5', '5', '5']];
+    const expected = ['7', '3'];
+    answers.forEach((list, p) => list.forEach((a, i) => rows.push(JSON.stringify({ input_index: p, problem: `problem ${p}`, expected_answer: expected[p], generation: `We add the numbers step by step and get \\boxed{${a}}.`, seed: i, sample_index: 0, error: null, finish_reason: 'stop' }))));
+    writeFileSync(out, rows.join('\n') + '\n');
+    const graded = await postprocessRun(runDir, out, 'grade');
+    assert.equal(graded.file, join(ws, 'labels.graded.jsonl'));
+    assert.match(graded.lines[0], /^8 rows graded: 4 correct \(50\.0%\)/);
+    assert.deepEqual({ problems: graded.metrics?.problems, samples: graded.metrics?.samples, k: graded.metrics?.k }, { problems: 2, samples: 8, k: 4 });
+    assert.equal(graded.metrics?.accuracy, 1, 'the first sample of each problem is right');
+    assert.equal(graded.metrics?.passAtK, 1);
+    assert.equal(graded.metrics?.majAtK, 0.5, 'problem 1\'s majority (5) is wrong');
+    assert.deepEqual(readRunMetrics(runDir)?.majAtK, 0.5, 'kept in metrics.json for the card');
+    const voted = await postprocessRun(runDir, out, 'vote');
+    assert.equal(voted.file, join(ws, 'labels.voted.jsonl'));
+    assert.match(voted.lines[0], /^2 problems: 2 labeled by majority vote/);
+    const sft = await postprocessRun(runDir, out, 'exportSft');
+    assert.equal(sft.file, join(ws, 'labels.sft.jsonl'));
+    const written = readFileSync(sft.file, 'utf8').split('\n').filter(Boolean);
+    assert.match(sft.lines[0], new RegExp(`^${written.length} SFT examples`));
+    assert.ok(written.length >= 1 && written.length <= 4, 'only correct solutions (deduplicated)');
+    await assert.rejects(postprocessRun(runDir, join(ws, 'missing.jsonl'), 'grade'), /no output file yet/);
   });
 });
 

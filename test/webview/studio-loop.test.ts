@@ -194,6 +194,35 @@ describe('Studio loop in Chromium (webview)', function () {
     assert.deepEqual(labels[0], { dir: run.dir, label: 'temp 0.7' });
   });
 
+  it('a labeling run\'s card grades it through the host and shows accuracy, pass@k and maj@k', async () => {
+    const asked: string[] = [];
+    const run: RunView = {
+      dir: '/ws/.sdg/runs/gsm.jsonl.run', name: 'gsm8k_text: gsm.jsonl', kind: 'generate', status: 'completed', live: false,
+      counts: { total: 8, done: 8, failed: 0, pending: 0 }, tokens: { prompt: 800, completion: 1600 }, throughput: { requestsPerSec: 0, tokensPerSec: 0 },
+      stages: [], recentErrors: [], currentStage: null, etaSeconds: null, startedAt: null, updatedAt: null, endedAt: null, output: '/ws/.sdg/runs/gsm.jsonl', error: null,
+    };
+    const metrics = { file: '/ws/.sdg/runs/gsm.graded.jsonl', problems: 2, samples: 8, accuracy: 1, k: 4, passAtK: 1, majAtK: 0.5, computedAt: '2026-12-04T10:00:00Z' };
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host, () => loopInit({ runs: [run] }));
+      host.handle('runs.postprocess', ({ action }) => {
+        asked.push(action);
+        setTimeout(() => host.notify('runs.changed', [{ ...run, metrics }]), 10);
+        return { file: metrics.file, lines: ['8 rows graded: 4 correct (50.0%)'], metrics };
+      });
+    })));
+    await w.page.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 20_000 });
+    const card = w.page.locator(`.run[data-run="${run.dir}"]`);
+    const exportButton = card.locator('vscode-button', { hasText: 'Export SFT' });
+    assert.equal(await exportButton.getAttribute('disabled'), '', 'Export SFT waits for grading');
+    await card.locator('vscode-button', { hasText: /^\s*Grade\s*$/ }).click();
+    await card.locator('.postprocess-result').getByText('8 rows graded: 4 correct (50.0%)').waitFor();
+    await card.locator('.run-metrics .maj-at-k', { hasText: '50.0%' }).waitFor();
+    assert.equal(await card.locator('.run-metrics .accuracy').innerText(), '100.0%');
+    assert.equal(await card.locator('.run-metrics .pass-at-k').innerText(), '100.0%');
+    assert.deepEqual(asked, ['grade']);
+    assert.equal(await exportButton.getAttribute('disabled'), null);
+  });
+
   it('the first entry of the Template list can be picked', async () => {
     const asked: TemplateRef[] = [];
     const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunDetails, RunView } from '../../shared/protocol/studio';
+import { readRunMetrics } from './postprocess';
 
 export const LABEL_FILE = 'label.txt';
 
@@ -85,7 +86,7 @@ export function withDetails(runs: RunView[]): RunView[] {
   return runs.map((r) => {
     const details = readRunDetails(r.dir);
     const ended = r.status !== 'running' && r.status !== 'starting' && r.status !== 'cancelling' ? finishedRates(r) : null;
-    return { ...r, details: details ?? undefined, finished: ended ?? undefined };
+    return { ...r, details: details ?? undefined, finished: ended ?? undefined, metrics: readRunMetrics(r.dir) };
   });
 }
 

@@ -11,7 +11,8 @@ export class RunItem extends vscode.TreeItem {
     const progress = `${c.done}${c.total !== null ? `/${c.total}` : ''}${c.failed ? `, ${c.failed} failed` : ''}`;
     this.id = run.dir;
     this.description = `${run.status} · ${progress}${isActive(run) && run.throughput.requestsPerSec ? ` · ${run.throughput.requestsPerSec.toFixed(1)} req/s` : ''}`;
-    this.contextValue = isActive(run) ? (run.live ? 'run.running' : 'run.external') : isResumable(run) ? 'run.resumable' : 'run.done';
+    this.contextValue = (isActive(run) ? (run.live ? 'run.running' : 'run.external') : isResumable(run) ? 'run.resumable' : 'run.done') + (run.kind === 'generate' && run.output && !isActive(run) ? '.labels' : '');
+    if (run.details) this.description = `${this.description} · ${[run.details.label, run.details.model].filter(Boolean).join(' · ')}`;
     this.iconPath = new vscode.ThemeIcon(
       run.status === 'completed' ? 'pass' : run.status === 'failed' ? 'error' : run.status === 'cancelled' || run.status === 'interrupted' ? 'debug-pause' : 'sync~spin',
     );

@@ -10,6 +10,8 @@ import type {
   EndpointView,
   InitResult,
   LaunchEstimate,
+  PostprocessAction,
+  PostprocessResult,
   PipelineInfo,
   RunView,
   StudioHostNotifications,
@@ -53,6 +55,8 @@ export interface StudioBackend extends files.FileContext {
     /** The estimate of a labeling run (same confined request). */
     estimate?(request: LabelRunRequest): Promise<LaunchEstimate>;
     setLabel?(dir: string, label: string): Promise<void>;
+    postprocess?(dir: string, action: PostprocessAction): Promise<PostprocessResult>;
+    openFile?(dir: string, file: string): Promise<void>;
     cancel(dir: string): Promise<void>;
     resume(dir: string): Promise<void>;
     openOutput(dir: string): Promise<void>;
@@ -162,6 +166,8 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'runs.label': labelParams,
   'runs.estimate': labelParams,
   'runs.setLabel': v.object({ dir: runDir, label: v.string({ max: 200 }) }),
+  'runs.postprocess': v.object({ dir: runDir, action: v.literal('grade', 'metrics', 'vote', 'exportSft') }),
+  'runs.openFile': v.object({ dir: runDir, file: v.string({ min: 1, max: 4096 }) }),
   'runs.cancel': v.object({ dir: runDir }),
   'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
   'runs.openOutput': v.object({ dir: runDir }),
@@ -254,6 +260,15 @@ export function createHandlers(b: StudioBackend): Handlers {
     'runs.setLabel': async ({ dir, label }) => {
       if (!b.runs.setLabel) throw new Error('labels are not available in this window');
       await b.runs.setLabel(dir, label);
+      return null;
+    },
+    'runs.postprocess': async ({ dir, action }) => {
+      if (!b.runs.postprocess) throw new Error('grading is not available in this window');
+      return b.runs.postprocess(dir, action);
+    },
+    'runs.openFile': async ({ dir, file }) => {
+      if (!b.runs.openFile) throw new Error('not available in this window');
+      await b.runs.openFile(dir, file);
       return null;
     },
     'runs.cancel': async ({ dir }) => {

@@ -106,6 +106,31 @@ export interface RunDetails {
   label?: string;
 }
 
+/** Metrics of a graded run (src/core/math computeMetrics), kept in the run folder's metrics.json. */
+export interface RunMetrics {
+  /** The file they were computed from. */
+  file: string;
+  problems: number;
+  samples: number;
+  /** Accuracy of the first sample per problem. */
+  accuracy: number;
+  /** The largest k with pass@k / maj@k. */
+  k: number;
+  passAtK: number | null;
+  majAtK: number | null;
+  computedAt: string;
+}
+
+export type PostprocessAction = 'grade' | 'metrics' | 'vote' | 'exportSft';
+
+export interface PostprocessResult {
+  /** The file written. */
+  file: string;
+  /** What happened, in a few lines. */
+  lines: string[];
+  metrics?: RunMetrics;
+}
+
 export interface RunView {
   /** The run folder (absolute); the key of a run everywhere. */
   dir: string;
@@ -131,6 +156,8 @@ export interface RunView {
   /** Per-server counters while the run uses an endpoint pool (from ProgressEvent.servers). */
   servers?: ServerStats[];
   details?: RunDetails;
+  /** Metrics of the graded output, once computed. */
+  metrics?: RunMetrics;
   /** Once the run has ended: its duration and average rates over it. */
   finished?: { durationSeconds: number; requestsPerSec: number; tokensPerSec: number };
 }
@@ -309,6 +336,10 @@ export type StudioRequests = {
   'runs.estimate': { params: LabelParams; result: LaunchEstimate };
   /** Set (empty: clear) a run's label. */
   'runs.setLabel': { params: { dir: string; label: string }; result: null };
+  /** Grade, Metrics, Vote or Export SFT on a run's output (core math / sft). */
+  'runs.postprocess': { params: { dir: string; action: PostprocessAction }; result: PostprocessResult };
+  /** Open a file a post-processing step wrote (in the JSONL viewer for .jsonl). */
+  'runs.openFile': { params: { dir: string; file: string }; result: null };
   'runs.cancel': { params: { dir: string }; result: null };
   'runs.resume': { params: { dir: string; endpoint?: string }; result: null };
   'runs.openOutput': { params: { dir: string }; result: null };

@@ -5,7 +5,7 @@
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { RunView } from '../../../src/shared/protocol/studio.js';
+import type { PostprocessAction, PostprocessResult, RunView } from '../../../src/shared/protocol/studio.js';
 import { compactNumber, formatDuration } from '../../shared/theme.js';
 import { targetValue } from '../store.js';
 import { StudioView } from './base.js';
@@ -25,6 +25,43 @@ export function runSubtitle(r: RunView): string {
 export class SdgRunCard extends StudioView {
   @property({ attribute: false }) run!: RunView;
   private editingLabel: string | null = null;
+  private result: PostprocessResult | null = null;
+
+  private async postprocess(action: PostprocessAction): Promise<void> {
+    const r = await this.call(`post-${this.run.dir}`, () => this.host.request('runs.postprocess', { dir: this.run.dir, action }));
+    if (r) {
+      this.result = r;
+      this.requestUpdate();
+    }
+  }
+
+  private renderGrading(r: RunView, active: boolean): TemplateResult | typeof nothing {
+    // Labeling runs write solutions with expected answers: the rows grading, voting and SFT export read.
+    if (r.kind !== 'generate' || !r.output || active) return nothing;
+    const busy = this.busy.has(`post-${r.dir}`);
+    const m = r.metrics;
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    return html`
+      <div class="row grading">
+        <vscode-button secondary ?disabled=${busy} @click=${() => void this.postprocess('grade')}>Grade</vscode-button>
+        <vscode-button secondary ?disabled=${busy} @click=${() => void this.postprocess('metrics')}>Metrics</vscode-button>
+        <vscode-button secondary ?disabled=${busy} @click=${() => void this.postprocess('vote')}>Vote</vscode-button>
+        <vscode-button secondary ?disabled=${busy || !m} title=${m ? '' : 'Grade first'} @click=${() => void this.postprocess('exportSft')}>Export SFT</vscode-button>
+        ${busy ? html`<vscode-progress-ring></vscode-progress-ring>` : nothing}
+      </div>
+      ${m
+        ? html`<div class="stats run-metrics">
+            <div><div class="stat-label">accuracy</div><span class="accuracy">${pct(m.accuracy)}</span></div>
+            ${m.passAtK !== null ? html`<div><div class="stat-label">pass@${m.k}</div><span class="pass-at-k">${pct(m.passAtK)}</span></div>` : nothing}
+            ${m.majAtK !== null ? html`<div><div class="stat-label">maj@${m.k}</div><span class="maj-at-k">${pct(m.majAtK)}</span></div>` : nothing}
+            <div><div class="stat-label">problems / samples</div>${m.problems} / ${m.samples}</div>
+          </div>`
+        : nothing}
+      ${this.result
+        ? html`<div class="banner info postprocess-result">${this.result.lines.map((l) => html`<div>${l}</div>`)}
+            <a href="#" class="mono" @click=${(e: Event) => { e.preventDefault(); void this.call('open', () => this.host.request('runs.openFile', { dir: r.dir, file: this.result!.file })); }}>${this.result.file}</a></div>`
+        : nothing}`;
+  }
 
   private async saveLabel(): Promise<void> {
     const label = this.editingLabel ?? '';
@@ -68,6 +105,7 @@ export class SdgRunCard extends StudioView {
         <div><div class="stat-label">tokens (prompt / completion)</div>${compactNumber(r.tokens.prompt)} / ${compactNumber(r.tokens.completion)}</div>
         ${active ? html`<div><div class="stat-label">ETA</div>${formatDuration(r.etaSeconds)}</div>` : nothing}
       </div>
+      ${this.renderGrading(r, active)}
       ${r.stages.length ? html`<div class="col">${r.stages.map((st) => html`<div class="row"><span class="mono">${st.name}</span> <span class="muted">${st.status}</span> <span class="grow">${renderBar(st.name, st.counts)}</span> <span>${compactNumber(st.counts.done)}${st.counts.total !== null ? ` / ${compactNumber(st.counts.total)}` : ''}${st.counts.failed ? html` <span class="error">(${st.counts.failed} failed)</span>` : nothing}</span></div>`)}</div>` : nothing}
       ${r.servers?.length ? renderServers(r.servers, active) : nothing}
       ${r.error ? html`<div class="error run-error">${r.error}</div>` : nothing}
