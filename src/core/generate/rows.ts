@@ -125,6 +125,12 @@ function makeRow(item: GenerateItem, ctx: RowContext, o: Outcome): GenerationRow
   row.model = o.model;
   // Only from reasoning-model servers (vLLM/SGLang reasoning parsers): the chain of thought.
   if (o.reasoning !== undefined) row.reasoning = o.reasoning;
+  // Code mode only: what the executions did (export-sft drops solutions whose code failed).
+  if (o.code) {
+    row.code_executions = o.code.code_executions;
+    row.code_execution_failed = o.code.code_execution_failed;
+    row.code_execution_timed_out = o.code.code_execution_timed_out;
+  }
   return row;
 }
 
