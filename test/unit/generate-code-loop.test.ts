@@ -16,7 +16,8 @@ import { gradeRow } from '../../src/core/math/grade';
 import { DEFAULT_CODE_EXECUTION as S } from '../../src/core/prompts/promptConfig';
 import { renderPrompt } from '../../src/core/prompts/render';
 import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
-import { SandboxSetupError } from '../../src/core/sandbox';
+import { createServer } from 'node:http';
+import { LocalSandbox, SandboxSetupError, type SandboxSession } from '../../src/core/sandbox';
 import { startMockServer, type MockServer } from '../support/mockServer';
 import { codeProblems, codeWritingModel } from './generate-code-model';
 import { testPython } from './sandbox-python';
@@ -165,6 +166,51 @@ describe('generate (code mode): the loop against the mock server and a real sand
     assert.equal(row!.code_execution_timed_out, true);
     assert.equal(row!.code_executions, 1);
     assert.match(row!.generation!, /<llm-code-output>\nTimed out\n<\/llm-code-output>\nThat took too long/);
+  });
+
+  it('--sandbox-url: blocks run on a NeMo-Skills-style /execute server (ipython sessions), same solutions', async () => {
+    // The server runs each session_id's blocks in a session of a real local sandbox.
+    const backing = new LocalSandbox({ python: py.python!, workers: 1 });
+    await backing.start();
+    const sessions = new Map<string, SandboxSession>();
+    const seen: Array<Record<string, unknown>> = [];
+    const http = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', async () => {
+        if (req.method === 'DELETE') {
+          const id = decodeURIComponent(req.url!.split('/').pop()!);
+          await sessions.get(id)?.close();
+          sessions.delete(id);
+          return void res.end('{}');
+        }
+        const j = JSON.parse(body) as Record<string, any>;
+        seen.push(j);
+        // No session_id (the start-up check): a one-off session, like the reference's stateless run.
+        const id = j.session_id === null ? null : String(j.session_id);
+        const session = id === null ? backing.session() : sessions.get(id) ?? sessions.set(id, backing.session()).get(id)!;
+        const r = await session.execute(j.generated_code);
+        if (id === null) await session.close();
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(r.status === 'completed'
+          ? { process_status: 'completed', stdout: r.output + '\n', stderr: '' }
+          : { process_status: r.status, stdout: '', stderr: r.output + '\n' }));
+      });
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    try {
+      const output = out();
+      const res = await generateSolutions(opts({ input: input(problems), output, numSeeds: 2, sandbox: { url: `http://127.0.0.1:${(http.address() as { port: number }).port}` } }));
+      assert.equal(res.status, 'completed', String(res.error));
+      checkSolved(rowsOf(output), problems.length * 2);
+      const blocks = seen.filter((j) => j.session_id !== null);
+      assert.equal(blocks.length, problems.length * 2 + problems.length * 3);
+      assert.ok(blocks.every((j) => j.language === 'ipython' && j.timeout === 10 && j.max_output_characters === 1000));
+      assert.equal(sessions.size, 0, 'sessions not deleted at the end of their solutions');
+    } finally {
+      http.close();
+      await backing.close();
+    }
   });
 
   it('a missing python3 fails at start: no request, no run folder', async () => {
