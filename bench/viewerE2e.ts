@@ -20,7 +20,7 @@ interface SessionResult {
   queries: Record<string, { ms: number; matches: number; groups: number }>;
 }
 
-/** Graded-output-like rows; every `generation` is distinct (it names its line), as in real runs. */
+/** Graded-output-like rows, 32 samples per problem; every `generation` is distinct (it names its line), as in real runs. */
 export async function makeViewerJsonl(path: string, bytes: number): Promise<void> {
   if (existsSync(path) && statSync(path).size >= bytes) return;
   const out = createWriteStream(path);
@@ -31,7 +31,7 @@ export async function makeViewerJsonl(path: string, bytes: number): Promise<void
     let chunk = '';
     for (let k = 0; k < 1000; k++, i++) {
       const ans = (i * 7919) % 5000;
-      chunk += JSON.stringify({ input_index: i >> 3, seed: i & 7, problem: `Problem ${i >> 3}: a train leaves at ${i % 24}:00 ...`, expected_answer: String(ans), generation: `Sample ${i}. ${filler}So the answer is \\boxed{${ans}}.`, predicted_answer: String(ans), is_correct: (i & 3) !== 0, finish_reason: 'stop', usage: { prompt_tokens: 120, completion_tokens: 180 }, error: null }) + '\n';
+      chunk += JSON.stringify({ input_index: i >> 5, seed: i & 7, problem: `Problem ${i >> 5}: a train leaves at ${i % 24}:00 ...`, expected_answer: String(ans), generation: `Sample ${i}. ${filler}So the answer is \\boxed{${ans}}.`, predicted_answer: String(ans), is_correct: (i & 3) !== 0, finish_reason: 'stop', usage: { prompt_tokens: 120, completion_tokens: 180 }, error: null }) + '\n';
     }
     written += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, 'drain');
@@ -83,7 +83,7 @@ export async function viewerEndToEnd(o: { quick: boolean; keepFiles: boolean; ad
   // Time the query worker as the extension ships it (a bundle), not through tsx.
   const worker = join(dir, 'viewerQueryWorker.js');
   await build({ entryPoints: [join(ROOT, 'src/core/viewer/queryWorker.ts')], outfile: worker, bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, logLevel: 'warning' });
-  const sizes = o.quick ? [64 << 20] : [1 << 30, 4 << 30];
+  const sizes = o.quick ? [64 * 2 ** 20] : [2 ** 30, 4 * 2 ** 30];
   for (const bytes of sizes) {
     const file = join(dir, `viewer-${bytes}.jsonl`);
     await makeViewerJsonl(file, bytes);

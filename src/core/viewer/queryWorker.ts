@@ -4,7 +4,7 @@
  * entry (dist/viewerQueryWorker.js, see esbuild.mjs). A regex that backtracks for minutes only
  * keeps this thread busy; the host terminates it on Cancel.
  *
- * Messages in: { type: 'advance' } (the file grew: scan the new lines).
+ * Messages in: { type: 'start', data } (a query), { type: 'advance' } (the file grew: scan the new lines).
  * Messages out: { type: 'delta', delta } | { type: 'done' } | { type: 'error', message }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -23,21 +23,16 @@ export interface QueryWorkerData {
 
 export type QueryWorkerMessage = { type: 'delta'; delta: import('./query').QueryDelta } | { type: 'done' } | { type: 'error'; message: string };
 
-async function main(): Promise<void> {
+/**
+ * One query at a time: `start` opens the file and scans (closing the previous query's file: the
+ * host reuses idle workers from a pool, see workerQuery.ts), `advance` scans new lines.
+ */
+function main(): void {
   const port = parentPort;
   if (!port) throw new Error('queryWorker runs only as a worker thread');
-  const data = workerData as QueryWorkerData;
   const post = (m: QueryWorkerMessage): void => port.postMessage(m);
-  let file: JsonlFile;
-  let scanner: QueryScanner;
-  try {
-    file = await JsonlFile.open(data.path, data.limits);
-    if (data.index && data.index.scanned <= file.index.fileSize) file.index.restore(data.index);
-    scanner = new QueryScanner(file, data.spec, data.options);
-  } catch (e) {
-    post({ type: 'error', message: (e as Error).message });
-    return;
-  }
+  let file: JsonlFile | undefined;
+  let scanner: QueryScanner | undefined;
   let running = false;
   let again = false;
   const run = async (): Promise<void> => {
@@ -49,6 +44,7 @@ async function main(): Promise<void> {
     try {
       do {
         again = false;
+        if (!file || !scanner) return;
         if ((await file.refresh()) === 'reset') throw new Error('the file was rewritten: run the query again');
         await scanner.scan({ onDelta: (delta) => post({ type: 'delta', delta }) });
       } while (again);
@@ -60,10 +56,33 @@ async function main(): Promise<void> {
       running = false;
     }
   };
-  port.on('message', (m: { type?: string }) => {
-    if (m?.type === 'advance') void run();
+  const start = async (data: QueryWorkerData): Promise<void> => {
+    await file?.close().catch(() => undefined);
+    file = undefined;
+    scanner = undefined;
+    try {
+      file = await JsonlFile.open(data.path, data.limits);
+      if (data.index && data.index.scanned <= file.index.fileSize) file.index.restore(data.index);
+      scanner = new QueryScanner(file, data.spec, data.options);
+    } catch (e) {
+      post({ type: 'error', message: (e as Error).message });
+      return;
+    }
+    await run();
+  };
+  port.on('message', (m: { type?: string; data?: QueryWorkerData }) => {
+    if (m?.type === 'start' && m.data) void start(m.data);
+    else if (m?.type === 'advance') void run();
+    else if (m?.type === 'release') {
+      // Back in the pool: do not keep the last query's file open.
+      const f = file;
+      file = undefined;
+      scanner = undefined;
+      void f?.close().catch(() => undefined);
+    }
   });
-  await run();
+  // Started with a query (workerData) or idle, waiting for `start`.
+  if (workerData) void start(workerData as QueryWorkerData);
 }
 
-void main();
+main();

@@ -32,6 +32,58 @@ function workerEntry(): { script: string; eval: boolean } {
   return { script: `require('tsx/cjs'); require(${JSON.stringify(source)});`, eval: true };
 }
 
+/**
+ * Idle query workers, started ahead (when a viewer opens) so a query does not wait for a thread
+ * to boot: tens of milliseconds on a quiet machine, most of a second on a busy one. Idle workers
+ * are unref'd (they never keep a process alive); a worker that is cancelled mid-scan is
+ * terminated, never reused.
+ */
+class QueryWorkerPool {
+  private readonly idle: Worker[] = [];
+  readonly max = Math.max(1, Math.min(availableParallelism(), 16));
+
+  private spawn(): Worker {
+    const entry = workerEntry();
+    const w = new Worker(entry.script, { eval: entry.eval });
+    return w;
+  }
+
+  private park(w: Worker): void {
+    w.removeAllListeners();
+    // An idle worker that dies is simply forgotten.
+    w.once('exit', () => {
+      const i = this.idle.indexOf(w);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+    w.on('error', () => undefined);
+    w.unref();
+    this.idle.push(w);
+  }
+
+  /** Start workers until `n` are idle (at most one per core). */
+  warm(n = this.max): void {
+    while (this.idle.length < Math.min(n, this.max)) this.park(this.spawn());
+  }
+
+  take(): Worker {
+    const w = this.idle.pop() ?? this.spawn();
+    w.removeAllListeners();
+    w.ref();
+    return w;
+  }
+
+  /** A worker that finished its scan (not mid-scan) goes back, or is stopped if enough are idle. */
+  give(w: Worker): void {
+    if (this.idle.length < this.max) {
+      w.postMessage({ type: 'release' });
+      this.park(w);
+    }
+    else void w.terminate();
+  }
+}
+
+export const queryWorkerPool = new QueryWorkerPool();
+
 export interface WorkerQueryOptions extends QueryOptions {
   /** Workers for one scan (default: the number of cores). */
   workers?: number;
@@ -86,12 +138,12 @@ export class WorkerQuery extends QueryResults {
       const at = idx.lineAt(Math.floor((idx.fileSize * k) / n));
       if (at > starts[starts.length - 1] && at < lines) starts.push(at);
     }
-    const entry = workerEntry();
     const index = idx.snapshot();
     starts.forEach((from, k) => {
       const to = k + 1 < starts.length ? starts[k + 1] : undefined;
       const data: QueryWorkerData = { path: file.path, spec: this.spec, limits: file.limits, options: { maxGroups: this.maxGroups, range: { from, to } }, index };
-      const w = new Worker(entry.script, { eval: entry.eval, workerData: data });
+      const w = queryWorkerPool.take();
+      w.postMessage({ type: 'start', data });
       const part: Part = { worker: w, from, scanned: from, done: false, pending: [], toGlobal: [] };
       this.parts.push(part);
       w.on('message', (m: QueryWorkerMessage) => this.onMessage(part, m));
@@ -108,7 +160,7 @@ export class WorkerQuery extends QueryResults {
    * (memory stays bounded; only such huge groupings lose the second core).
    */
   private restartSingle(): void {
-    for (const p of this.parts) void this.stopPart(p);
+    for (const p of this.parts) void this.stopPart(p, false);
     this.parts.length = 0;
     this.applying = 0;
     this.globalIds.clear();
@@ -140,7 +192,7 @@ export class WorkerQuery extends QueryResults {
     }
     part.done = true;
     const last = this.parts[this.parts.length - 1];
-    if (part !== last) void this.stopPart(part); // only the last range follows growth
+    if (part !== last) void this.stopPart(part, true); // only the last range follows growth
     // Apply the ranges that are complete, in order.
     while (this.applying < this.parts.length - 1 && this.parts[this.applying].done) {
       this.applying++;
@@ -205,7 +257,7 @@ export class WorkerQuery extends QueryResults {
     this.failure = e;
     this.finished = true;
     for (const w of this.waiters.splice(0)) w.reject(e);
-    for (const p of this.parts) void this.stopPart(p);
+    for (const p of this.parts) void this.stopPart(p, false);
   }
 
   /** Settles when the workers have scanned every line they know of. */
@@ -233,12 +285,15 @@ export class WorkerQuery extends QueryResults {
     err.name = 'AbortError';
     this.finished = true;
     for (const w of this.waiters.splice(0)) w.reject(err);
-    for (const p of this.parts) void this.stopPart(p);
+    // A worker that is done (idle) is reused; one mid-scan (maybe mid-regex) is terminated.
+    for (const p of this.parts) void this.stopPart(p, p.done);
   }
 
-  private async stopPart(p: Part): Promise<void> {
+  private async stopPart(p: Part, reusable: boolean): Promise<void> {
     const w = p.worker;
     p.worker = undefined;
-    if (w) await w.terminate();
+    if (!w) return;
+    if (reusable) queryWorkerPool.give(w);
+    else await w.terminate();
   }
 }

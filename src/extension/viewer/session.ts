@@ -18,7 +18,7 @@ import {
 } from '../../shared/protocol/viewer';
 import type { LiveJsonlFile } from '../../core/viewer/liveFile';
 import { QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
-import { WorkerQuery } from '../../core/viewer/workerQuery';
+import { queryWorkerPool, WorkerQuery } from '../../core/viewer/workerQuery';
 import type { RowData } from '../../core/viewer/jsonlFile';
 
 type HostChannel = MessageChannel<ViewerRequests, Record<string, never>, ViewerWebviewNotifications, ViewerHostNotifications>;
@@ -58,6 +58,8 @@ export class ViewerSession {
 
   constructor(private readonly live: LiveJsonlFile, private readonly fileName: string, post: (msg: WireMessage) => void, private readonly hooks: SessionHooks = {}) {
     this.channel = new MessageChannel(post, { waitForReady: true });
+    // Query threads boot now, while the user looks at the first rows, not when they search.
+    queryWorkerPool.warm();
     const c = this.channel;
     c.handle('rows', (p) => this.rows(validateRowsParams(p)));
     c.handle('record', (p) => live.file.record(validateLineParams(p).line));
