@@ -287,6 +287,7 @@ export class Services implements vscode.Disposable {
       defaultConcurrency: () => defaultConcurrency(),
       listDatasets: () => this.listDatasets(),
       listRunFiles: () => this.listRunFiles(),
+      resolveEndpoint: (name) => this.resolveEndpoint(name),
       browseDataset: () => this.browseDataset(),
       openFile: async (abs, readonly, line) => {
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(abs));

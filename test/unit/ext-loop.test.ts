@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
 import type { RunView } from '../../src/shared/protocol/studio';
+import { tryOnRows } from '../../src/extension/studio/tryRows';
+import { lastUserText, startMockServer } from '../support/mockServer';
+import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
 import { postprocessRun, readRunMetrics } from '../../src/extension/run/postprocess';
 import { datasetParamNames, resolveDatasetParams, PipelineCatalog } from '../../src/extension/pipelines';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
@@ -97,6 +100,33 @@ describe('extension: the Studio loop (ext)', () => {
     assert.match(sft.lines[0], new RegExp(`^${written.length} SFT examples`));
     assert.ok(written.length >= 1 && written.length <= 4, 'only correct solutions (deduplicated)');
     await assert.rejects(postprocessRun(runDir, join(ws, 'missing.jsonl'), 'grade'), /no output file yet/);
+  });
+
+  it('Try on N rows: the edited prompt config rendered for real rows, sent with its parameters, answers graded', async () => {
+    const seen: Array<{ messages: unknown; body: Record<string, unknown> }> = [];
+    const server = await startMockServer({
+      respond: (req) => {
+        seen.push({ messages: req.messages, body: req.body });
+        // Right for Janet's ducks (18), wrong for the rest.
+        return lastUserText(req).includes('Janet') ? 'She sells 9 eggs at $2: \\boxed{18}' : 'I think \\boxed{1}';
+      },
+    });
+    try {
+      mkdirSync(join(ws, 'data'), { recursive: true });
+      cpSync(join(REPO_ROOT, 'sample', 'data', 'gsm8k-test-20.jsonl'), join(ws, 'data', 'g.jsonl'));
+      const ref = { file: 'builtin:generation/gsm8k_text.yaml', field: ['user'], label: 'gsm8k_text' };
+      const text = 'EDITED. {{examples}}Question: {{problem}}\n{{context}}My solution:';
+      const profile = { name: 'mock', baseUrl: server.url, model: 'mock', apiKind: 'chat' as const };
+      const results = await tryOnRows({ roots: [ws], builtinDir: join(REPO_ROOT, 'prompts'), resolveEndpoint: async () => ({ profile, apiKey: undefined }) }, { ref, text, file: 'data/g.jsonl', indices: [0, 1], endpoint: 'mock', maxTokens: 64 });
+      assert.equal(results.length, 2);
+      assert.deepEqual(results.map((r) => [r.index, r.error, r.grade?.correct, r.grade?.expected]), [[0, null, true, '18'], [1, null, false, '3']]);
+      assert.ok(results[0].messages.some((m) => m.content.startsWith('EDITED.') && m.content.includes('Question: Janet')), 'the unsaved text, rendered for the row');
+      assert.ok(results.every((r) => r.promptTokens > 0 && r.latencyMs >= 0 && r.text !== null));
+      assert.equal(seen[0].body.max_tokens, 64, 'the override');
+      assert.equal(seen[0].body.temperature, loadPromptConfig('gsm8k_text').params.temperature, 'the config\'s own temperature');
+    } finally {
+      await server.close();
+    }
   });
 });
 

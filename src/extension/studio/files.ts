@@ -31,7 +31,7 @@ export function issuesOf(e: unknown): ValidationIssue[] {
 
 type TemplateKind = 'prompt-config' | 'pipeline-template' | 'text';
 
-function kindOf(text: string): TemplateKind {
+export function kindOf(text: string): TemplateKind {
   try {
     const v = YamlSource.fromText('template', text).toJS();
     if (v && typeof v === 'object' && !Array.isArray(v)) {
@@ -44,7 +44,7 @@ function kindOf(text: string): TemplateKind {
   return 'text';
 }
 
-async function readText(abs: string): Promise<string> {
+export async function readText(abs: string): Promise<string> {
   try {
     return await fsp.readFile(abs, 'utf8');
   } catch (e) {

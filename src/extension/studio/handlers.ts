@@ -26,6 +26,8 @@ import * as files from './files';
 export interface StudioBackend extends files.FileContext {
   trusted(): boolean;
   defaultConcurrency(): number;
+  /** A profile and its key (for "Try on N rows"). */
+  resolveEndpoint?(name: string): Promise<{ profile: import('../../core/llm/types').EndpointProfile; apiKey: string | undefined }>;
   /** Show a (confined) file in an editor. */
   openFile(abs: string, readonly: boolean, line: number | undefined): Promise<void>;
   /** Workspace-relative JSONL files for pickers (datasets: run outputs and stage files left out). */
@@ -151,6 +153,16 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'template.get': v.object({ ref: templateRef }),
   'template.preview': v.object({ ref: templateRef, text, row: v.optional(v.record(v.json({ maxChars: 2_000_000 }), { maxKeys: 500 })), fewShot: v.optional(v.array(fewShotExample, { max: 500 })) }),
   'template.save': v.object({ ref: templateRef, text }),
+  'template.try': v.object({
+    ref: templateRef,
+    text,
+    fewShot: v.optional(v.array(fewShotExample, { max: 500 })),
+    file: fileRef,
+    indices: v.array(v.int({ min: 0, max: 100_000_000 }), { max: 8 }),
+    endpoint: ENDPOINT_NAME,
+    temperature: v.optional(v.number({ min: 0, max: 10 })),
+    maxTokens: v.optional(v.int({ min: 1, max: 1_000_000 })),
+  }),
   'files.open': v.object({ file: fileRef, line: v.optional(v.int({ min: 1 })) }),
   'datasets.list': empty as Check<Record<string, never>>,
   'datasets.browse': empty as Check<Record<string, never>>,
@@ -211,6 +223,13 @@ export function createHandlers(b: StudioBackend): Handlers {
     'templates.list': () => b.pipelines.listTemplates(),
     'template.get': ({ ref }) => files.getTemplate(b, ref),
     'template.preview': ({ ref, text, row, fewShot }) => files.previewTemplate(b, ref, text, row, fewShot),
+    'template.try': async (params) => {
+      requireTrust(b, 'Trying prompts on an endpoint');
+      if (!b.resolveEndpoint) throw new Error('endpoints are not available in this window');
+      if (!params.indices.length) throw new Error('indices: choose at least one row');
+      const { tryOnRows } = require('./tryRows') as typeof import('./tryRows.js');
+      return tryOnRows({ roots: b.roots, builtinDir: b.builtinDir, resolveEndpoint: b.resolveEndpoint }, params);
+    },
     'template.save': async ({ ref, text }) => ({ errors: await files.saveTemplate(b, ref, text) }),
     'files.open': async ({ file, line }) => {
       const { abs, readonly } = files.resolveFileRef(b, file, 'file');

@@ -295,6 +295,34 @@ export interface TemplateDoc {
   fewShotFile?: string;
 }
 
+/** "Try on N rows": the template as edited, on chosen dataset rows, sent to an endpoint. */
+export interface TryParams {
+  ref: TemplateRef;
+  text: string;
+  fewShot?: FewShotExampleData[];
+  /** Dataset (workspace-relative JSONL) and the rows (0-based) to try. */
+  file: string;
+  indices: number[];
+  endpoint: string;
+  /** Overrides of the job's sampling parameters (a prompt config's own otherwise). */
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface TryResult {
+  index: number;
+  /** The prompt exactly as sent. */
+  messages: Array<{ role: string; content: string }>;
+  text: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  finishReason: string | null;
+  error: string | null;
+  /** Labeling prompt configs: the answer graded against the row's reference answer. */
+  grade?: { predicted: string | null; expected: string | null; correct: boolean };
+}
+
 export interface PreviewResult {
   messages: Array<{ role: string; content: string }>;
   placeholders: string[];
@@ -314,6 +342,8 @@ export type StudioRequests = {
     params: { ref: TemplateRef; text: string; row?: Record<string, unknown>; fewShot?: FewShotExampleData[] };
     result: PreviewResult;
   };
+  /** Render for the chosen rows and send to the endpoint (needs a trusted workspace). */
+  'template.try': { params: TryParams; result: TryResult[] };
   'template.save': { params: { ref: TemplateRef; text: string }; result: { errors: ValidationIssue[] } };
   /** Open a workspace or built-in file in an editor (built-ins read-only). */
   'files.open': { params: { file: string; line?: number }; result: null };

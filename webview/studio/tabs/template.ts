@@ -2,6 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
+import '../parts/tryRows.js';
 import { targetValue } from '../store.js';
 import { refKey } from '../logic/state.js';
 
@@ -46,7 +47,8 @@ export class SdgTemplateTab extends StudioView {
           <div class="row">${t.placeholders.length ? t.placeholders.map((n) => html`<span class="badge mono">{{${n}}}</span>`) : html`<span class="muted">none</span>`}</div>
         </div>
         <div class="col">${this.renderPreview()}</div>
-      </div>`;
+      </div>
+      <sdg-try-rows .store=${this.store}></sdg-try-rows>`;
   }
 
   private renderPreview(): TemplateResult {
