@@ -81,5 +81,8 @@ export function safeStringify(v: unknown, indent?: number): string {
 /** Stable key for grouping: strings stay readable, other values become JSON. */
 export function groupKeyOf(v: unknown): string {
   if (v === undefined) return '(missing)';
-  return typeof v === 'string' ? v : safeStringify(v);
+  if (typeof v === 'string') return v;
+  // Numbers, booleans and null print as JSON does (JSON has no NaN or Infinity), without JSON.stringify.
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return safeStringify(v);
 }

@@ -20,6 +20,13 @@ function isSpace(c: number): boolean {
 
 /** End of the string whose opening quote is at `pos` (index after the closing quote), or -1. */
 function skipString(buf: Buffer, pos: number, end: number): number {
+  // Keys and short values end within a few bytes: a plain loop beats a native call there.
+  const near = Math.min(end, pos + 33);
+  for (let i = pos + 1; i < near; i++) {
+    const c = buf[i];
+    if (c === QUOTE) return i + 1;
+    if (c === BACKSLASH) break;
+  }
   let q = pos + 1;
   for (;;) {
     q = buf.indexOf(QUOTE, q);
@@ -114,7 +121,7 @@ export class KeyScan {
         let want = -1;
         for (let k = 0; k < this.keys.length; k++) {
           const key = this.keys[k];
-          if (key.length === ke - ks && buf.compare(key, 0, key.length, ks, ke) === 0) {
+          if (key.length === ke - ks && buf[ks] === key[0] && buf.compare(key, 0, key.length, ks, ke) === 0) {
             want = k;
             break;
           }
