@@ -48,6 +48,23 @@ describe('sandbox: local python workers', function () {
     await s.close();
   });
 
+  it('kills a worker stuck in C code; the other solutions on it get their state back (replayed)', async () => {
+    const own = new LocalSandbox({ python: py.python!, workers: 1, timeoutSeconds: 1 });
+    await own.start();
+    const a = own.session();
+    const b = own.session();
+    await a.execute('keep = 41');
+    // sum over a range runs in C without checking signals: only the kill from Node stops it.
+    const stuck = await b.execute('sum(range(10**13))');
+    assert.equal(stuck.status, 'timeout');
+    const again = await a.execute('keep + 1');
+    assert.deepEqual({ status: again.status, output: again.output }, { status: 'completed', output: '42' });
+    assert.equal((await b.execute('print("b goes on")')).output, 'b goes on');
+    await a.close();
+    await b.close();
+    await own.close();
+  });
+
   it('turns a memory bomb into a MemoryError under the limit; the worker survives', async () => {
     // Its own sandbox with a generous time limit: zero-filling pages is slow on a busy machine.
     const own = new LocalSandbox({ python: py.python!, workers: 1, timeoutSeconds: 30, memoryMb: 512 });

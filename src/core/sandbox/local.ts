@@ -96,7 +96,11 @@ class Worker {
       this.pending.clear();
     };
     this.proc.on('error', (e) => fail(`could not start (${e.message})`));
-    this.proc.on('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
+    this.proc.on('exit', (code, signal) => {
+      fail(`exited (${signal ?? `code ${code}`})`);
+      // A killed driver cannot remove its folder (its solutions' folders are inside): do it here.
+      rmSync(cwd, { recursive: true, force: true });
+    });
   }
 
   request(msg: Record<string, unknown>): Promise<Reply> {
@@ -251,6 +255,7 @@ export class LocalSandbox implements Sandbox {
       const { timeoutSeconds, maxOutputChars, errorLines } = this.options;
       const budgetMs = timeoutSeconds * 1000 * (1 + (replay?.length ?? 0)) + KILL_GRACE_MS;
       let timer: NodeJS.Timeout | undefined;
+      let killed = false;
       let reply: Reply;
       try {
         reply = await Promise.race([
@@ -258,6 +263,7 @@ export class LocalSandbox implements Sandbox {
           new Promise<Reply>((resolve) => {
             timer = setTimeout(() => {
               // Stuck in C code (a huge power, a C extension): the interval timer cannot interrupt it.
+              killed = true;
               worker.kill();
               resolve({ id: 0, status: 'timeout', stdout: '', error: 'Timed out', reset: true });
             }, budgetMs);
@@ -269,7 +275,8 @@ export class LocalSandbox implements Sandbox {
       } finally {
         clearTimeout(timer);
       }
-      if (worker.dead && slot.worker === worker) slot.worker = null;
+      // A killed worker may not have reported its exit yet: never hand it another block.
+      if ((killed || worker.dead) && slot.worker === worker) slot.worker = null;
       const status = reply.status ?? 'error';
       session.generation = slot.generation;
       session.needsReplay = Boolean(reply.reset) || slot.worker !== worker;
