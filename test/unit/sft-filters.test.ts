@@ -153,3 +153,4 @@ describe('sft export: NeMo-Skills prepare_sft_data options', () => {
     await assert.rejects(exportSft({ inputs: [input], output: join(dir, 'x.jsonl'), maxTotal: 5, downsample: 'magic' as never }), /downsampling must be fair or random/);
   });
 });
+

@@ -69,6 +69,15 @@ export function allBoxed(text: string): string[] {
 
 /** The content of the last `\boxed{...}` or `\fbox{...}`, nested braces included; null if none closes. */
 export function extractBoxed(text: string): string | null {
+  const run = lastBoxRun(text);
+  return run === null ? null : run.join(', ');
+}
+
+/**
+ * The contents of the final run of listed boxes (`\boxed{1}, \boxed{2}` -> ['1', '2']), or of
+ * the last box alone; null when no box closes or the last one is empty.
+ */
+export function lastBoxRun(text: string): string[] | null {
   let from = text.length;
   // Walk backwards so the common case (one box near the end) costs one scan from the end.
   while (from > 0) {
@@ -83,7 +92,7 @@ export function extractBoxed(text: string): string | null {
     // An empty last box is no answer (not the previous box: the model withdrew it).
     if (box) {
       const last = box.content.trim();
-      return last ? joinListedBoxes(text, at, last) : null;
+      return last ? listedBoxes(text, at, last) : null;
     }
     from = at;
   }
@@ -109,7 +118,7 @@ function isListJoiner(gap: string): boolean {
  * \quad \text{and} \quad \boxed{(6, 2)}`) are one answer: the list. Boxes separated by anything
  * else (a sentence, a formula) are not joined: the last one is the answer.
  */
-function joinListedBoxes(text: string, lastAt: number, last: string): string {
+function listedBoxes(text: string, lastAt: number, last: string): string[] {
   const parts = [last];
   let at = lastAt;
   for (let k = 0; k < 50; k++) {
@@ -125,7 +134,7 @@ function joinListedBoxes(text: string, lastAt: number, last: string): string {
     parts.unshift(box.content.trim());
     at = prev;
   }
-  return parts.length === 1 ? last : parts.join(', ');
+  return parts;
 }
 
 /** `#### 42` (GSM8K reference style): the text after the last `####` on its line. */

@@ -114,6 +114,8 @@ function mix32(x: number): number {
 export function distinctBoxedAnswers(text: string): number {
   const boxes = allBoxed(text);
   if (boxes.length < 2) return boxes.length;
+  // Listed boxes (`\boxed{3} 4090s and \boxed{2} 4080s`) count as several, as NeMo-Skills'
+  // DropMultiBoxed counts them: a solution that boxes parts is not clean SFT data.
   const clusters = new AnswerClusters();
   for (const b of boxes) clusters.add(b);
   return clusters.clusters.length;
