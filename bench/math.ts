@@ -2,7 +2,7 @@
  * Math labeling at scale (issues 13 and 15): `sdg grade` rows/s on a 1M-row file, and the peak
  * RSS of `sdg grade`, `metrics`, `vote` and `export-sft` on it, each measured from outside the
  * process (GNU time's maximum resident set size when /usr/bin/time exists, else the highest
- * VmRSS read from /proc/PID/status every 20 ms). Quick mode: 20,000 rows.
+ * VmRSS read from /proc/PID/status every 20 ms). Quick mode: 5,000 rows (the CI smoke).
  *
  * The file: 8 samples per problem, MATH/GSM8K-style solutions of ~400 bytes ending in a box;
  * answers mostly right, some off by one, some equivalent forms (`\frac{a}{2}` vs decimals), some
@@ -67,7 +67,7 @@ async function measure(args: string[]): Promise<Measured> {
 }
 
 export async function mathLabeling(g: GroupContext): Promise<void> {
-  const rows = Number(g.flags['math-rows'] ?? (g.quick ? 20_000 : 1_000_000));
+  const rows = Number(g.flags['math-rows'] ?? (g.quick ? 5_000 : 1_000_000));
   const dir = join(tmpdir(), `sdg-bench-math-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   try {
