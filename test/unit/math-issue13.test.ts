@@ -149,3 +149,12 @@ describe('math grading: every GSM8K train answer against its neighbours (issue 1
     assert.deepEqual(wrong.slice(0, 10), []);
   });
 });
+
+describe('math grading: solutions as groups of assignments', () => {
+  it('`p=5,q=2;p=7,q=2` is the set of tuples (5,2), (7,2)', () => {
+    eq('p=5,q=2;p=7,q=2', '(5,2),(7,2)');
+    eq('p=5,q=2;p=7,q=2', '(7,2),(5,2)');
+    ne('p=5,q=2;p=7,q=2', '(2,5),(2,7)');
+    ne('p=5,q=2;p=7,q=2', '(5,2)');
+  });
+});

@@ -314,6 +314,14 @@ function parseCleaned(s: string, percent: boolean, depth: number): Answer {
     if (items.length > 1) return { kind: 'seq', open: s[0], close: s[s.length - 1], items: items.map((p) => parseCleaned(p, false, depth + 1)) };
     if (s[0] === '(' && s[s.length - 1] === ')') return parseCleaned(inner, percent, depth + 1);
   }
+  // `p=5,q=2;p=7,q=2`: solutions as groups of assignments -> the set of tuples (5,2), (7,2).
+  const groups = splitTop(s, ';');
+  if (groups.length > 1) {
+    const assignments = groups.map((g) => splitTop(g, ',').map((a) => /^\s*[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(.+?)\s*$/s.exec(a)));
+    if (assignments.every((g) => g.length > 1 && g.every((m) => m !== null))) {
+      return { kind: 'set', items: assignments.map((g) => ({ kind: 'seq', open: '(', close: ')', items: g.map((m) => parseCleaned(m![1], false, depth + 1)) })) };
+    }
+  }
   // Bare comma lists: "enter all solutions separated by commas" -> unordered.
   const commaParts = splitTop(s, ',');
   if (commaParts.length > 1) return { kind: 'set', items: expandSet(commaParts.map((p) => parseCleaned(p, false, depth + 1))) };
