@@ -6,9 +6,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { startMockServer, type MockServer } from '../support/mockServer';
 import { codeProblems, codeWritingModel } from './generate-code-model';
@@ -118,10 +118,24 @@ describe('sdg generate --prompt gsm8k_text_with_code (built CLI, real python3)',
     // Wait until some items are written and others are between their blocks (continuations in flight).
     const deadline = Date.now() + 60_000;
     let workers: number[] = [];
+    let workerDirs: string[] = [];
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const written = existsSync(output) ? rowsOf(output).length : 0;
-      if (workers.length === 0) workers = childrenOf(first.child.pid!);
+      // The sandbox workers: children working in <sandbox root>/w-XXXX (or a solution folder inside it).
+      const found: Array<{ pid: number; dir: string }> = [];
+      for (const p of childrenOf(first.child.pid!)) {
+        try {
+          const m = /^(.*\/sdg-sandbox-[^/]+\/w-[^/]+)/.exec(readlinkSync(`/proc/${p}/cwd`));
+          if (m) found.push({ pid: p, dir: m[1]! });
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      if (found.length) {
+        workers = found.map((f) => f.pid);
+        workerDirs = found.map((f) => f.dir);
+      }
       if (written >= 6 && server.stats.inFlight > 0) break;
     }
     assert.ok(workers.length >= 1, 'no python worker seen under the CLI');
@@ -134,6 +148,12 @@ describe('sdg generate --prompt gsm8k_text_with_code (built CLI, real python3)',
     const until = Date.now() + 10_000;
     while (workers.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(workers.filter(alive), [], 'python workers outlived the killed run');
+    // ... and their folders (and the run's sandbox folder) are gone with them.
+    for (const dir of workerDirs) assert.equal(existsSync(dir), false, `left behind: ${dir}`);
+    assert.ok(workerDirs.length > 0);
+    const root = dirname(workerDirs[0]!);
+    assert.match(root, /sdg-sandbox-/);
+    assert.equal(existsSync(root), false, `left behind: ${root}`);
 
     server.configure({ latency: 0 });
     const second = await runCli(cli, args);

@@ -169,6 +169,13 @@ def main():
         # Node closed the pipe (or died): nothing may stay behind.
         os.chdir('/')
         shutil.rmtree(ROOT, ignore_errors=True)
+        # The last worker out removes the run's sandbox folder too (Node may be gone: SIGKILL).
+        parent = os.path.dirname(ROOT)
+        if os.path.basename(parent).startswith('sdg-sandbox-'):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass
 
 
 main()
