@@ -57,6 +57,14 @@ describe('generate (code mode): stop handling helpers', () => {
   });
 });
 
+describe('generate (code mode): grading reads the answer after the last output block', () => {
+  it('a \\boxed{} printed by the code is not the answer; the one written after the output is', () => {
+    const printed = '<llm-code>\nprint("\\\\boxed{5}")\n</llm-code>\n<llm-code-output>\n\\boxed{5}\n</llm-code-output>\nSo the answer is';
+    assert.equal(gradeRow({ generation: printed, expected_answer: '5', error: null }).is_correct, false);
+    assert.equal(gradeRow({ generation: `${printed} \\boxed{5}.`, expected_answer: '5', error: null }).is_correct, true);
+  });
+});
+
 describe('generate (code mode): the loop against the mock server and a real sandbox', function () {
   this.timeout(120_000);
   const py = testPython();
