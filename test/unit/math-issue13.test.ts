@@ -158,3 +158,14 @@ describe('math grading: solutions as groups of assignments', () => {
     ne('p=5,q=2;p=7,q=2', '(5,2)');
   });
 });
+
+describe('math grading: real powers', () => {
+  it('x^{p/q} with odd q is the real root for negative x, as answers mean it', () => {
+    eq('\\frac{1}{3\\sqrt[3]{x}^2}', '\\frac{1}{3x^{2/3}}');
+    eq('(-8)^{2/3}', '4');
+    eq('(-8)^{1/3}', '-2');
+    ne('\\sqrt{x}', '|x|^{1/2}');
+    ne('x^{2/3}', 'x^{1/3}');
+    eq('\\begin{pmatrix}1&1\\\\0&1\\end{pmatrix}^2', '\\begin{pmatrix}1&2\\\\0&1\\end{pmatrix}');
+  });
+});

@@ -31,6 +31,19 @@ export function boundedBinomial(n: number, k: number): number {
   return r < Number.MAX_SAFE_INTEGER ? Math.round(r) : r;
 }
 
+/** x^(p/q) for x < 0 and odd q <= 9, as a real number; null when that does not apply. */
+export function realPow(x: number, e: number): number | null {
+  if (!(x < 0) || Number.isInteger(e) || !Number.isFinite(e)) return null;
+  for (let q = 3; q <= 9; q += 2) {
+    const p = Math.round(e * q);
+    if (Math.abs(e * q - p) < 1e-9) {
+      const magnitude = Math.pow(-x, e);
+      return p % 2 === 0 ? magnitude : -magnitude;
+    }
+  }
+  return null;
+}
+
 let mathInstance: MathJsInstance | null = null;
 function math(): MathJsInstance {
   // Loaded on first use: a command that never compares expressions does not pay for it.
@@ -41,6 +54,10 @@ function math(): MathJsInstance {
     mathInstance = create(all, {});
     // mathjs `combinations` multiplies k factors: \binom{10^9}{5 \cdot 10^8} would stall grading.
     mathInstance.import({ binom: boundedBinomial }, { override: true });
+    // Real powers as answers mean them: (-8)^{2/3} = 4 (the real cube root squared), not the
+    // principal complex value mathjs returns. Only for exponents p/q with a small odd q.
+    const complexPow = mathInstance.pow;
+    mathInstance.import({ pow: (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' ? realPow(a, b) : null) ?? complexPow(a as never, b as never) }, { override: true });
   }
   return mathInstance;
 }
