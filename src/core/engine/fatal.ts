@@ -82,7 +82,11 @@ function describeFailure(err: LlmError, endpoint?: EndpointHint): string {
       hint = `no answer${where} within the time-out after retries: is the server overloaded, or is the time-out too short for max_tokens?`;
       break;
     case 'bad_request':
-      hint = `the server rejected the request (${err.status ?? 400})${where}: check the sampling parameters and the API kind (chat/completions)`;
+      // No status: the client refused to build the request (e.g. a formatter refusing the
+      // conversation); nothing reached the server, so blaming the server would mislead.
+      hint = err.status === undefined
+        ? 'the request could not be built, so nothing was sent to the server'
+        : `the server rejected the request (${err.status})${where}: check the sampling parameters and the API kind (chat/completions)`;
       break;
     case 'bad_response':
       hint = `the server${where} answered with something that is not an OpenAI-compatible response: check the base URL (usually ends in /v1)`;
