@@ -169,3 +169,17 @@ describe('math grading: real powers', () => {
     eq('\\begin{pmatrix}1&1\\\\0&1\\end{pmatrix}^2', '\\begin{pmatrix}1&2\\\\0&1\\end{pmatrix}');
   });
 });
+
+describe('math grading: |x| between bounds, boxes listed with a unit word', () => {
+  it('`1 \\le |z| \\le 3/2` is two intervals', () => {
+    eq('1\\leq|z|\\leq \\frac{3}{2}', 'z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]');
+    eq('1<|z|\\leq 2', '[-2,-1) \\cup (1,2]');
+    ne('1<|z|\\leq 2', '[-2,-1] \\cup (1,2]');
+    ne('1\\leq|z|\\leq 2', '[1, 2]');
+  });
+  it('`\\boxed{1} papers and \\boxed{2} bins` lists two; one word without "and" or two words do not join', () => {
+    assert.equal(extractBoxed('\\boxed{1} papers and \\boxed{2} bins'), '1, 2');
+    assert.equal(extractBoxed('\\boxed{1} then \\boxed{2}'), '2');
+    assert.equal(extractBoxed('\\boxed{1} is wrong and \\boxed{2}'), '2');
+  });
+});

@@ -379,6 +379,7 @@ const ONE_SIDED = new RegExp(`^(-?)\\s*([A-Za-z])\\s*(${REL})\\s*([^<>=]+)$`);
 const FLIPPED = new RegExp(`^([^<>=]+?)\\s*(${REL})\\s*([A-Za-z])$`);
 const VARIABLE = '[A-Za-z](?:\\s*\\([A-Za-z]\\))?';
 const TWO_SIDED = new RegExp(`^([^<>=]+?)\\s*(${LESS})\\s*(${VARIABLE})\\s*(${LESS})\\s*([^<>=]+)$`);
+const ABS_TWO_SIDED = new RegExp(`^([^<>=|]+?)\\s*(${LESS})\\s*\\|\\s*([A-Za-z])\\s*\\|\\s*(${LESS})\\s*([^<>=|]+)$`);
 const TWO_SIDED_DOWN = new RegExp(`^([^<>=]+?)\\s*(${GREATER})\\s*(${VARIABLE})\\s*(${GREATER})\\s*([^<>=]+)$`);
 
 function inequalityAsInterval(s: string): string | null {
@@ -402,6 +403,16 @@ function inequalityAsInterval(s: string): string | null {
   if (m) {
     const [, hi, op1, , op2, lo] = m;
     return `${strict(op2) ? '(' : '['}${lo.trim()}, ${hi.trim()}${strict(op1) ? ')' : ']'}`;
+  }
+  // `1 \le |z| \le \frac32`: two intervals, `[-\frac32, -1] \cup [1, \frac32]`.
+  m = ABS_TWO_SIDED.exec(s);
+  if (m) {
+    const [, lo, op1, , op2, hi] = m;
+    const [l, h] = [lo.trim(), hi.trim()];
+    const open = (op: string) => (strict(op) ? ['(', ')'] : ['[', ']']);
+    const [lo1, lo2] = open(op1);
+    const [hi1, hi2] = open(op2);
+    return `${hi1}-(${h}), -(${l})${lo2} \\cup ${lo1}${l}, ${h}${hi2}`;
   }
   // `5 \le x` is `x \ge 5`.
   m = FLIPPED.exec(s);

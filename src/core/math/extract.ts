@@ -109,8 +109,11 @@ function isListJoiner(gap: string): boolean {
     .replace(/\\q?quad|\\[,;:! ]|\\[()[\]]|\$|[,;\s]/g, ' ')
     .trim();
   if (!rest) return true;
-  // Plain words between boxes: only `and` / `or` (`\boxed{1} then \boxed{2}` is a correction, not a list).
-  return rest.split(/\s+/).every((w) => /^(?:and|or)$/i.test(w));
+  // Plain words between boxes: `and` / `or`, with at most one other word (a unit: `\boxed{1} papers
+  // and \boxed{2} bins`); `\boxed{1} then \boxed{2}` is a correction, not a list.
+  const words = rest.split(/\s+/);
+  const joins = words.filter((w) => /^(?:and|or)$/i.test(w)).length;
+  return joins > 0 && words.length - joins <= 1 && words.every((w) => /^[A-Za-z]{1,15}$/.test(w));
 }
 
 /**
