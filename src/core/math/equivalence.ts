@@ -2,8 +2,9 @@
  * Are two final answers the same mathematical object? (MATH / GSM8K style answers.)
  *
  * Cheap first: string clean-up (spacing, `\left`, `\dfrac`, units, `\$`, degrees, thousands
- * separators) and exact comparison; then plain numbers compared with a relative tolerance; only
- * then structure (tuples, intervals, sets, matrices, `\pm`, equations) and, per element, mathjs:
+ * separators, relation spellings) and exact comparison; then plain numbers as exact rationals
+ * (integers and fractions exactly; a decimal is an approximation only to its own digits, so two
+ * distinct integers are never equal: `numbersEqual`); only then structure (tuples, intervals, sets, matrices, `\pm`, equations) and, per element, mathjs:
  * the LaTeX is converted to a mathjs expression (./latex.ts) and both sides are evaluated,
  * at random points when they have free variables (polynomial identity testing: exact for the
  * rational/algebraic expressions answers are made of, with a vanishing false-positive rate).
@@ -12,7 +13,7 @@
 import type { MathJsInstance, EvalFunction } from 'mathjs' with { 'resolution-mode': 'require' };
 import { convert, KNOWN_NAMES } from './latex';
 
-/** Relative tolerance when comparing numbers (`0.3333` vs `\frac13` is NOT equal, `1.25` vs `\frac54` is). */
+/** Relative tolerance when a side is a decimal approximation (`0.3333` vs `\frac13` is NOT equal, `0.33333` is). */
 export const NUMERIC_REL_TOL = 1e-4;
 /** Relative tolerance between two exact expressions evaluated in floating point: rounding noise only. */
 export const EXACT_REL_TOL = 1e-9;
