@@ -18,6 +18,7 @@ interface SessionResult {
   lines: number;
   sizeBytes: number;
   queries: Record<string, { ms: number; matches: number; groups: number }>;
+  single?: Record<string, { keyScanMs: number; parseMs: number }>;
 }
 
 /** Graded-output-like rows, 32 samples per problem; every `generation` is distinct (it names its line), as in real runs. */
@@ -90,7 +91,7 @@ export async function viewerEndToEnd(o: { quick: boolean; keepFiles: boolean; ad
     try {
       readScanMs(file); // warm the page cache: the figures are "from page cache"
       const floorMs = readScanMs(file);
-      const r = await runWorker<SessionResult>('viewerSession.ts', ['--file', file], { SDG_VIEWER_QUERY_WORKER: worker });
+      const r = await runWorker<SessionResult>('viewerSession.ts', ['--file', file, ...(bytes === sizes[0] ? ['--compare-parse'] : [])], { SDG_VIEWER_QUERY_WORKER: worker });
       const gb = r.sizeBytes / 1e9;
       const label = `${fmt(gb)} GB`;
       const floor = gb / (floorMs / 1000);
@@ -115,6 +116,9 @@ export async function viewerEndToEnd(o: { quick: boolean; keepFiles: boolean; ad
           note: kept ? undefined : `${q.matches} matches${q.groups ? `, ${q.groups} groups` : ''}${peer ? `; grep ${peer.count}; floor ${fmt(floor)} GB/s` : ''}; ${fmt(q.ms)} ms from request to first page of results`,
         });
         if (peer && peer.count !== q.matches) throw new Error(`${name}: viewer found ${q.matches} lines, grep ${peer.count}`);
+      }
+      for (const [name, t] of Object.entries(r.single ?? {})) {
+        o.add({ group: 'viewer-e2e', name: `${name}, one thread, key scan (${label})`, value: gb / (t.keyScanMs / 1000), unit: 'GB/s', reference: { name: 'JSON.parse of every line', value: gb / (t.parseMs / 1000) }, ratio: t.parseMs / t.keyScanMs, note: 'the same query in one thread, in-process: how much the key scan saves' });
       }
       if (bytes === sizes[0]) {
         const m = groupByPeakRss(file, 'generation', worker);

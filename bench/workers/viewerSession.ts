@@ -12,6 +12,7 @@ import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
 import type { QueryParams, ViewerHostNotifications, ViewerRequests } from '../../src/shared/protocol/viewer';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
+import { QueryRun } from '../../src/core/viewer/query';
 import { parseFlags } from '../lib';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -79,6 +80,20 @@ async function main(): Promise<void> {
   // The same group-by again (the tab shown again): the kept result.
   queries['group-by again (kept result)'] = await timeQuery(s, QUERIES['group-by input_index']);
   out.queries = queries;
+  if (flags['compare-parse']) {
+    // One thread, the same filter and group-by: the key scan against JSON.parse of every line.
+    const single: Record<string, { keyScanMs: number; parseMs: number }> = {};
+    for (const name of ['filter', 'group-by input_index']) {
+      const t: number[] = [];
+      for (const keyScan of [true, false]) {
+        const t0 = performance.now();
+        await new QueryRun(s.live.file, QUERIES[name], { keyScan }).advance();
+        t.push(performance.now() - t0);
+      }
+      single[name] = { keyScanMs: t[0], parseMs: t[1] };
+    }
+    out.single = single;
+  }
   console.log(JSON.stringify(out));
   s.session.dispose();
   await s.live.dispose();

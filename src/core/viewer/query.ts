@@ -356,6 +356,8 @@ export const GROUP_KEY_DISPLAY_CHARS = 200;
 export interface QueryOptions {
   /** Distinct groups kept (memory bound); default DEFAULT_MAX_GROUPS. */
   maxGroups?: number;
+  /** Read filter and group-by fields with the key scan (default true; false parses every line whole, for comparison). */
+  keyScan?: boolean;
   /** Scan only lines [from, to) (one worker's share of a parallel scan); default the whole file. */
   range?: { from: number; to?: number };
 }
@@ -533,6 +535,7 @@ export class QueryScanner {
   private warning: string | undefined;
   scannedLines = 0;
   private readonly rangeEnd: number | undefined;
+  private readonly useKeyScan: boolean;
   /** The last scanned line had no newline: its result is taken back when the file grows. */
   private tailUndo: (NonNullable<QueryDelta['undo']> & { identity?: string }) | undefined;
   readonly generation: number;
@@ -543,6 +546,7 @@ export class QueryScanner {
     this.maxGroups = Math.max(1, options.maxGroups ?? DEFAULT_MAX_GROUPS);
     this.scannedLines = options.range?.from ?? 0;
     this.rangeEnd = options.range?.to;
+    this.useKeyScan = options.keyScan ?? true;
   }
 
   get isGrouped(): boolean {
@@ -716,7 +720,7 @@ export class QueryScanner {
    */
   private fastPlan(): { scan: KeyScan } | undefined {
     const { search, filter, groupBy } = this.compiled;
-    if (!filter && !groupBy) return undefined;
+    if (!this.useKeyScan || (!filter && !groupBy)) return undefined;
     if (search?.needsParse) return undefined;
     const paths: PathSegment[][] = [];
     if (filter) {
