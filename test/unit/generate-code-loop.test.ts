@@ -13,7 +13,8 @@ import {
 import { resolveEndpoint } from '../../src/core/llm/presets';
 import { getFormatter } from '../../src/core/llm/formatters';
 import { gradeRow } from '../../src/core/math/grade';
-import { DEFAULT_CODE_EXECUTION as S } from '../../src/core/prompts/promptConfig';
+import { DEFAULT_CODE_EXECUTION as S, parsePromptConfig } from '../../src/core/prompts/promptConfig';
+import { YamlSource } from '../../src/core/config/yamlSource';
 import { renderPrompt } from '../../src/core/prompts/render';
 import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
 import { createServer } from 'node:http';
@@ -54,6 +55,23 @@ describe('generate (code mode): stop handling helpers', () => {
     assert.equal(endsWithCodeBlock('x\n</llm-code>', S), false);
     assert.equal(endsWithCodeBlock(t + '\n<llm-code-output>\n2\n</llm-code-output>\n', S), false);
     assert.deepEqual(codeBlocksOf(t, S), [{ code: 'a = 1\n', output: '1' }, { code: 'a + 1\n', output: null }]);
+  });
+});
+
+describe('generate (code mode): the code_execution section of a prompt config', () => {
+  const parse = (yaml: string) => parsePromptConfig(YamlSource.fromText('/tmp/code.yaml', `user: "{{problem}}"\n${yaml}`));
+  it('defaults to the reference tags and limits; overrides each', () => {
+    assert.equal(parse('').codeExecution, null);
+    assert.deepEqual(parse('code_execution: true').codeExecution, S);
+    const c = parse('code_execution:\n  code_begin: "```python"\n  code_end: "```"\n  output_begin: "```output"\n  output_end: "```"\n  max_executions: 3\n  timeout: 2.5\n  stop_on_error: true').codeExecution!;
+    assert.deepEqual(c, { ...S, codeBegin: '```python', codeEnd: '```', outputBegin: '```output', outputEnd: '```', maxExecutions: 3, timeoutSeconds: 2.5, stopOnError: true });
+  });
+  it('reports every mistake with file, line and field', () => {
+    assert.throws(() => parse('code_execution:\n  max_executions: -1\n  timeout: 0\n  stop_on_error: "yes"\n  code_end: "<llm-code>"\n  tags: 1'), (e: Error) => {
+      for (const want of [/code\.yaml:3: code_execution\.max_executions: must be >= 0/, /code_execution\.timeout: must be > 0/, /code_execution\.stop_on_error: must be true or false/,
+        /code_execution\.code_end: must differ from code_begin/, /code_execution\.tags: unknown key/]) assert.match(e.message, want);
+      return true;
+    });
   });
 });
 
