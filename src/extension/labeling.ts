@@ -70,6 +70,19 @@ interface JobOptions {
   fields?: Record<string, string>;
   params: { temperature?: number; max_tokens?: number; top_p?: number; top_k?: number; stop?: string[] };
   concurrency?: number;
+  /** Code mode: where blocks run, and overrides of the config's limits. */
+  sandbox?: import('../core/sandbox/index.js').SandboxSpec;
+  codeExecution?: Partial<import('../core/prompts/promptConfig.js').CodeExecutionSettings>;
+}
+
+/** The Studio's code-mode choices as the core's sandbox spec and code settings. */
+export function codeOptionsOf(code: LabelParams['code']): Pick<JobOptions, 'sandbox' | 'codeExecution'> {
+  if (!code) return {};
+  const sandbox = code.sandboxUrl ? { url: code.sandboxUrl, timeoutSeconds: code.timeoutSeconds } : { memoryMb: code.memoryMb, timeoutSeconds: code.timeoutSeconds };
+  const codeExecution: JobOptions['codeExecution'] = {};
+  if (code.maxExecutions !== undefined) codeExecution.maxExecutions = code.maxExecutions;
+  if (code.timeoutSeconds !== undefined) codeExecution.timeoutSeconds = code.timeoutSeconds;
+  return { sandbox, codeExecution };
 }
 
 export class LabelingLauncher {
@@ -96,6 +109,7 @@ export class LabelingLauncher {
         limit: r.limit,
         params,
         concurrency: r.concurrency,
+        ...codeOptionsOf(r.code),
       },
       hooks,
     );
@@ -126,6 +140,13 @@ export class LabelingLauncher {
         fields: config.dataset?.fields,
         params,
         concurrency: config.concurrency ?? undefined,
+        // Code mode: the frozen sandbox (where code ran) and limits.
+        ...(config.code_execution
+          ? {
+              sandbox: config.code_execution.sandbox?.url ? { url: config.code_execution.sandbox.url, language: config.code_execution.sandbox.language ?? undefined } : { python: config.code_execution.sandbox?.python ?? undefined, memoryMb: config.code_execution.sandbox?.memory_mb ?? undefined },
+              codeExecution: { maxExecutions: config.code_execution.max_executions, timeoutSeconds: config.code_execution.timeout },
+            }
+          : {}),
       },
       hooks,
     );
@@ -153,6 +174,8 @@ export class LabelingLauncher {
       params: o.params,
       concurrency,
       signal: hooks.signal,
+      sandbox: o.sandbox,
+      codeExecution: o.codeExecution && Object.keys(o.codeExecution).length ? o.codeExecution : undefined,
     };
     // Setup mistakes (bad prompt, dataset that does not fit it) surface here, before a run folder exists.
     const prepared = await prepareGeneration(options);

@@ -67,6 +67,7 @@ describe('SDG Studio in code-server (vscode)', function () {
   describe('UI (installed VSIX)', function () {
     let page: Page;
     let runDir: string | undefined;
+    let labelRunDir: string | undefined;
 
     before(async function () {
       this.timeout(180_000);
@@ -144,7 +145,10 @@ describe('SDG Studio in code-server (vscode)', function () {
       const studio = webviewContent(page);
       await studio.locator('vscode-tab-header', { hasText: 'Pipelines' }).click({ timeout: 60_000 });
       await studio.locator('[data-pipeline]', { hasText: 'gsm8k_explain' }).first().click({ timeout: 30_000 });
-      await studio.locator('#param-documents textarea').fill(join(workspace, 'data', 'gsm8k-test-20.jsonl'));
+      // The value the parameter's help suggests, relative to the workspace folder, picked from
+      // the workspace's datasets (run outputs and stage files are in a separate, collapsed group).
+      await pickOption(studio.locator('vscode-single-select[aria-label="Dataset for documents"]'), 'data/gsm8k-test-20.jsonl');
+      await waitFor(async () => ((await studio.locator('#param-documents textarea').inputValue()) === 'data/gsm8k-test-20.jsonl' ? true : undefined), 10_000, 'the picker did not fill the parameter');
       // Long answers (the random model nearly always writes to the limit), one request at a
       // time: the run lasts many card updates, so its progress is on screen while it runs.
       await studio.locator('#param-max_tokens input').fill('512');
@@ -180,6 +184,12 @@ describe('SDG Studio in code-server (vscode)', function () {
         const row = card.locator('.col > .row', { has: studio.locator(`span.mono:text-is("${stage}")`) });
         assert.match(await row.innerText(), /20\s*\/\s*20/, `stage ${stage} row`);
       }
+      // The card tells this run apart: what ran, model @ endpoint, when, key parameters; and,
+      // once ended, its duration and average rates.
+      const subtitle = await card.locator('.run-subtitle').innerText();
+      assert.match(subtitle, new RegExp(`^pipeline gsm8k_explain · ${llama.model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} @ ${LOCAL_TINY_ENDPOINT_NAME.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} · \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d · .*max_tokens=512`), subtitle);
+      assert.match(await card.locator('.duration').innerText(), /^\d+(m \d\ds|s)$/);
+      assert.ok(Number(await card.locator('.avg-rps').innerText()) > 0, 'average requests/s of the ended run');
       const tokens = await card.locator('.stats > div', { hasText: 'tokens (prompt / completion)' }).innerText();
       const [prompt, completion] = (tokens.match(/([\d.]+)[kMG]?\s*\/\s*([\d.]+)/) ?? []).slice(1).map(Number);
       assert.ok(prompt > 0 && completion > 0, `token counts on the card: ${tokens}`);
@@ -189,6 +199,97 @@ describe('SDG Studio in code-server (vscode)', function () {
       runDir = (await card.getAttribute('data-run'))!;
       const rows = readFileSync(join(runDir, 'output.jsonl'), 'utf8').split('\n').filter(Boolean);
       assert.equal(rows.length, 20);
+      await leaveWebview(page);
+    });
+
+    it('labeling launch: an estimate first, a confirmation above the threshold; a small job launches at once and completes', async () => {
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
+      await pickOption(studio.locator('vscode-single-select[aria-label="Kind of run"]'), 'Labeling');
+      await pickOption(studio.locator('vscode-single-select[aria-label="Prompt config"]'), 'gsm8k_text');
+      await pickOption(studio.locator('vscode-single-select[aria-label="Labeling dataset"]'), 'data/gsm8k-test-20.jsonl');
+      // The pre-filled Seeds field typed into: 4 -> 416.
+      await studio.locator('vscode-textfield[aria-label="Seeds"] input').fill('416');
+      await studio.locator('vscode-textfield[aria-label="Max tokens"] input').fill('24');
+      await studio.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+      const confirm = studio.locator('.estimate[data-confirm="true"]');
+      await confirm.waitFor({ timeout: 60_000 });
+      const text = await confirm.innerText();
+      assert.match(text, /items: 8,320/);
+      assert.match(text, /requests: 8,320/);
+      assert.match(text, /prompt tokens: ~[\d,]+ \(~[\d,]+ per request, from 16 rendered prompts/);
+      assert.match(text, /completion tokens: at most 199,680/);
+      assert.match(text, /expected time: ~.* at [\d.]+ req\/s measured/, 'the pipeline run before measured this endpoint');
+      assert.match(text, /This launch sends 8,320 requests, more than 1,000/);
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'studio-estimate-confirm.png') });
+      await confirm.locator('vscode-button', { hasText: 'Cancel' }).click();
+      await confirm.waitFor({ state: 'detached', timeout: 10_000 });
+      // A small job: no confirmation, it starts at once.
+      await studio.locator('vscode-textfield[aria-label="Seeds"] input').fill('1');
+      await studio.locator('vscode-textfield[aria-label="First rows only"] input').fill('4');
+      await studio.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+      const card = studio.locator('.run', { hasText: 'prompt gsm8k_text' }).first();
+      await card.waitFor({ timeout: 60_000 });
+      assert.equal(await studio.locator('.estimate[data-confirm="true"]').count(), 0, 'no confirmation for 4 requests');
+      await waitFor(async () => ((await card.getAttribute('data-status')) === 'completed' ? true : undefined), 180_000, 'the labeling run never completed');
+      labelRunDir = (await card.getAttribute('data-run'))!;
+      assert.match(await card.locator('.run-subtitle').innerText(), /prompt gsm8k_text · .* @ .* · seeds=1 samples=1 (temperature=[\d.]+ )?max_tokens=24 limit=4/);
+      await leaveWebview(page);
+    });
+
+    it('tries the gsm8k_text prompt config on 2 real rows against the llama-server: answers side by side, tokens, latency, graded', async () => {
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Template' }).click({ timeout: 60_000 });
+      await pickOption(studio.locator('vscode-single-select[aria-label="Template"]'), 'gsm8k_text (prompt config)');
+      await studio.locator('vscode-textarea[aria-label="Template text"]').waitFor({ timeout: 30_000 });
+      await pickOption(studio.locator('vscode-single-select[aria-label="Dataset"]'), 'data/gsm8k-test-20.jsonl');
+      await studio.locator('vscode-textfield[aria-label="Rows to try"] input').fill('2');
+      await studio.locator('vscode-textfield[aria-label="Try max tokens"] input').fill('16');
+      await studio.locator('vscode-button.try-button').click();
+      const answers = studio.locator('.try-rows .answer');
+      await waitFor(async () => ((await answers.count()) === 2 ? true : undefined), 120_000, 'two answers never came back');
+      for (let i = 0; i < 2; i++) {
+        const a = answers.nth(i);
+        assert.equal(await a.getAttribute('data-row'), String(i));
+        assert.equal(await a.locator('.try-error').count(), 0, await a.innerText());
+        assert.match(await a.locator('.tokens').innerText(), /^[1-9]\d* \+ [1-9]\d* tokens$/);
+        assert.match(await a.locator('.latency').innerText(), /^\d+ ms$/);
+        assert.match(await a.locator('.grade').innerText(), /^(correct|wrong)$/);
+      }
+      assert.equal(await answers.nth(0).locator('.expected').innerText(), '18', 'graded against the row\'s answer (Janet\'s ducks)');
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'studio-try-rows.png') });
+      await leaveWebview(page);
+    });
+
+    it('grades the labeling run from its card (metrics on the card), votes and exports SFT data', async function () {
+      if (!labelRunDir) this.skip(); // the labeling test failed
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
+      const card = studio.locator(`.run[data-run="${labelRunDir}"]`);
+      await card.locator('vscode-button', { hasText: /^\s*Grade\s*$/ }).click({ timeout: 30_000 });
+      await card.locator('.postprocess-result', { hasText: '4 rows graded' }).waitFor({ timeout: 60_000 });
+      await card.locator('.run-metrics .accuracy').waitFor({ timeout: 30_000 });
+      const output = labelRunDir.replace(/\.run$/, '');
+      const graded = readFileSync(output.replace(/\.jsonl$/, '.graded.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(graded.length, 4);
+      assert.ok(graded.every((r) => typeof r.is_correct === 'boolean' && 'predicted_answer' in r), 'every row graded');
+      const correct = graded.filter((r) => r.is_correct).length;
+      assert.equal(await card.locator('.run-metrics .accuracy').innerText(), `${((correct / 4) * 100).toFixed(1)}%`, 'one sample per problem: accuracy = correct share');
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'studio-grade.png') });
+      await card.locator('vscode-button', { hasText: /^\s*Vote\s*$/ }).click();
+      await card.locator('.postprocess-result', { hasText: '4 problems:' }).waitFor({ timeout: 60_000 });
+      await card.locator('vscode-button', { hasText: 'Export SFT' }).click();
+      await card.locator('.postprocess-result', { hasText: 'SFT examples' }).waitFor({ timeout: 60_000 });
+      assert.ok(existsSync(output.replace(/\.jsonl$/, '.sft.jsonl')), 'the SFT file was written');
       await leaveWebview(page);
     });
 

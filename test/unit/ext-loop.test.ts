@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
 import type { RunView } from '../../src/shared/protocol/studio';
+import { defaultLabelForm, labelRequest } from '../../webview/studio/logic/state';
+import { codeOptionsOf } from '../../src/extension/labeling';
+import { paramSchemas } from '../../src/extension/studio/handlers';
 import { tryOnRows } from '../../src/extension/studio/tryRows';
 import { lastUserText, startMockServer } from '../support/mockServer';
 import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
@@ -127,6 +130,21 @@ describe('extension: the Studio loop (ext)', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('code mode: a *_with_code prompt config takes the sandbox choice and limits, which reach the core as its options', () => {
+    const form = { ...defaultLabelForm, prompt: 'builtin:generation/gsm8k_text_with_code.yaml', input: 'data/g.jsonl', codeSandbox: 'local' as const, maxExecutions: '3', codeTimeout: '2.5', memoryMb: '512' };
+    const local = labelRequest(form, 'local', null);
+    assert.deepEqual(local.params?.code, { maxExecutions: 3, memoryMb: 512, timeoutSeconds: 2.5 });
+    assert.deepEqual(codeOptionsOf(local.params?.code), { sandbox: { memoryMb: 512, timeoutSeconds: 2.5 }, codeExecution: { maxExecutions: 3, timeoutSeconds: 2.5 } });
+    assert.deepEqual(labelRequest({ ...form, codeSandbox: 'remote', sandboxUrl: 'not a url' }, 'local', null).problems, ['sandbox URL: an http(s) URL of a NeMo-Skills-compatible sandbox server']);
+    const remote = labelRequest({ ...form, codeSandbox: 'remote', sandboxUrl: 'http://sandbox:6000' }, 'local', null);
+    assert.deepEqual(codeOptionsOf(remote.params?.code).sandbox, { url: 'http://sandbox:6000', timeoutSeconds: 2.5 });
+    assert.equal(labelRequest({ ...form, prompt: 'builtin:generation/gsm8k_text.yaml' }, 'local', null).params?.code, undefined, 'text-only configs send no code options');
+    // The host's schema takes them, and refuses a bad URL.
+    const check = paramSchemas['runs.label'];
+    assert.deepEqual(check({ ...remote.params }, 'params').code, { sandboxUrl: 'http://sandbox:6000', maxExecutions: 3, timeoutSeconds: 2.5 });
+    assert.throws(() => check({ ...remote.params, code: { sandboxUrl: 'file:///etc' } }, 'params'), /params\.code\.sandboxUrl/);
   });
 });
 

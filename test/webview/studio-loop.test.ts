@@ -41,6 +41,7 @@ export function loopInit(over: Partial<InitResult> = {}): InitResult {
 const REFS: TemplateRef[] = [
   { file: 'builtin:generation/gsm8k_text.yaml', field: ['user'], label: 'gsm8k_text (prompt config)' },
   { file: 'builtin:generation/math_text.yaml', field: ['user'], label: 'math_text (prompt config)' },
+  { file: 'builtin:generation/gsm8k_text_with_code.yaml', field: ['user'], label: 'gsm8k_text_with_code (prompt config)' },
 ];
 
 /** Picks an option of a vscode-single-select as a person does: open the list, click the option. */
@@ -221,6 +222,28 @@ describe('Studio loop in Chromium (webview)', function () {
     assert.equal(await card.locator('.run-metrics .pass-at-k').innerText(), '100.0%');
     assert.deepEqual(asked, ['grade']);
     assert.equal(await exportButton.getAttribute('disabled'), null);
+  });
+
+  it('a code-mode prompt config offers the sandbox choice and limits, and the launch carries them', async () => {
+    const launches: LabelParams[] = [];
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host);
+      host.handle('runs.estimate', () => ({ estimate: { items: 20, requests: 20, completions: 20, promptTokensPerRequest: 500, promptTokens: 10000, maxCompletionTokens: null, expectedSeconds: null, measuredRequestsPerSec: null, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines: ['items: 20'], confirm: false, threshold: 1000 }));
+      host.handle('runs.label', (p) => (launches.push(p), { dir: '/ws/.sdg/runs/x.jsonl.run' }));
+    })));
+    await w.page.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 20_000 });
+    await pick(w.page, 'Kind of run', 'Labeling');
+    await pick(w.page, 'Prompt config', 'gsm8k_text');
+    assert.equal(await w.page.locator('.code-mode').count(), 0, 'no code options for a text-only config');
+    await pick(w.page, 'Prompt config', 'gsm8k_text_with_code');
+    await w.page.locator('.code-mode').waitFor();
+    await pick(w.page, 'Labeling dataset', 'data/gsm8k-test-20.jsonl');
+    await pick(w.page, 'Sandbox', 'remote sandbox server');
+    await w.page.locator('vscode-textfield[aria-label="Sandbox URL"] input').fill('http://sandbox:6000');
+    await w.page.locator('vscode-textfield[aria-label="Max executions per solution"] input').fill('4');
+    await w.page.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+    await waitUntil(() => launches.length === 1);
+    assert.deepEqual(launches[0].code, { sandboxUrl: 'http://sandbox:6000', maxExecutions: 4 });
   });
 
   it('the first entry of the Template list can be picked', async () => {

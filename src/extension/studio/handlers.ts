@@ -142,6 +142,14 @@ const labelParams = v.object({
   temperature: v.optional(v.number({ min: 0, max: 10 })),
   maxTokens: v.optional(v.int({ min: 1, max: 10_000_000 })),
   concurrency: v.optional(v.limit('concurrency')),
+  code: v.optional(
+    v.object({
+      sandboxUrl: v.optional(v.string({ min: 1, max: 2048, pattern: /^https?:\/\/\S+$/, label: 'an http(s) URL' })),
+      maxExecutions: v.optional(v.int({ min: 0, max: 1000 })),
+      timeoutSeconds: v.optional(v.number({ min: 0.1, max: 3600 })),
+      memoryMb: v.optional(v.int({ min: 0, max: 1_000_000 })),
+    }),
+  ),
 });
 
 /** The schema of every request's params. A request without one is refused. */

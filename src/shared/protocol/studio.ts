@@ -194,6 +194,12 @@ export interface LabelParams {
   temperature?: number;
   maxTokens?: number;
   concurrency?: number;
+  /**
+   * Code mode (prompt configs with `code_execution:`, e.g. gsm8k_text_with_code): where the
+   * Python blocks run and their limits (docs/generate.md). Absent: the config's settings and
+   * the local python3 sandbox.
+   */
+  code?: { sandboxUrl?: string; maxExecutions?: number; timeoutSeconds?: number; memoryMb?: number };
 }
 
 /**

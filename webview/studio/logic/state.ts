@@ -57,6 +57,17 @@ export interface LabelForm {
   limit: string;
   temperature: string;
   maxTokens: string;
+  /** Code mode (prompt configs `*_with_code`): where the Python blocks run and their limits. */
+  codeSandbox?: 'local' | 'remote';
+  sandboxUrl?: string;
+  maxExecutions?: string;
+  codeTimeout?: string;
+  memoryMb?: string;
+}
+
+/** A prompt config with Python code blocks executed in a sandbox (the built-in `*_with_code` ones). */
+export function isCodePrompt(prompt: string): boolean {
+  return /with_code/i.test(prompt);
 }
 
 export const defaultLabelForm: LabelForm = {
@@ -104,6 +115,25 @@ export function labelRequest(form: LabelForm, endpoint: string | null, concurren
   if (temperature !== undefined) params.temperature = temperature;
   if (maxTokens !== undefined) params.maxTokens = maxTokens;
   if (concurrency) params.concurrency = concurrency;
+  if (isCodePrompt(form.prompt)) {
+    const code: NonNullable<LabelParams['code']> = {};
+    if (form.codeSandbox === 'remote') {
+      const url = (form.sandboxUrl ?? '').trim();
+      if (!/^https?:\/\/\S+$/.test(url)) problems.push('sandbox URL: an http(s) URL of a NeMo-Skills-compatible sandbox server');
+      else code.sandboxUrl = url;
+    }
+    const maxExecutions = int('max executions per solution', form.maxExecutions ?? '', 0, false);
+    if (maxExecutions !== undefined) code.maxExecutions = maxExecutions;
+    const memoryMb = form.codeSandbox === 'remote' ? undefined : int('memory limit (MiB)', form.memoryMb ?? '', 0, false);
+    if (memoryMb !== undefined) code.memoryMb = memoryMb;
+    if ((form.codeTimeout ?? '').trim()) {
+      const t = Number(form.codeTimeout);
+      if (!Number.isFinite(t) || t <= 0) problems.push('time-out per block: a number of seconds > 0');
+      else code.timeoutSeconds = t;
+    }
+    if (problems.length) return { problems };
+    if (Object.keys(code).length) params.code = code;
+  }
   return { problems, params };
 }
 

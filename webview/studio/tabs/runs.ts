@@ -5,7 +5,7 @@ import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
 import type { LabelParams } from '../../../src/shared/protocol/studio.js';
-import { coerceParams, labelRequest, paramProblems, paramValues } from '../logic/state.js';
+import { coerceParams, isCodePrompt, labelRequest, paramProblems, paramValues } from '../logic/state.js';
 import '../parts/runCard.js';
 import { renderEstimate } from '../parts/estimate.js';
 
@@ -94,6 +94,7 @@ export class SdgRunsTab extends StudioView {
             ${(['', 'empty', 'reference_solution', 'masked_solution'] as const).map((c) => html`<vscode-option value=${c} ?selected=${c === f.contextType}>${c || '(as in the config)'}</vscode-option>`)}
           </vscode-single-select></vscode-form-group>
       </div>
+      ${isCodePrompt(f.prompt) ? this.renderCodeMode() : nothing}
       <div class="row">
         <vscode-button ?disabled=${!params || !s.trusted || this.busy.has('start')} @click=${() => params && void this.startLabel(params)}>Launch</vscode-button>
         <vscode-button secondary ?disabled=${!params || this.busy.has('estimate')} @click=${() => params && void this.estimateOnly(params)}>Estimate</vscode-button>
@@ -116,6 +117,31 @@ export class SdgRunsTab extends StudioView {
     this.store.ui.estimate = this.store.ui.estimate && { ...this.store.ui.estimate, launched: true };
     const r = await this.call('start', () => this.host.request('runs.label', params));
     if (r) this.dispatch({ type: 'selectRun', dir: r.dir });
+  }
+
+  /** Code mode: where the solutions' Python blocks run, and their limits (issue 16). */
+  private renderCodeMode(): TemplateResult {
+    const f = this.state.persisted.label;
+    const set = (patch: Partial<typeof f>) => this.dispatch({ type: 'label', patch });
+    const remote = f.codeSandbox === 'remote';
+    const num = (label: string, key: 'maxExecutions' | 'codeTimeout' | 'memoryMb', placeholder: string) =>
+      html`<vscode-form-group variant="vertical"><vscode-label>${label}</vscode-label><vscode-textfield aria-label=${label} type=${key === 'codeTimeout' ? 'text' : 'number'} placeholder=${placeholder} .value=${f[key] ?? ''} @input=${(e: Event) => set({ [key]: targetValue(e) })}></vscode-textfield></vscode-form-group>`;
+    return html`<div class="card code-mode">
+      <h3>Code execution</h3>
+      <p class="muted">This prompt config writes Python blocks; each is run and its output placed in the solution before the model goes on (docs/generate.md).</p>
+      <div class="form-grid">
+        <vscode-form-group variant="vertical"><vscode-label>Sandbox</vscode-label>
+          <vscode-single-select aria-label="Sandbox" .value=${remote ? 'remote' : 'local'} @change=${(e: Event) => set({ codeSandbox: targetValue(e) === 'remote' ? 'remote' : 'local' })}>
+            <vscode-option value="local" ?selected=${!remote}>local python3 (this machine)</vscode-option>
+            <vscode-option value="remote" ?selected=${remote}>remote sandbox server</vscode-option>
+          </vscode-single-select></vscode-form-group>
+        ${remote ? html`<vscode-form-group variant="vertical"><vscode-label>Sandbox URL</vscode-label><vscode-textfield aria-label="Sandbox URL" placeholder="http://sandbox:6000" .value=${f.sandboxUrl ?? ''} @input=${(e: Event) => set({ sandboxUrl: targetValue(e) })}></vscode-textfield></vscode-form-group>` : nothing}
+        ${num('Max executions per solution', 'maxExecutions', 'config')}
+        ${num('Time-out per block (s)', 'codeTimeout', 'config')}
+        ${remote ? nothing : num('Memory limit (MiB)', 'memoryMb', '2048')}
+      </div>
+      <vscode-form-helper>${remote ? 'A NeMo-Skills-compatible server (POST /execute).' : 'Local workers: a wall-clock and memory limit per block, no network where the OS allows it, a temporary folder per solution. Not a security boundary against hostile code.'}</vscode-form-helper>
+    </div>`;
   }
 
   private async estimateOnly(params: LabelParams): Promise<void> {
