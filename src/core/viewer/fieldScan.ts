@@ -92,6 +92,12 @@ function skipValue(buf: Buffer, pos: number, end: number, depth: number): number
   return -1;
 }
 
+/** buf[at, at + key.length) equals key (keys are short: a loop beats a native call). */
+function sameBytes(buf: Buffer, at: number, key: Buffer): boolean {
+  for (let i = 0; i < key.length; i++) if (buf[at + i] !== key[i]) return false;
+  return true;
+}
+
 /** The wanted top-level keys, as bytes for comparison. */
 export class KeyScan {
   private readonly keys: Buffer[];
@@ -118,12 +124,14 @@ export class KeyScan {
         p = skipString(buf, p, end);
         if (p < 0) return undefined;
         const ke = p - 1;
+        // Every wanted slot with this name (a name may be asked for twice).
         let want = -1;
+        let wantMore = false;
         for (let k = 0; k < this.keys.length; k++) {
           const key = this.keys[k];
-          if (key.length === ke - ks && buf[ks] === key[0] && buf.compare(key, 0, key.length, ks, ke) === 0) {
-            want = k;
-            break;
+          if (key.length === ke - ks && sameBytes(buf, ks, key)) {
+            if (want >= 0) wantMore = true;
+            else want = k;
           }
         }
         // An escaped key might spell a wanted one: only the full parse knows.
@@ -135,7 +143,11 @@ export class KeyScan {
         const vs = p;
         p = skipValue(buf, p, end, 1);
         if (p < 0) return undefined;
-        if (want >= 0) spans[want] = [vs, p]; // a repeated key: the last one wins, as in JSON.parse
+        // A repeated key: the last one wins, as in JSON.parse.
+        if (want >= 0) {
+          spans[want] = [vs, p];
+          if (wantMore) for (let k = want + 1; k < this.keys.length; k++) if (this.names[k] === this.names[want]) spans[k] = [vs, p];
+        }
         while (p < end && isSpace(buf[p])) p++;
         if (buf[p] === 0x2c) {
           p++;

@@ -585,6 +585,7 @@ export class QueryScanner {
     };
 
     const fast = this.fastPlan();
+    const sameAsLast: { valid: boolean; raw: unknown; group: number } = { valid: false, raw: undefined, group: -1 };
     let cutChunk = false;
     let chunk!: RawChunk;
     /** Line i of the current chunk: judged by the key scan when it can, else by a full parse. */
@@ -596,6 +597,8 @@ export class QueryScanner {
       let value: unknown;
       let ok = false;
       let parsed = false;
+      /** Group-by alone: [group path's first field, is_correct] from the key scan. */
+      let scanned: unknown[] | undefined;
       if (search) {
         text = chunk.text(i);
         if (!search.needsParse && !search.test(text, undefined, false)) return noteTail(line, false);
@@ -603,15 +606,17 @@ export class QueryScanner {
       if (fast && !(lastUnterminated && line === end - 1)) {
         const got = fast.scan.read(chunk.buf, chunk.lineStart(i), lineContentEnd(chunk, i));
         if (got) {
-          const partial: Record<string, unknown> = {};
-          for (let k = 0; k < got.length; k++) if (got[k] !== undefined) partial[fast.scan.names[k]] = got[k];
-          value = partial;
           ok = true;
-          // A false filter on the fields is final (a malformed line could not pass either);
-          // a true one is confirmed on the whole parsed line below.
-          if (filter && !evaluate(filter, { record: value, line: line + 1, bad: false })) return noteTail(line, false);
-          if (filter) value = undefined;
-          else parsed = true;
+          if (filter) {
+            const partial: Record<string, unknown> = {};
+            for (let k = 0; k < got.length; k++) if (got[k] !== undefined) partial[fast.scan.names[k]] = got[k];
+            // A false filter on the fields is final (a malformed line could not pass either);
+            // a true one is confirmed on the whole parsed line below.
+            if (!evaluate(filter, { record: partial, line: line + 1, bad: false })) return noteTail(line, false);
+          } else {
+            parsed = true;
+            scanned = got;
+          }
         }
       }
       if (needsParse && !parsed) {
@@ -624,7 +629,18 @@ export class QueryScanner {
       if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return noteTail(line, false);
       delta.lines.push(line);
       if (!groupBy) return noteTail(line, true);
-      const key = groupKeyOf(ok ? getPath(value, groupBy) : undefined);
+      // Group-by alone: the key and grade straight from the key scan.
+      const raw = scanned ? (groupBy.length === 1 ? scanned[0] : getPath(scanned[0], groupBy.slice(1))) : ok ? getPath(value, groupBy) : undefined;
+      const g = scanned ? scanned[1] : ok && value !== null && typeof value === 'object' ? (value as Record<string, unknown>).is_correct : undefined;
+      const grade = g === true ? 1 : g === false ? 0 : -1;
+      // Samples of one problem are usually adjacent: the same plain value as the line before
+      // is the same group, without building and looking up its key.
+      if (sameAsLast.valid && raw === sameAsLast.raw && (raw === null || typeof raw !== 'object')) {
+        delta.groups.push(sameAsLast.group);
+        delta.grades.push(grade);
+        return noteTail(line, true, sameAsLast.group, grade, false);
+      }
+      const key = groupKeyOf(raw);
       const identity = groupIdentity(key);
       let group = this.groupIds.get(identity);
       let created = false;
@@ -647,8 +663,9 @@ export class QueryScanner {
           group = this.otherGroup;
         }
       }
-      const g = ok && value !== null && typeof value === 'object' ? (value as Record<string, unknown>).is_correct : undefined;
-      const grade = g === true ? 1 : g === false ? 0 : -1;
+      sameAsLast.valid = true;
+      sameAsLast.raw = raw;
+      sameAsLast.group = group;
       delta.groups.push(group);
       delta.grades.push(grade);
       noteTail(line, true, group, grade, created, created ? identity : undefined);
@@ -732,6 +749,8 @@ export class QueryScanner {
       }
       paths.push(...referencedPaths(filter));
     }
+    // Group-by alone reads exactly [its first field, is_correct] (see consider()).
+    if (groupBy && !filter) return typeof groupBy[0] === 'string' ? { scan: new KeyScan([groupBy[0], 'is_correct']) } : undefined;
     if (groupBy) paths.push(groupBy, ['is_correct']);
     const names = new Set<string>();
     for (const p of paths) {
