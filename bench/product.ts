@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, fmt, mockStats, runWorker, startMockProcess, type Figure, type MockProcess } from './lib';
 import { splitProfile, type Phase } from './profileSplit';
@@ -236,7 +236,7 @@ export async function windowScaling(g: GroupContext): Promise<void> {
     const ideal = n / (perfectWindowMakespan(lat, c) / 1000);
     const achieved = r.ok / (r.elapsedMs / 1000);
     const cores = (r.cpuMs + mockCpuMs) / r.elapsedMs;
-    g.add({ group: 'window', name: `product over loopback HTTP C=${c} vs a perfect sliding window on the latencies the server drew`, value: achieved, unit: 'req/s', reference: { name: 'perfect window, same latencies', value: ideal }, ratio: achieved / ideal, target: '>= 0.97', pass: g.judge(achieved / ideal >= 0.97), note: `${n} requests; client ${fmt(r.cpuMs / n)} ms CPU/req, mock server ${fmt(mockCpuMs / n)} ms CPU/req: together ${fmt(cores)} cores busy of the machine's 2 (shared), so below ~0.97 the figure is CPU-bound, not scheduling-bound` });
+    g.add({ group: 'window', name: `product over loopback HTTP C=${c} vs a perfect sliding window on the latencies the server drew`, value: achieved, unit: 'req/s', reference: { name: 'perfect window, same latencies', value: ideal }, ratio: achieved / ideal, target: '>= 0.97', pass: g.judge(achieved / ideal >= 0.97), note: `${n} requests; client ${fmt(r.cpuMs / n)} ms CPU/req, mock server ${fmt(mockCpuMs / n)} ms CPU/req: together ${fmt(cores)} cores of the machine's ${cpus().length} (load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} now): with other work on the cores, event-loop delay (below) is time spent waiting for a core` });
     // The same run with undici alone (Pool.request, no engine): what this machine allows over HTTP.
     const raw = await withMock(undefined, async (mock) => {
       const rr = await runWorker<ReqResult>('requests.ts', ['--strategy', 'undici-raw', '--url', mock.url, '--concurrency', String(c), '--requests', String(n)]);
