@@ -144,6 +144,24 @@ describe('viewer limits: queries in a worker thread', () => {
     }
   });
 
+  it('starts from a partly built line index and indexes the rest itself', async () => {
+    const p = join(dir, 'partial.jsonl');
+    writeFileSync(p, Array.from({ length: 2000 }, (_v, i) => JSON.stringify({ k: i % 3, n: i })).join('\n') + '\n');
+    const f = await JsonlFile.open(p, { chunkBytes: 1024 });
+    try {
+      await f.ensureLines(10);
+      assert.equal(f.indexComplete, false);
+      const w = new WorkerQuery(f, { groupBy: 'k', filter: 'n % 2 == 0' });
+      const done = await w.whenDone();
+      assert.equal(done.matches, 1000);
+      assert.deepEqual(w.groupSlice(0, 5).map((g) => [g.key, g.count]), [['0', 334], ['2', 333], ['1', 333]]);
+      assert.deepEqual(w.groupLines(1, 0, 3), [2, 8, 14]);
+      w.cancel();
+    } finally {
+      await f.close();
+    }
+  });
+
   it('cancels mid-regex at once and keeps the matches found before', async () => {
     const p = join(dir, 'redos.jsonl');
     // 50 matching lines (raw text, not records: search looks at the line as written), then the
