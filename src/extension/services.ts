@@ -323,6 +323,17 @@ export class Services implements vscode.Disposable {
         label: async (request) => (await this.runs.start({ kind: 'label', ...request })).dir,
         estimate: (request) => this.estimateLabeling(request),
         postprocess: (dir, action) => this.postprocessRun(dir, action),
+        compare: async (a, b) => {
+          const runs = await this.listRuns();
+          const find = (d: string) => {
+            const abs = this.confineRunDir(d);
+            const r = runs.find((x) => x.dir === abs);
+            if (!r) throw new Error(`no run ${d}`);
+            return r;
+          };
+          const { compareRuns } = require('./run/compare') as typeof import('./run/compare.js');
+          return compareRuns(find(a), find(b));
+        },
         openFile: async (dir, file) => this.openPostprocessFile(dir, file),
         setLabel: async (dir, label) => {
           writeRunLabel(this.confineRunDir(dir), label);

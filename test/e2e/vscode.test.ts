@@ -293,6 +293,37 @@ describe('SDG Studio in code-server (vscode)', function () {
       await leaveWebview(page);
     });
 
+    it('compares two labeling runs of the same rows: parameters that differ, per input side by side', async function () {
+      if (!labelRunDir) this.skip(); // the labeling test failed
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
+      // A second run of the same 4 rows at another temperature (the form kept the other values).
+      await pickOption(studio.locator('vscode-single-select[aria-label="Kind of run"]'), 'Labeling');
+      await studio.locator('vscode-textfield[aria-label="Temperature"] input').fill('0.2', { timeout: 30_000 });
+      await studio.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+      const second = studio.locator('.run', { hasText: 'temperature=0.2' }).first();
+      await second.waitFor({ timeout: 60_000 });
+      await waitFor(async () => ((await second.getAttribute('data-status')) === 'completed' ? true : undefined), 180_000, 'the second labeling run never completed');
+      const secondDir = (await second.getAttribute('data-run'))!;
+      const compare = studio.locator('.compare-runs');
+      const firstSubtitle = await studio.locator(`.run[data-run="${labelRunDir}"] .run-subtitle`).innerText();
+      const temperatureA = /temperature=[\d.]+ max_tokens=24/.exec(firstSubtitle)?.[0];
+      assert.ok(temperatureA, firstSubtitle);
+      await pickOption(compare.locator('vscode-single-select[aria-label="Compare run A"]'), temperatureA);
+      await pickOption(compare.locator('vscode-single-select[aria-label="Compare run B"]'), `temperature=0.2`);
+      await compare.locator('vscode-button.compare-button').click();
+      await compare.locator('table.differences tr[data-param="temperature"]').waitFor({ timeout: 60_000 });
+      assert.equal(await compare.locator('table.differences tr[data-param="temperature"] .diff-b').innerText(), '0.2');
+      assert.equal(await compare.locator('tr.compare-row').count(), 4, 'the 4 rows both runs labeled');
+      assert.match(await compare.locator('tr.compare-row').first().innerText(), /Janet/);
+      assert.ok(secondDir !== labelRunDir);
+      await page.waitForTimeout(300);
+      await compare.screenshot({ path: join(SCREENSHOTS, 'studio-compare.png') });
+      await leaveWebview(page);
+    });
+
     it('opens the run\'s output in the viewer from its card, searches it and opens a record', async function () {
       if (!runDir) this.skip(); // the run test failed
       const output = join(runDir, 'output.jsonl');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
 import type { RunView } from '../../src/shared/protocol/studio';
+import { compareRuns } from '../../src/extension/run/compare';
 import { defaultLabelForm, labelRequest } from '../../webview/studio/logic/state';
 import { codeOptionsOf } from '../../src/extension/labeling';
 import { paramSchemas } from '../../src/extension/studio/handlers';
@@ -145,6 +146,25 @@ describe('extension: the Studio loop (ext)', () => {
     const check = paramSchemas['runs.label'];
     assert.deepEqual(check({ ...remote.params }, 'params').code, { sandboxUrl: 'http://sandbox:6000', maxExecutions: 3, timeoutSeconds: 2.5 });
     assert.throws(() => check({ ...remote.params, code: { sandboxUrl: 'file:///etc' } }, 'params'), /params\.code\.sandboxUrl/);
+  });
+
+  it('Compare runs: two outputs of the same inputs side by side per input, graded output preferred, parameter differences', async () => {
+    const mk = (name: string, rows: Array<Record<string, unknown>>, temperature: number): RunView => {
+      const out = join(ws, `${name}.jsonl`);
+      writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      return { dir: `${out}.run`, name, kind: 'generate', status: 'completed', live: false, counts: { total: 2, done: 2, failed: 0, pending: 0 }, tokens: { prompt: 0, completion: 0 }, throughput: { requestsPerSec: 0, tokensPerSec: 0 }, stages: [], recentErrors: [], currentStage: null, etaSeconds: null, startedAt: null, updatedAt: null, endedAt: null, output: out, error: null,
+        details: { source: 'prompt gsm8k_text', input: '/d/g.jsonl', endpoint: 'local', model: 'tiny', params: { seeds: 2, temperature } } };
+    };
+    const a = mk('cmp-a', [{ input_index: 0, problem: 'p0', generation: 'aaaa' }, { input_index: 0, problem: 'p0', generation: 'aa' }, { input_index: 1, problem: 'p1', generation: 'x' }], 0.7);
+    const b = mk('cmp-b', [{ input_index: 1, problem: 'p1', generation: 'yyyy', is_correct: true }, { input_index: 0, problem: 'p0', generation: 'bb', is_correct: false }], 0.2);
+    writeFileSync(join(ws, 'cmp-b.graded.jsonl'), readFileSync(b.output!, 'utf8'));
+    const r = await compareRuns(a, b);
+    assert.deepEqual(r.files, [a.output, join(ws, 'cmp-b.graded.jsonl')]);
+    assert.deepEqual(r.differences, [{ name: 'temperature', a: '0.7', b: '0.2' }]);
+    assert.deepEqual(r.inputs.map((x) => [x.key, x.problem, x.a?.samples, x.a?.meanChars, x.a?.correct, x.b?.first, x.b?.correct]), [
+      ['0', 'p0', 2, 3, null, 'bb', 0],
+      ['1', 'p1', 1, 1, null, 'yyyy', 1],
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@ import type {
   EndpointTestResult,
   EndpointView,
   InitResult,
+  CompareResult,
   LaunchEstimate,
   PostprocessAction,
   PostprocessResult,
@@ -58,6 +59,7 @@ export interface StudioBackend extends files.FileContext {
     estimate?(request: LabelRunRequest): Promise<LaunchEstimate>;
     setLabel?(dir: string, label: string): Promise<void>;
     postprocess?(dir: string, action: PostprocessAction): Promise<PostprocessResult>;
+    compare?(a: string, b: string): Promise<CompareResult>;
     openFile?(dir: string, file: string): Promise<void>;
     cancel(dir: string): Promise<void>;
     resume(dir: string): Promise<void>;
@@ -187,6 +189,7 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'runs.estimate': labelParams,
   'runs.setLabel': v.object({ dir: runDir, label: v.string({ max: 200 }) }),
   'runs.postprocess': v.object({ dir: runDir, action: v.literal('grade', 'metrics', 'vote', 'exportSft') }),
+  'runs.compare': v.object({ a: runDir, b: runDir }),
   'runs.openFile': v.object({ dir: runDir, file: v.string({ min: 1, max: 4096 }) }),
   'runs.cancel': v.object({ dir: runDir }),
   'runs.resume': v.object({ dir: runDir, endpoint: v.optional(ENDPOINT_NAME) }),
@@ -292,6 +295,10 @@ export function createHandlers(b: StudioBackend): Handlers {
     'runs.postprocess': async ({ dir, action }) => {
       if (!b.runs.postprocess) throw new Error('grading is not available in this window');
       return b.runs.postprocess(dir, action);
+    },
+    'runs.compare': async (p) => {
+      if (!b.runs.compare) throw new Error('comparing runs is not available in this window');
+      return b.runs.compare(p.a, p.b);
     },
     'runs.openFile': async ({ dir, file }) => {
       if (!b.runs.openFile) throw new Error('not available in this window');

@@ -121,6 +121,26 @@ export interface RunMetrics {
   computedAt: string;
 }
 
+/** "Compare runs": two runs of the same inputs side by side per input. */
+export interface CompareSide {
+  samples: number;
+  /** The first output of this input (truncated). */
+  first: string;
+  /** Correct samples when graded, else null. */
+  correct: number | null;
+  graded: number;
+  meanChars: number;
+}
+
+export interface CompareResult {
+  /** The two files compared (graded outputs when there are). */
+  files: [string, string];
+  /** Parameters (and source / model / endpoint) that differ. */
+  differences: Array<{ name: string; a: string | null; b: string | null }>;
+  notes: string[];
+  inputs: Array<{ key: string; problem: string | null; a: CompareSide | null; b: CompareSide | null }>;
+}
+
 export type PostprocessAction = 'grade' | 'metrics' | 'vote' | 'exportSft';
 
 export interface PostprocessResult {
@@ -374,6 +394,8 @@ export type StudioRequests = {
   'runs.setLabel': { params: { dir: string; label: string }; result: null };
   /** Grade, Metrics, Vote or Export SFT on a run's output (core math / sft). */
   'runs.postprocess': { params: { dir: string; action: PostprocessAction }; result: PostprocessResult };
+  /** Two runs side by side per input (first 50 inputs). */
+  'runs.compare': { params: { a: string; b: string }; result: CompareResult };
   /** Open a file a post-processing step wrote (in the JSONL viewer for .jsonl). */
   'runs.openFile': { params: { dir: string; file: string }; result: null };
   'runs.cancel': { params: { dir: string }; result: null };

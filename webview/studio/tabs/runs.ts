@@ -7,6 +7,7 @@ import { targetValue } from '../store.js';
 import type { LabelParams } from '../../../src/shared/protocol/studio.js';
 import { coerceParams, isCodePrompt, labelRequest, paramProblems, paramValues } from '../logic/state.js';
 import '../parts/runCard.js';
+import '../parts/compare.js';
 import { renderEstimate } from '../parts/estimate.js';
 
 @customElement('sdg-runs-tab')
@@ -27,6 +28,7 @@ export class SdgRunsTab extends StudioView {
         ${!s.endpoints.length ? html`<p class="warning">Add an endpoint first (Endpoints tab).</p>` : nothing}
         ${!s.trusted ? html`<p class="warning">Running is disabled in an untrusted workspace.</p>` : nothing}
       </div>
+      <sdg-compare-runs .store=${this.store}></sdg-compare-runs>
       <h3>Runs</h3>
       ${s.runs.length ? s.runs.map((r) => html`<sdg-run-card .store=${this.store} .run=${r}></sdg-run-card>`) : html`<p class="muted">No runs yet.</p>`}
     `;
