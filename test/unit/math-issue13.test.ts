@@ -181,5 +181,6 @@ describe('math grading: |x| between bounds, boxes listed with a unit word', () =
     assert.equal(extractBoxed('\\boxed{1} papers and \\boxed{2} bins'), '1, 2');
     assert.equal(extractBoxed('\\boxed{1} then \\boxed{2}'), '2');
     assert.equal(extractBoxed('\\boxed{1} is wrong and \\boxed{2}'), '2');
+    assert.equal(extractBoxed('so $\\boxed{1}$ or rather $\\boxed{2}$.'), '2');
   });
 });

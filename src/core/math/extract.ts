@@ -109,11 +109,12 @@ function isListJoiner(gap: string): boolean {
     .replace(/\\q?quad|\\[,;:! ]|\\[()[\]]|\$|[,;\s]/g, ' ')
     .trim();
   if (!rest) return true;
-  // Plain words between boxes: `and` / `or`, with at most one other word (a unit: `\boxed{1} papers
-  // and \boxed{2} bins`); `\boxed{1} then \boxed{2}` is a correction, not a list.
+  // Plain words between boxes: `and` / `or`, after at most one other word (the first box's unit:
+  // `\boxed{1} papers and \boxed{2} bins`). `\boxed{1} then \boxed{2}` and `\boxed{1} or rather
+  // \boxed{2}` are corrections, not lists.
   const words = rest.split(/\s+/);
-  const joins = words.filter((w) => /^(?:and|or)$/i.test(w)).length;
-  return joins > 0 && words.length - joins <= 1 && words.every((w) => /^[A-Za-z]{1,15}$/.test(w));
+  const conj = (w: string) => /^(?:and|or)$/i.test(w);
+  return (words.length === 1 && conj(words[0])) || (words.length === 2 && /^[A-Za-z]{1,15}$/.test(words[0]) && !conj(words[0]) && conj(words[1]));
 }
 
 /**
