@@ -307,6 +307,14 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
     return file;
   });
 
+  register('sdg.previewTemplateToSide', async (arg?: unknown) => {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !/\.ya?ml$/i.test(uri.path)) throw new Error('open a template or prompt config (.yaml) in the editor first');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const { TemplatePreviewPanel } = require('./studio/previewPanel') as typeof import('./studio/previewPanel.js');
+    TemplatePreviewPanel.show(services, doc);
+  });
+
   register('sdg.previewPrompt', async (arg?: unknown) => {
     const ref = await pickTemplateRef(services, arg);
     if (ref) StudioPanel.show(services, { tab: 'templates', ref });

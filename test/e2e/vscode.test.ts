@@ -299,8 +299,13 @@ describe('SDG Studio in code-server (vscode)', function () {
       await runCommand(page, 'SDG: Open Studio');
       const studio = webviewContent(page);
       await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
-      // A second run of the same 4 rows at another temperature (the form kept the other values).
+      // A second run of the same 4 rows at another temperature (a closed panel starts a fresh form).
       await pickOption(studio.locator('vscode-single-select[aria-label="Kind of run"]'), 'Labeling');
+      await pickOption(studio.locator('vscode-single-select[aria-label="Prompt config"]'), 'gsm8k_text');
+      await pickOption(studio.locator('vscode-single-select[aria-label="Labeling dataset"]'), 'data/gsm8k-test-20.jsonl');
+      await studio.locator('vscode-textfield[aria-label="Seeds"] input').fill('1');
+      await studio.locator('vscode-textfield[aria-label="First rows only"] input').fill('4');
+      await studio.locator('vscode-textfield[aria-label="Max tokens"] input').fill('24');
       await studio.locator('vscode-textfield[aria-label="Temperature"] input').fill('0.2', { timeout: 30_000 });
       await studio.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
       const second = studio.locator('.run', { hasText: 'temperature=0.2' }).first();
@@ -369,6 +374,28 @@ describe('SDG Studio in code-server (vscode)', function () {
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(SCREENSHOTS, 'viewer-output-search.png') });
       await leaveWebview(page);
+    });
+
+    it('a prompt config in the real editor with "Open Template Preview to the Side": the preview follows unsaved text', async () => {
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      const file = join(workspace, 'prompts', 'generation', 'tutor_steps.yaml');
+      const onDisk = readFileSync(file, 'utf8');
+      await openFile(page, 'prompts/generation/tutor_steps.yaml');
+      await page.locator('.tab', { hasText: 'tutor_steps.yaml' }).first().waitFor({ timeout: 30_000 });
+      await runCommand(page, 'SDG: Open Template Preview to the Side');
+      const preview = webviewContent(page, 'Preview tutor_steps.yaml');
+      await preview.locator('pre.preview-message', { hasText: 'Solve the last problem the way the examples do' }).waitFor({ timeout: 60_000 });
+      // Type into the user field (line 5) without saving.
+      await runCommand(page, 'Go to Line/Column...', 20_000);
+      await page.keyboard.type('5');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('End');
+      await page.keyboard.type(' UNSAVED-EDIT-42');
+      await preview.locator('pre.preview-message', { hasText: 'UNSAVED-EDIT-42' }).waitFor({ timeout: 30_000 });
+      assert.equal(readFileSync(file, 'utf8'), onDisk, 'nothing was saved');
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'template-preview-to-side.png') });
+      await runCommand(page, 'File: Revert File', 20_000);
     });
 
     it('opens a JSONL file in the viewer, showing its rows', async () => {

@@ -19,5 +19,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import './app.js';
+import './preview.js';
 
-if (!document.querySelector('sdg-studio')) document.body.append(document.createElement('sdg-studio'));
+// The Studio panel, or the template preview beside an editor (its HTML names its root element).
+if (!document.querySelector('sdg-studio, sdg-template-preview')) document.body.append(document.createElement('sdg-studio'));

@@ -421,6 +421,8 @@ export type StudioHostNotifications = {
   'endpoints.changed': EndpointView[];
   'pipelines.changed': PipelineInfo[];
   'trust.changed': { trusted: boolean };
+  /** The template preview beside an editor: the field's text as the editor holds it now (unsaved included). */
+  'preview.text': { ref: TemplateRef; text: string };
   /** Ask the panel to show a tab (commands that open the Studio at a place). */
   focus: { tab: StudioTab; pipelineId?: string; ref?: TemplateRef };
 };
