@@ -68,6 +68,8 @@ export async function writeJsonAtomic(file: string, data: unknown): Promise<void
 export interface ManifestWriterOptions {
   /** Minimum time between two writes from `update` (ms). Default 1000. */
   intervalMs?: number;
+  /** Tokens of earlier sessions of the run (a resume): `tokens` updates add to them. */
+  tokenBase?: { prompt: number; completion: number };
 }
 
 /**
@@ -102,6 +104,8 @@ export class ManifestWriter {
       error: null,
       ...initial,
     };
+    const base = options.tokenBase;
+    if (base) this.data.tokens = { prompt: base.prompt + this.data.tokens.prompt, completion: base.completion + this.data.tokens.completion };
   }
 
   /** Current status (no copy). */
@@ -116,6 +120,8 @@ export class ManifestWriter {
 
   /** Merges top-level fields and schedules a throttled write. */
   update(patch: Partial<Manifest>): void {
+    const base = this.options.tokenBase;
+    if (base && patch.tokens) patch = { ...patch, tokens: { prompt: base.prompt + patch.tokens.prompt, completion: base.completion + patch.tokens.completion } };
     Object.assign(this.data, patch);
     this.schedule();
   }

@@ -111,7 +111,7 @@ export async function openRun<R = unknown>(options: OpenRunOptions<R>): Promise<
       output: rel.startsWith('..') || isAbsolute(rel) ? outputPath : rel,
       counts: { ...emptyCounts(), done: output.doneKeys.size },
       ...keepCreated,
-    }, { intervalMs: options.manifestIntervalMs });
+    }, { intervalMs: options.manifestIntervalMs, tokenBase: resumed && previous?.tokens ? previous.tokens : undefined });
     await manifest.flush();
     let closed = false;
     return {
