@@ -10,6 +10,7 @@ import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
 import type { RunView } from '../../src/shared/protocol/studio';
 import { compareRuns } from '../../src/extension/run/compare';
+import { generateSolutions } from '../../src/core/generate';
 import { defaultLabelForm, labelRequest } from '../../webview/studio/logic/state';
 import { codeOptionsOf } from '../../src/extension/labeling';
 import { paramSchemas } from '../../src/extension/studio/handlers';
@@ -165,6 +166,27 @@ describe('extension: the Studio loop (ext)', () => {
       ['0', 'p0', 2, 3, null, 'bb', 0],
       ['1', 'p1', 1, 1, null, 'yyyy', 1],
     ]);
+  });
+
+  it('tokens accumulate across resumes: the manifest of a resumed labeling run counts every session', async () => {
+    const server = await startMockServer({});
+    try {
+      cpSync(join(REPO_ROOT, 'sample', 'data', 'gsm8k-test-20.jsonl'), join(ws, 'resume.jsonl'));
+      const output = join(ws, 'resume-out.jsonl');
+      const endpoint = { name: 'mock', baseUrl: server.url, model: 'mock', apiKind: 'chat' as const };
+      const first = await generateSolutions({ input: join(ws, 'resume.jsonl'), output, prompt: 'gsm8k_text', endpoint, limit: 2, concurrency: 2 });
+      assert.equal(first.status, 'completed');
+      const m1 = JSON.parse(readFileSync(join(`${output}.run`, 'manifest.json'), 'utf8')) as { tokens: { prompt: number; completion: number } };
+      assert.ok(m1.tokens.prompt > 0);
+      const second = await generateSolutions({ input: join(ws, 'resume.jsonl'), output, prompt: 'gsm8k_text', endpoint, limit: 4, concurrency: 2 });
+      assert.equal(second.resumed, 2);
+      const m2 = JSON.parse(readFileSync(join(`${output}.run`, 'manifest.json'), 'utf8')) as { tokens: { prompt: number; completion: number } };
+      const rows = readFileSync(output, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { usage: { prompt_tokens: number; completion_tokens: number } });
+      assert.equal(rows.length, 4);
+      assert.deepEqual(m2.tokens, { prompt: rows.reduce((a, r) => a + r.usage.prompt_tokens, 0), completion: rows.reduce((a, r) => a + r.usage.completion_tokens, 0) }, 'both sessions');
+    } finally {
+      await server.close();
+    }
   });
 });
 

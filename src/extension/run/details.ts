@@ -85,7 +85,9 @@ export function finishedRates(r: RunView): { durationSeconds: number; requestsPe
 export function withDetails(runs: RunView[]): RunView[] {
   return runs.map((r) => {
     const details = readRunDetails(r.dir);
-    const ended = r.status !== 'running' && r.status !== 'starting' && r.status !== 'cancelling' ? finishedRates(r) : null;
+    const active = r.status === 'running' || r.status === 'starting' || r.status === 'cancelling';
+    // The manifest's own figures when the run was read from disk; else from its times and counts.
+    const ended = active ? null : (r.finished ?? finishedRates(r));
     return { ...r, details: details ?? undefined, finished: ended ?? undefined, metrics: readRunMetrics(r.dir) };
   });
 }

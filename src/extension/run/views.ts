@@ -26,6 +26,10 @@ export function viewFromManifest(dir: string, m: Manifest): RunView {
     endedAt: m.endedAt ?? null,
     output: m.output ? (isAbsolute(m.output) ? m.output : join(dir, m.output)) : null,
     error: m.error ?? null,
+    // An ended run: the last session's duration and its average rates as the engine measured them.
+    finished: m.status !== 'running' && m.endedAt && m.startedAt && m.throughput && Date.parse(m.endedAt) > Date.parse(m.startedAt)
+      ? { durationSeconds: (Date.parse(m.endedAt) - Date.parse(m.startedAt)) / 1000, requestsPerSec: m.throughput.requestsPerSec, tokensPerSec: m.throughput.tokensPerSec }
+      : undefined,
   };
 }
 
@@ -35,7 +39,9 @@ export function mergeRuns(onDisk: RunView[], live: RunView[]): RunView[] {
   for (const r of onDisk) byDir.set(r.dir, r);
   for (const r of live) {
     const disk = byDir.get(r.dir);
-    byDir.set(r.dir, { ...r, output: r.output ?? disk?.output ?? null, stages: r.stages.length ? r.stages : (disk?.stages ?? []) });
+    // An ended live run: the manifest's tokens cover every session of a resumed run, the live ones only this one.
+    const ended = !isActive(r) && disk && disk.tokens.prompt + disk.tokens.completion > r.tokens.prompt + r.tokens.completion;
+    byDir.set(r.dir, { ...r, output: r.output ?? disk?.output ?? null, stages: r.stages.length ? r.stages : (disk?.stages ?? []), ...(ended ? { tokens: disk.tokens, finished: disk.finished } : {}) });
   }
   return [...byDir.values()].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
 }
