@@ -383,7 +383,7 @@ describe('SDG Studio in code-server (vscode)', function () {
       await openFile(page, 'prompts/generation/tutor_steps.yaml');
       await page.locator('.tab', { hasText: 'tutor_steps.yaml' }).first().waitFor({ timeout: 30_000 });
       await runCommand(page, 'SDG: Open Template Preview to the Side');
-      const preview = webviewContent(page, 'Preview tutor_steps.yaml');
+      const preview = webviewContent(page); // the only webview open: the preview beside the editor
       await preview.locator('pre.preview-message', { hasText: 'Solve the last problem the way the examples do' }).waitFor({ timeout: 60_000 });
       // Type into the user field (line 5) without saving.
       await runCommand(page, 'Go to Line/Column...', 20_000);
