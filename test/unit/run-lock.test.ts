@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, acquireLock } from '../../src/core/run/lock';
-import { openRunOutput } from '../../src/core/run/output';
+import { DuplicateItemsError, openRunOutput } from '../../src/core/run/output';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,5 +55,19 @@ describe('run lock', () => {
     } finally {
       delete process.env.SDG_LOCK_HEARTBEAT_MS;
     }
+  });
+
+  it('close() fails when another writer slipped rows of the same item into the file; the next open keeps one copy', async () => {
+    const out = join(dir, 'out.jsonl');
+    const o = await openRunOutput<{ id: string }>({ path: out, keyOf: (r) => r.id });
+    await o.writeItem([{ id: 'a' }]);
+    await o.flush();
+    appendFileSync(out, JSON.stringify({ id: 'a' }) + '\n'); // a second writer, past any lock
+    await o.writeItem([{ id: 'b' }]);
+    await assert.rejects(o.close(), (e: unknown) => e instanceof DuplicateItemsError && e.duplicates === 1 && /written more than once/.test(e.message));
+    const again = await openRunOutput<{ id: string }>({ path: out, keyOf: (r) => r.id });
+    assert.equal(again.recovery.duplicatesRemoved, 1);
+    await again.close();
+    assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id), ['a', 'b']);
   });
 });
