@@ -11,6 +11,8 @@ import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
 import { renderPrompt } from '../../src/core/prompts/render';
 import { readDataset } from '../../src/core/datasets';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
+import { estimatePipeline, formatPipelineEstimate } from '../../src/core/estimate/pipeline';
+import { dryRun, resolveParameters, resolvePipeline } from '../../src/core/pipeline';
 
 const SAMPLE = join(REPO_ROOT, 'sample', 'data', 'gsm8k-test-20.jsonl');
 
@@ -59,4 +61,20 @@ describe('launch estimate (ext)', () => {
     assert.equal(printed, formatEstimate(e).join('\n'));
     assert.match(printed!, /requests: 8,320/);
   });
+
+  it('a pipeline: source rows, prompt tokens of each model stage\'s first prompt, a lower bound of requests; `sdg run --dry-run` prints it', async () => {
+    const { def, templates } = resolvePipeline('gsm8k_explain', join(REPO_ROOT, 'sample', 'prompts'));
+    const params = resolveParameters(def, { documents: SAMPLE }, {});
+    const stages = dryRun(def, params, templates);
+    const e = await estimatePipeline(def, params, stages);
+    assert.equal(e.sourceRows, 20);
+    assert.equal(e.stages.length, 1);
+    assert.equal(e.stages[0].maxTokens, 512);
+    assert.equal(e.stages[0].promptTokens, approxTokens(stages.find((s) => s.stage === e.stages[0].stage)!.messages!));
+    assert.equal(e.minRequests, 20);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'index.ts'), 'run', 'gsm8k_explain', '--workspace', join(REPO_ROOT, 'sample', 'prompts'), '--set', `documents=${SAMPLE}`, '--dry-run'], { encoding: 'utf8', cwd: REPO_ROOT, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split('--- estimate ---\n')[1]?.trim(), formatPipelineEstimate(e).join('\n'));
+  });
 });
+

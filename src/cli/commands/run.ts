@@ -12,6 +12,7 @@ import { createEndpointClient, parseServerSpecs, validatePoolServers } from '../
 import { assertValidEndpoint, resolveApiKey, resolveEndpoint, isPresetName, PRESET_NAMES, type PartialEndpointProfile } from '../../core/llm/presets';
 import type { EndpointProfile, LlmClient } from '../../core/llm/types';
 import { dryRun, resolveParameters, resolvePipeline, runPipeline } from '../../core/pipeline';
+import { estimatePipeline, formatPipelineEstimate } from '../../core/estimate/pipeline';
 import { checkLimit, type LimitName } from '../../core/limits';
 import { createProgressRenderer, type ProgressRenderer } from '../progress';
 import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
@@ -143,6 +144,8 @@ export function register(program: Command): void {
           for (const m of s.messages ?? []) console.log(`--- ${m.role}\n${m.content}`);
           console.log('');
         }
+        // The estimate (src/core/estimate): source rows, prompt tokens per model stage, a lower bound of requests.
+        console.log(['--- estimate ---', ...formatPipelineEstimate(await estimatePipeline(def, params, dryRun(def, params, templates)))].join('\n'));
         return;
       }
       if (!f.outputDir) throw new Error('--output-dir is required (the run folder)');
