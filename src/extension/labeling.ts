@@ -44,7 +44,7 @@ export async function estimateLabelRun(
     measuredRequestsPerSec: o.measuredRequestsPerSec,
     prices: o.prices,
   });
-  return { estimate: est, lines: formatEstimate(est), confirm: est.requests === null || est.requests > o.threshold, threshold: o.threshold };
+  return { estimate: est, requests: est.requests, lines: formatEstimate(est), confirm: est.requests === null || est.requests > o.threshold, threshold: o.threshold };
 }
 
 export interface LabelingDeps {

@@ -219,6 +219,16 @@ class PipelineProgress {
   }
 }
 
+/** The estimate of a pipeline run (src/core/estimate/pipeline.ts), its parameters resolved as a launch resolves them. */
+export async function estimatePipelineRun(catalog: PipelineCatalog, pipelineId: string, values: Record<string, unknown>, threshold: number): Promise<import('../shared/protocol/studio').LaunchEstimate> {
+  const { resolvePipeline, resolveParameters, dryRun } = core();
+  const { def, templates } = resolvePipeline(pipelineId, catalog.workspacePromptsDir());
+  const params = resolveDatasetParams(def, resolveParameters(def, {}, paramValues(def.parameters, values)), catalog.workspaceRoot());
+  const { estimatePipeline, formatPipelineEstimate } = require('../core/estimate/pipeline') as typeof import('../core/estimate/pipeline.js');
+  const e = await estimatePipeline(def, params, dryRun(def, params, templates));
+  return { requests: e.minRequests, lines: formatPipelineEstimate(e), confirm: e.minRequests !== null && e.minRequests > threshold, threshold };
+}
+
 export class PipelineLauncher implements RunLauncher<PipelineRunRequest> {
   constructor(private readonly deps: LauncherDeps) {}
 

@@ -20,7 +20,7 @@ import type { StudioBackend } from './studio/handlers';
 import { errorMessage } from './util/redact';
 import { checkProfile } from './endpoints/profiles';
 import { testEndpointProfile, type EndpointTestResult } from './endpoints/probe';
-import { PipelineCatalog, PipelineLauncher } from './pipelines';
+import { estimatePipelineRun, PipelineCatalog, PipelineLauncher } from './pipelines';
 import { LabelingLauncher } from './labeling';
 import { StudioLauncher, type RunRequest } from './launcher';
 import { markStep } from './walkthrough';
@@ -322,6 +322,7 @@ export class Services implements vscode.Disposable {
         start: async (pipelineId, endpoint, params, concurrency) => (await this.runs.start({ kind: 'pipeline', pipelineId, endpoint, params, concurrency })).dir,
         label: async (request) => (await this.runs.start({ kind: 'label', ...request })).dir,
         estimate: (request) => this.estimateLabeling(request),
+        estimatePipeline: (pipelineId, params) => estimatePipelineRun(this.catalog, pipelineId, params, confirmThreshold()),
         postprocess: (dir, action) => this.postprocessRun(dir, action),
         compare: async (a, b) => {
           const runs = await this.listRuns();

@@ -18,7 +18,7 @@ import { tryOnRows } from '../../src/extension/studio/tryRows';
 import { lastUserText, startMockServer } from '../support/mockServer';
 import { loadPromptConfig } from '../../src/core/prompts/promptConfig';
 import { postprocessRun, readRunMetrics } from '../../src/extension/run/postprocess';
-import { datasetParamNames, resolveDatasetParams, PipelineCatalog } from '../../src/extension/pipelines';
+import { datasetParamNames, estimatePipelineRun, resolveDatasetParams, PipelineCatalog } from '../../src/extension/pipelines';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 
 describe('extension: the Studio loop (ext)', () => {
@@ -187,6 +187,16 @@ describe('extension: the Studio loop (ext)', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('the pipeline estimate resolves the sample\'s relative dataset against the workspace folder', async () => {
+    const catalog = new PipelineCatalog(join(REPO_ROOT, 'prompts'), () => [ws]);
+    mkdirSync(join(ws, 'data'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'sample', 'data', 'gsm8k-test-20.jsonl'), join(ws, 'data', 'gsm8k-test-20.jsonl'));
+    const e = await estimatePipelineRun(catalog, 'gsm8k_explain', { documents: 'data/gsm8k-test-20.jsonl' }, 10);
+    assert.equal(e.requests, 20);
+    assert.equal(e.confirm, true, '20 > a threshold of 10');
+    assert.match(e.lines[0], /^source rows: 20$/);
   });
 });
 

@@ -138,7 +138,7 @@ describe('Studio loop in Chromium (webview)', function () {
       host.handle('runs.estimate', (p) => {
         estimates.push(p);
         const requests = p.numSeeds * 20;
-        return { estimate: { items: requests, requests, completions: requests, promptTokensPerRequest: 543, promptTokens: requests * 543, maxCompletionTokens: requests * 512, expectedSeconds: 3120, measuredRequestsPerSec: 2.67, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines, confirm: requests > 1000, threshold: 1000 };
+        return { requests, estimate: { items: requests, requests, completions: requests, promptTokensPerRequest: 543, promptTokens: requests * 543, maxCompletionTokens: requests * 512, expectedSeconds: 3120, measuredRequestsPerSec: 2.67, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines, confirm: requests > 1000, threshold: 1000 };
       });
       host.handle('runs.label', (p) => (launches.push(p), { dir: '/ws/.sdg/runs/x.jsonl.run' }));
     })));
@@ -228,7 +228,7 @@ describe('Studio loop in Chromium (webview)', function () {
     const launches: LabelParams[] = [];
     const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
       base(host);
-      host.handle('runs.estimate', () => ({ estimate: { items: 20, requests: 20, completions: 20, promptTokensPerRequest: 500, promptTokens: 10000, maxCompletionTokens: null, expectedSeconds: null, measuredRequestsPerSec: null, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines: ['items: 20'], confirm: false, threshold: 1000 }));
+      host.handle('runs.estimate', () => ({ requests: 20, estimate: { items: 20, requests: 20, completions: 20, promptTokensPerRequest: 500, promptTokens: 10000, maxCompletionTokens: null, expectedSeconds: null, measuredRequestsPerSec: null, cost: null, sampled: 16, tokenMethod: '~4 characters per token' }, lines: ['items: 20'], confirm: false, threshold: 1000 }));
       host.handle('runs.label', (p) => (launches.push(p), { dir: '/ws/.sdg/runs/x.jsonl.run' }));
     })));
     await w.page.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 20_000 });
@@ -244,6 +244,24 @@ describe('Studio loop in Chromium (webview)', function () {
     await w.page.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
     await waitUntil(() => launches.length === 1);
     assert.deepEqual(launches[0].code, { sandboxUrl: 'http://sandbox:6000', maxExecutions: 4 });
+  });
+
+  it('a pipeline launch estimates first (a lower bound) and waits for a confirmation above the threshold', async () => {
+    const started: string[] = [];
+    const w = (open = await env.open(STUDIO, channelHost<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>((host) => {
+      base(host);
+      host.handle('runs.estimatePipeline', ({ pipelineId }) => ({ requests: 5000, lines: [`source rows: 5,000 (${pipelineId})`, 'requests: at least 5,000'], confirm: true, threshold: 1000 }));
+      host.handle('runs.start', ({ pipelineId }) => (started.push(pipelineId), { dir: '/ws/.sdg/runs/x' }));
+    })));
+    await w.page.locator('[data-pipeline="sampling"]').click({ timeout: 20_000 });
+    await w.page.locator('vscode-button', { hasText: 'Run…' }).click();
+    await w.page.locator('vscode-button', { hasText: /^\s*Launch\s*$/ }).click();
+    const card = w.page.locator('.estimate[data-confirm="true"]');
+    await card.getByText('This launch sends at least 5,000 requests, more than 1,000').waitFor();
+    await card.getByText('source rows: 5,000 (sampling)').waitFor();
+    assert.deepEqual(started, []);
+    await card.locator('vscode-button.confirm-launch').click();
+    await waitUntil(() => started.length === 1);
   });
 
   it('the first entry of the Template list can be picked', async () => {

@@ -7,7 +7,6 @@ import type { MessageChannel } from '../../src/shared/ipc.js';
 import type {
   EndpointProfile,
   EndpointTestResult,
-  LabelParams,
   LaunchEstimate,
   PipelineInfo,
   SlurmInfo,
@@ -41,8 +40,8 @@ export interface TransientUi {
   slurmSubmitted: SlurmSubmitResult | null;
   importFile: string;
   importLimit: number;
-  /** The last launch estimate (labeling), and whether it was confirmed and launched. */
-  estimate: { params: LabelParams; result: LaunchEstimate; launched?: boolean; only?: boolean } | null;
+  /** The last launch estimate, how to launch once confirmed, and whether it was launched. */
+  estimate: { result: LaunchEstimate; launch: () => void; launched?: boolean; only?: boolean } | null;
 }
 
 export class StudioStore {

@@ -57,6 +57,7 @@ export interface StudioBackend extends files.FileContext {
     label(request: LabelRunRequest): Promise<string>;
     /** The estimate of a labeling run (same confined request). */
     estimate?(request: LabelRunRequest): Promise<LaunchEstimate>;
+    estimatePipeline?(pipelineId: string, params: Record<string, unknown>): Promise<LaunchEstimate>;
     setLabel?(dir: string, label: string): Promise<void>;
     postprocess?(dir: string, action: PostprocessAction): Promise<PostprocessResult>;
     compare?(a: string, b: string): Promise<CompareResult>;
@@ -187,6 +188,7 @@ export const paramSchemas: { [K in keyof StudioRequests]: Check<StudioRequests[K
   'runs.start': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), endpoint: ENDPOINT_NAME, params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }), concurrency: v.optional(v.limit('concurrency')) }),
   'runs.label': labelParams,
   'runs.estimate': labelParams,
+  'runs.estimatePipeline': v.object({ pipelineId: v.string({ min: 1, max: 4096 }), params: v.record(v.json({ maxChars: 1_000_000 }), { maxKeys: 200 }) }),
   'runs.setLabel': v.object({ dir: runDir, label: v.string({ max: 200 }) }),
   'runs.postprocess': v.object({ dir: runDir, action: v.literal('grade', 'metrics', 'vote', 'exportSft') }),
   'runs.compare': v.object({ a: runDir, b: runDir }),
@@ -286,6 +288,10 @@ export function createHandlers(b: StudioBackend): Handlers {
       const promptFile = files.resolveFileRef(b, prompt, 'prompt').abs;
       const inputFile = files.resolveFileRef(b, input, 'input');
       return b.runs.estimate({ ...rest, promptFile, input: inputFile.abs });
+    },
+    'runs.estimatePipeline': async ({ pipelineId, params }) => {
+      if (!b.runs.estimatePipeline) throw new Error('estimates are not available in this window');
+      return b.runs.estimatePipeline(pipelineId, params);
     },
     'runs.setLabel': async ({ dir, label }) => {
       if (!b.runs.setLabel) throw new Error('labels are not available in this window');

@@ -12,7 +12,10 @@ export type { Estimate };
 
 /** The estimate shown before a launch, and whether it needs a confirmation (setting sdg.confirmLaunchAboveRequests). */
 export interface LaunchEstimate {
-  estimate: Estimate;
+  /** The labeling estimate (absent for pipelines, whose figures are in `lines`). */
+  estimate?: Estimate;
+  /** Requests the launch sends (for a pipeline: at least this many); null when unknown. */
+  requests: number | null;
   /** The same figures as lines of text (as `sdg generate --dry-run` prints them). */
   lines: string[];
   confirm: boolean;
@@ -390,6 +393,8 @@ export type StudioRequests = {
   'runs.label': { params: LabelParams; result: { dir: string } };
   /** The estimate of a labeling run before it is launched. */
   'runs.estimate': { params: LabelParams; result: LaunchEstimate };
+  /** The estimate of a pipeline run before it is launched (a lower bound of requests). */
+  'runs.estimatePipeline': { params: { pipelineId: string; params: Record<string, unknown> }; result: LaunchEstimate };
   /** Set (empty: clear) a run's label. */
   'runs.setLabel': { params: { dir: string; label: string }; result: null };
   /** Grade, Metrics, Vote or Export SFT on a run's output (core math / sft). */

@@ -3,8 +3,8 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
-import { targetValue } from '../store.js';
-import type { LabelParams } from '../../../src/shared/protocol/studio.js';
+import { errorText, targetValue } from '../store.js';
+import type { LabelParams, LaunchEstimate } from '../../../src/shared/protocol/studio.js';
 import { coerceParams, isCodePrompt, labelRequest, paramProblems, paramValues } from '../logic/state.js';
 import '../parts/runCard.js';
 import '../parts/compare.js';
@@ -62,6 +62,7 @@ export class SdgRunsTab extends StudioView {
       </div>
       ${p && p.parameters.length ? html`<p class="muted">Parameters: ${Object.entries(coerceParams(p.parameters, values)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(defaults)'} — edit them on the Pipelines tab.</p>` : nothing}
       ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
+      ${renderEstimate(this.store)}
     `;
   }
 
@@ -102,7 +103,7 @@ export class SdgRunsTab extends StudioView {
         <vscode-button secondary ?disabled=${!params || this.busy.has('estimate')} @click=${() => params && void this.estimateOnly(params)}>Estimate</vscode-button>
         <span class="muted">Each problem gets seeds x samples solutions; the output goes to the runs folder.</span>
       </div>
-      ${renderEstimate(this.store, (p) => void this.startLabel(p, true))}
+      ${renderEstimate(this.store)}
       ${problems.length ? html`<ul class="issues">${problems.map((x) => html`<li>${x}</li>`)}</ul>` : nothing}
     `;
   }
@@ -112,7 +113,7 @@ export class SdgRunsTab extends StudioView {
     if (!confirmed) {
       const est = await this.call('start', () => this.host.request('runs.estimate', params));
       if (!est) return;
-      this.store.ui.estimate = { params, result: est };
+      this.store.ui.estimate = { result: est, launch: () => void this.startLabel(params, true) };
       this.store.changed();
       if (est.confirm) return;
     }
@@ -149,18 +150,34 @@ export class SdgRunsTab extends StudioView {
   private async estimateOnly(params: LabelParams): Promise<void> {
     const est = await this.call('estimate', () => this.host.request('runs.estimate', params));
     if (est) {
-      this.store.ui.estimate = { params, result: est, launched: false, only: true };
+      this.store.ui.estimate = { result: est, launch: () => void this.startLabel(params, true), launched: false, only: true };
       this.store.changed();
     }
   }
 
-  private async startRun(): Promise<void> {
+  /** Estimate first (a lower bound of requests); above the threshold the launch waits for a confirmation. */
+  private async startRun(confirmed = false): Promise<void> {
     const s = this.state;
     const p = this.selectedPipeline();
     if (!p || !s.persisted.endpoint) return;
-    const r = await this.call('start', () =>
-      this.host.request('runs.start', { pipelineId: p.id, endpoint: s.persisted.endpoint!, params: coerceParams(p.parameters, paramValues(s, p)), concurrency: s.persisted.concurrency ?? undefined }),
-    );
+    const params = coerceParams(p.parameters, paramValues(s, p));
+    if (!confirmed) {
+      // A pipeline's estimate is a lower bound; if it cannot be made, the launch goes on (and says why).
+      let est: LaunchEstimate | undefined;
+      try {
+        est = await this.host.request('runs.estimatePipeline', { pipelineId: p.id, params });
+      } catch (e) {
+        this.store.ui.estimate = null;
+        this.info(`No estimate: ${errorText(e)}`);
+      }
+      if (est) {
+        this.store.ui.estimate = { result: est, launch: () => void this.startRun(true) };
+        this.store.changed();
+        if (est.confirm) return;
+      }
+    }
+    this.store.ui.estimate = this.store.ui.estimate && { ...this.store.ui.estimate, launched: true };
+    const r = await this.call('start', () => this.host.request('runs.start', { pipelineId: p.id, endpoint: s.persisted.endpoint!, params, concurrency: s.persisted.concurrency ?? undefined }));
     if (r) this.dispatch({ type: 'selectRun', dir: r.dir });
   }
 }
