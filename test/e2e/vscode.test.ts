@@ -155,6 +155,8 @@ describe('SDG Studio in code-server (vscode)', function () {
       await studio.locator('vscode-button', { hasText: 'Run' }).first().click();
       await studio.locator('vscode-textfield[aria-label="Concurrency"] input').fill('1', { timeout: 30_000 });
       await studio.locator('vscode-button', { hasText: 'Launch' }).click({ timeout: 30_000 });
+      // The estimate comes first: 20 rows of the relative dataset, below the threshold, so no confirmation.
+      await studio.locator('.estimate[data-confirm="false"]', { hasText: 'source rows: 20' }).waitFor({ timeout: 60_000 });
       // Watch the run's card from launch to the end: it must show the run going with its
       // progress (status running, a progress bar short of its total) before it completes.
       const card = studio.locator('.run', { hasText: 'gsm8k_explain' }).first();
