@@ -264,6 +264,7 @@ describe('SDG Studio in code-server (vscode)', function () {
         assert.match(await a.locator('.grade').innerText(), /^(correct|wrong)$/);
       }
       assert.equal(await answers.nth(0).locator('.expected').innerText(), '18', 'graded against the row\'s answer (Janet\'s ducks)');
+      await studio.locator('.try-rows').scrollIntoViewIfNeeded();
       await page.waitForTimeout(300);
       await page.screenshot({ path: join(SCREENSHOTS, 'studio-try-rows.png') });
       await leaveWebview(page);
