@@ -18,7 +18,7 @@ import type { GroupContext } from './product';
 
 const CLI = join(ROOT, 'test/fixtures/math/cliMain.ts');
 
-async function makeGenerations(path: string, rows: number): Promise<void> {
+export async function makeGenerations(path: string, rows: number): Promise<void> {
   const out = createWriteStream(path);
   const filler = 'We set up the equation from the statement and simplify both sides step by step. ';
   for (let start = 0; start < rows; start += 1000) {
@@ -38,10 +38,10 @@ async function makeGenerations(path: string, rows: number): Promise<void> {
   await once(out, 'finish');
 }
 
-interface Measured { elapsedS: number; peakRssMb: number; stdout: string }
+export interface Measured { elapsedS: number; peakRssMb: number; stdout: string }
 
 /** Runs the CLI in a child process; peak RSS from GNU time, else polled from /proc. */
-async function measure(args: string[]): Promise<Measured> {
+export async function measure(args: string[]): Promise<Measured> {
   const useTime = existsSync('/usr/bin/time');
   const node = [process.execPath, '--import', 'tsx', CLI, ...args];
   const argv = useTime ? ['-f', '__PEAK_KB__ %M', ...node] : node.slice(1);
