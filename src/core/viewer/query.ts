@@ -236,8 +236,12 @@ function compileSearch(s: SearchSpec): CompiledSearch {
     match = (hay) => hay.toLowerCase().includes(t);
   }
   const safe = !s.regex && rawSafe(s.text);
+  // Case-insensitive: the Kelvin sign lower-cases to k and İ to i + U+0307, so a raw line
+  // holding them (as UTF-8) can match an ASCII text too.
+  const ciSource = (text: string): string =>
+    [...text].map((c) => (/k/i.test(c) ? '(?:k|\u00e2\u0084\u00aa)' : /i/i.test(c) ? '(?:i|\u00c4\u00b0)' : escapeRegExp(c))).join('');
   const plainPrefilter = (): Prefilter =>
-    s.caseSensitive ? { kind: 'bytes', needle: Buffer.from(s.text, 'utf8') } : { kind: 'latin1', re: new RegExp(escapeRegExp(s.text), 'gi') };
+    s.caseSensitive ? { kind: 'bytes', needle: Buffer.from(s.text, 'utf8') } : { kind: 'latin1', re: new RegExp(ciSource(s.text), 'gi') };
   // For regexes: a literal every match contains, searched as bytes (exact for the raw line).
   const lit = s.regex && s.caseSensitive ? requiredLiteral(s.text) : undefined;
 
@@ -261,15 +265,104 @@ function compileSearch(s: SearchSpec): CompiledSearch {
   }
   if (s.regex) return { prefilter: lit ? { kind: 'bytes', needle: Buffer.from(lit, 'utf8') } : { kind: 'regex', re: rawRe! }, needsParse: false, test: (text) => match(text) };
   if (safe) return { prefilter: plainPrefilter(), needsParse: false, test: (text) => match(text) };
-  // Non-ASCII or escaped characters: the raw line or any decoded string value.
+  // Non-ASCII or escaped characters: the raw line or any decoded string value. Candidates are
+  // found in the raw bytes (the text as UTF-8, or a JSON escape of one of its characters), then
+  // confirmed on the parsed line.
   return {
-    prefilter: { kind: 'none' },
+    prefilter: escapedTextPrefilter(s.text, s.caseSensitive),
     needsParse: true,
     test(text, value, ok) {
       if (match(text)) return true;
       return ok && anyString(value, match);
     },
   };
+}
+
+/** Latin-1 regex source matching exactly the given bytes. */
+function latin1Source(bytes: Buffer): string {
+  return escapeRegExp(bytes.toString('latin1'));
+}
+
+/** A hex digit in either case, as a regex source. */
+function hexClass(d: string): string {
+  return /[a-f]/i.test(d) ? `[${d.toLowerCase()}${d.toUpperCase()}]` : d;
+}
+
+/**
+ * Regex sources (over Latin-1 decoded bytes) for every way JSON can write the code point `cp`
+ * inside a string: as UTF-8, as \uXXXX (any hex case; a surrogate pair above U+FFFF) and as a
+ * short escape (\" \\ \/ \b \f \n \r \t).
+ */
+function writtenForms(cp: number): string[] {
+  const ch = String.fromCodePoint(cp);
+  const forms = [latin1Source(Buffer.from(ch, 'utf8'))];
+  let esc = '';
+  for (let k = 0; k < ch.length; k++) esc += '\\\\u' + [...ch.charCodeAt(k).toString(16).padStart(4, '0')].map(hexClass).join('');
+  forms.push(esc);
+  const short: Record<string, string> = { '"': '"', '\\': '\\\\', '/': '\\/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
+  if (short[ch] !== undefined) forms.push('\\\\' + short[ch]);
+  return forms;
+}
+
+let lowerSources: Map<number, number[]> | undefined;
+/**
+ * The code points whose lower case contains `cp` (`cp` itself included when it is its own lower
+ * case), so a case-insensitive match of a text holding `cp` must contain one of them in the
+ * line. Built once from String.prototype.toLowerCase over all code points (~90 ms), plus the
+ * one context-dependent mapping it applies (a final capital sigma becomes ς).
+ */
+function lowerCaseSources(cp: number): number[] {
+  if (!lowerSources) {
+    // Only the code points whose lower case differs from themselves (~1,400).
+    const m = new Map<number, number[]>();
+    const add = (y: number, x: number): void => {
+      const list = m.get(y);
+      if (!list) m.set(y, [x]);
+      else if (!list.includes(x)) list.push(x);
+    };
+    for (let x = 0; x <= 0x10ffff; x++) {
+      if (x >= 0xd800 && x <= 0xdfff) continue;
+      const own = String.fromCodePoint(x);
+      const lower = own.toLowerCase();
+      if (lower !== own) for (const c of lower) add(c.codePointAt(0)!, x);
+    }
+    add(0x3c2, 0x3a3); // Σ at the end of a word lower-cases to ς
+    lowerSources = m;
+  }
+  const own = String.fromCodePoint(cp);
+  return [...(own.toLowerCase() === own ? [cp] : []), ...(lowerSources.get(cp) ?? [])];
+}
+
+/**
+ * A sound raw-byte prefilter for an "All fields" plain search whose text JSON may escape
+ * (non-ASCII, quotes, backslashes, control characters): every line whose raw text contains the
+ * text, or one of whose decoded string values does, contains one of the alternatives, so no
+ * match is ever skipped. Case-sensitive: the text's UTF-8 bytes, or an escaped form of one of
+ * its characters (a match written with any escape contains it). Case-insensitive: every way of
+ * writing any code point whose lower case gives one chosen non-ASCII character of the text.
+ * Gives 'none' (every line parsed) when it cannot be sure: a U+FFFD or a lone surrogate in the
+ * text (a raw line decodes bad bytes to U+FFFD), or no character to anchor on.
+ */
+export function escapedTextPrefilter(text: string, caseSensitive: boolean): Prefilter {
+  const cps = [...text].map((c) => c.codePointAt(0)!);
+  if (cps.length === 0 || cps.some((c) => c === 0xfffd || (c >= 0xd800 && c <= 0xdfff))) return { kind: 'none' };
+  const t = caseSensitive ? text : text.toLowerCase();
+  const tcps = [...new Set([...t].map((c) => c.codePointAt(0)!))];
+  if (tcps.some((c) => c === 0xfffd || (c >= 0xd800 && c <= 0xdfff))) return { kind: 'none' };
+  // Case-insensitive but no character of the text has another case: the same as case-sensitive.
+  const caseless = !caseSensitive && t === text && tcps.every((c) => { const src = lowerCaseSources(c); return src.length === 1 && src[0] === c; });
+  if (caseSensitive || caseless) {
+    const alts = [latin1Source(Buffer.from(text, 'utf8'))];
+    for (const c of tcps) for (const f of writtenForms(c).slice(1)) if (!alts.includes(f)) alts.push(f);
+    return { kind: 'latin1', re: new RegExp(alts.join('|'), 'g') };
+  }
+  // Anchor on one non-ASCII character (the highest code point: usually the rarest script).
+  const anchor = tcps.filter((c) => c > 0x7f).sort((a, b) => b - a)[0];
+  if (anchor === undefined) return { kind: 'none' };
+  const alts: string[] = [];
+  for (const x of lowerCaseSources(anchor)) for (const f of writtenForms(x)) if (!alts.includes(f)) alts.push(f);
+  if (alts.length === 0) return { kind: 'none' };
+  return { kind: 'latin1', re: new RegExp(alts.join('|'), 'g') };
 }
 
 function anyString(v: unknown, match: (s: string) => boolean): boolean {
