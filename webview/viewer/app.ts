@@ -11,6 +11,7 @@ import type { FileInfo, GroupSort, GroupSummary, RecordDetail, RowData, ViewRef,
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
 import type { RenderMode } from './richText.js';
 import './longText.js';
+import './columnProfile.js';
 
 const ROW_H = 24;
 const PAGE = 100;
@@ -35,6 +36,7 @@ interface SavedState {
   cardField?: string;
   detailLine?: number;
   groupSort?: GroupSort;
+  showProfile?: boolean;
 }
 
 type Progress = QueryProgress & { queryId: number; error?: string; cancelled?: boolean };
@@ -68,6 +70,7 @@ export class JsonlViewer extends LitElement {
   @state() private groupTotal = 0;
   @state() private cardField = this.saved.cardField ?? '';
   @state() private showColumns = false;
+  @state() private showProfile = this.saved.showProfile ?? false;
   @state() private groupSort: GroupSort = this.saved.groupSort ?? 'first';
 
   /** Rows (or groups) of the current view, by index; pages fetched on demand. */
@@ -465,6 +468,7 @@ export class JsonlViewer extends LitElement {
       cardField: this.cardField,
       detailLine: this.detail?.line,
       groupSort: this.groupSort,
+      showProfile: this.showProfile,
     };
     vscodeApi.setState(s);
   }
@@ -482,6 +486,8 @@ export class JsonlViewer extends LitElement {
       ${this.renderToolbar()}
       ${this.queryError ? html`<div class="query-error" role="alert">${this.queryError.part === 'filter' ? 'Filter' : this.queryError.part === 'search' ? 'Search' : 'Group by'}: ${this.queryError.message}${this.renderCaret()}</div>` : nothing}
       ${this.showColumns ? this.renderColumnChooser() : nothing}
+      ${this.showProfile && this.info ? html`<sdg-column-profile .channel=${this.channel} .version=${`${this.info.generation}:${this.info.stats.size}`} .graded=${this.info.stats.correct + this.info.stats.incorrect > 0}
+          @close=${() => { this.showProfile = false; this.save(); }}></sdg-column-profile>` : nothing}
       <vscode-split-layout class="main" initial-handle-position="60%">
         <div slot="start" class="pane-start">
           ${grouped
@@ -527,6 +533,7 @@ export class JsonlViewer extends LitElement {
       <vscode-button @click=${() => void this.runQuery()}>Apply</vscode-button>
       <vscode-button secondary @click=${() => { this.searchText = ''; this.filter = ''; this.groupBy = ''; void this.runQuery(); }}>Clear</vscode-button>
       <vscode-button secondary @click=${() => (this.showColumns = !this.showColumns)} aria-expanded=${this.showColumns}>Columns</vscode-button>
+      <vscode-button secondary @click=${() => { this.showProfile = !this.showProfile; this.save(); }} aria-expanded=${this.showProfile}>Profile</vscode-button>
       <vscode-checkbox .checked=${this.follow} @change=${(e: Event) => { this.follow = (e.target as HTMLInputElement).checked; this.save(); if (this.follow) this.moveCursor(this.total() - 1); }}>Follow</vscode-checkbox>
       ${busy ? html`<vscode-progress-ring class="ring" aria-label="Searching"></vscode-progress-ring>
           <span class="progress-text">${percent(this.progress!.scannedLines, this.progress!.totalLines)}</span>

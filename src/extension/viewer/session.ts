@@ -20,6 +20,9 @@ import type { LiveJsonlFile } from '../../core/viewer/liveFile';
 import { QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
 import { queryWorkerPool, WorkerQuery } from '../../core/viewer/workerQuery';
 import type { RowData } from '../../core/viewer/jsonlFile';
+import { profileFile } from '../../core/viewer/profile';
+import { computeMetrics } from '../../core/math/metrics';
+import type { MetricsResult } from '../../shared/protocol/viewer';
 
 type HostChannel = MessageChannel<ViewerRequests, Record<string, never>, ViewerWebviewNotifications, ViewerHostNotifications>;
 
@@ -70,6 +73,8 @@ export class ViewerSession {
       const q = this.query(v.queryId);
       return { groups: q.run.groupSlice(v.start, v.count, v.sort), total: q.run.groupCount };
     });
+    c.handle('profile', () => this.kept('profile', () => profileFile(live.file)));
+    c.handle('metrics', () => this.kept('metrics', () => this.metrics()));
     c.handle('openInEditor', async (p) => {
       const { line } = validateLineParams(p);
       await hooks.openInEditor?.(line);
@@ -100,6 +105,31 @@ export class ViewerSession {
   }
 
   private readySeen = false;
+
+  /** Profile and metrics of the file as it is: kept until the file grows or is rewritten. */
+  private readonly keptResults = new Map<string, { version: string; result: Promise<unknown> }>();
+
+  private kept<T>(name: string, compute: () => Promise<T>): Promise<T> {
+    const f = this.live.file;
+    const version = `${f.generation}:${f.stats().size}`;
+    const k = this.keptResults.get(name);
+    if (k && k.version === version) return k.result as Promise<T>;
+    const result = compute();
+    this.keptResults.set(name, { version, result });
+    // A failure is reported once, not kept.
+    result.catch(() => {
+      if (this.keptResults.get(name)?.result === result) this.keptResults.delete(name);
+    });
+    return result;
+  }
+
+  private async metrics(): Promise<MetricsResult> {
+    try {
+      return { ok: true, metrics: await computeMetrics({ files: [this.live.file.path] }) };
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    }
+  }
 
   fileInfo(): FileInfo {
     return { fileName: this.fileName, stats: this.live.file.stats(), generation: this.live.file.generation };

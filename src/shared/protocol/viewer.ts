@@ -6,8 +6,14 @@
  */
 import type { FileStats, RecordDetail, RowData } from '../../core/viewer/jsonlFile';
 import type { GroupSort, GroupSummary, QueryProgress, SearchSpec } from '../../core/viewer/query';
+import type { ColumnProfile, FileProfile, ProblemShare, ProfilePlot } from '../../core/viewer/profile';
+import type { DatasetMetrics } from '../../core/math/metrics';
 
 export type { FileStats, RecordDetail, RowData, GroupSort, GroupSummary, QueryProgress, SearchSpec };
+export type { ColumnProfile, FileProfile, ProblemShare, ProfilePlot, DatasetMetrics };
+
+/** Metrics of a graded file (the numbers of `sdg metrics`), or why there are none. */
+export type MetricsResult = { ok: true; metrics: DatasetMetrics[] } | { ok: false; message: string };
 
 /** Kept here (not imported from core) so the webview bundle stays free of engine code. */
 export const GROUP_SORT_NAMES: readonly GroupSort[] = ['first', 'count', 'correct', 'key'];
@@ -36,6 +42,10 @@ export type ViewerRequests = {
   cancelQuery: { params: { queryId: number }; result: void };
   groups: { params: { queryId: number; start: number; count: number; sort?: GroupSort }; result: { groups: GroupSummary[]; total: number } };
   openInEditor: { params: { line: number }; result: void };
+  /** Column profile of the whole file (kept per file version: asking again returns the kept result). */
+  profile: { params: Record<string, never>; result: FileProfile };
+  /** accuracy, pass@k and maj@k of a graded file (kept per file version). */
+  metrics: { params: Record<string, never>; result: MetricsResult };
 };
 
 export interface FileInfo {

@@ -1,0 +1,121 @@
+/**
+ * The viewer's profile pane (webview/viewer/columnProfile.ts) in headless Chromium under the
+ * extension's strict CSP, against the product's host side (ViewerSession over a real file).
+ */
+import { strict as assert } from 'node:assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
+import { ViewerSession } from '../../src/extension/viewer/session';
+import { REPO_ROOT } from '../../scripts/real-parts/setup';
+import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
+
+/** 5 problems x 4 samples, problem p has min(p, 4) correct; generation lengths grow with the seed. */
+function gradedRow(i: number): Record<string, unknown> {
+  const p = Math.floor(i / 4);
+  const s = i % 4;
+  const correct = s < p;
+  return {
+    input_index: p,
+    seed: s,
+    problem: `Problem ${p}`,
+    generation: `Reasoning ${'step '.repeat(10 * (s + 1))}\nAnswer: ${correct ? 42 : s}`,
+    predicted_answer: correct ? '42' : String(s),
+    expected_answer: '42',
+    is_correct: correct,
+    usage: { prompt_tokens: 30, completion_tokens: 40 * (s + 1) },
+  };
+}
+
+describe('JSONL viewer profile pane in Chromium (webview)', function () {
+  let env: WebviewTestHost;
+  let dir: string;
+  const opened: Array<{ w: HostedWebview<ViewerSession>; live: LiveJsonlFile }> = [];
+
+  before(async function () {
+    if (!bundleExists('viewer')) throw new Error('dist/webview/viewer.js is missing: run `npm run build` first');
+    env = await WebviewTestHost.start();
+    dir = mkdtempSync(join(tmpdir(), 'sdg-viewer-profile-web-'));
+  });
+  afterEach(async () => {
+    for (const { w, live } of opened.splice(0)) {
+      await w.close();
+      await live.dispose();
+    }
+  });
+  after(async () => {
+    await env?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openFile(name: string, lines: string[]): Promise<HostedWebview<ViewerSession>> {
+    const file = join(dir, name);
+    writeFileSync(file, lines.map((l) => l + '\n').join(''));
+    const live = await LiveJsonlFile.open(file, { pollMs: 200 });
+    const w = await env.open(VIEWER, (post) => new ViewerSession(live, name, post));
+    opened.push({ w, live });
+    return w;
+  }
+
+  it('shows per-column profile, plots and metrics of a graded file, with no CSP violation', async () => {
+    const w = await openFile('graded.jsonl', Array.from({ length: 20 }, (_, i) => JSON.stringify(gradedRow(i))));
+    await w.page.locator('.statusbar').getByText('20 records').waitFor({ timeout: 20_000 });
+    await w.page.locator('vscode-button', { hasText: 'Profile' }).click();
+    const pane = w.page.locator('sdg-column-profile');
+    await pane.getByText('20 records in 20 lines').waitFor({ timeout: 20_000 });
+    // Column table: is_correct is boolean, 2 distinct values, never missing.
+    const row = pane.locator('tr[data-field="is_correct"]');
+    await row.waitFor();
+    const cells = await row.locator('td').allInnerTexts();
+    assert.equal(cells[1], 'boolean');
+    assert.equal(cells[2], '0.0%');
+    assert.equal(cells[3], '2');
+    assert.match(cells[5], /false \(10\)/);
+    // Plots: length of the longest text field, tokens per row, correct share per problem.
+    await pane.locator('.plot-length svg.chart').waitFor();
+    const lenBars = await pane.locator('.plot-length rect.bar').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    assert.equal(lenBars.filter((h) => h > 0).length >= 2, true, `length bars ${lenBars}`);
+    assert.equal(await pane.locator('.plot-tokens figcaption').innerText().then((t) => /usage\.completion_tokens/.test(t)), true);
+    await pane.getByText('5 problems by input_index').waitFor();
+    // Share bins: problem 0 none correct, 1: 25%, 2: 50%, 3: 75%, 4: all four -> 1 all correct, 1 none.
+    await pane.getByText('1 all correct, 1 none').waitFor();
+    const heights = await pane.locator('.plot-share rect.bar').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    assert.equal(heights.length, 10);
+    assert.deepEqual(heights.map((h) => h > 0), [true, false, true, false, false, true, false, true, false, true]);
+    // Metrics: the CLI's numbers. seed 0 is correct for problems 1-4 -> accuracy 80%; pass@4 = 4/5.
+    const metrics = pane.locator('table.metrics');
+    await metrics.waitFor({ timeout: 20_000 });
+    const head = await metrics.locator('th').allInnerTexts();
+    assert.deepEqual(head.slice(0, 4), ['dataset', 'problems', 'samples', 'accuracy']);
+    assert.ok(head.includes('pass@4') && head.includes('maj@4'), head.join(','));
+    const vals = await metrics.locator('tr').nth(1).locator('td').allInnerTexts();
+    assert.equal(vals[1], '5');
+    assert.equal(vals[2], '20');
+    assert.equal(vals[3], '80.0%');
+    assert.equal(vals[head.indexOf('pass@4')], '80.0%');
+    // Choosing another field redraws the length plot for it.
+    await pane.locator('.plot-length vscode-single-select').evaluate((el, v) => {
+      (el as HTMLSelectElement).value = v;
+      el.dispatchEvent(new Event('change'));
+    }, 'problem');
+    await pane.locator('svg[aria-label="Length of problem in characters"]').waitFor();
+    const shots = join(REPO_ROOT, '.test-artifacts', 'webview');
+    mkdirSync(shots, { recursive: true });
+    await w.page.screenshot({ path: join(shots, 'viewer-profile.png') });
+    assert.deepEqual(await w.problems(), []);
+  });
+
+  it('an ungraded file shows the profile without metrics or a correct-share plot', async () => {
+    const w = await openFile('plain.jsonl', Array.from({ length: 6 }, (_, i) => JSON.stringify({ text: 'a'.repeat(i * 20), id: i })));
+    await w.page.locator('.statusbar').getByText('6 records').waitFor({ timeout: 20_000 });
+    await w.page.locator('vscode-button', { hasText: 'Profile' }).click();
+    const pane = w.page.locator('sdg-column-profile');
+    await pane.locator('tr[data-field="text"]').waitFor({ timeout: 20_000 });
+    assert.equal(await pane.locator('table.metrics').count(), 0);
+    assert.equal(await pane.locator('.plot-share').count(), 0);
+    assert.equal(await pane.locator('.plot-tokens').count(), 0);
+    assert.equal((await pane.locator('tr[data-field="id"] td').allInnerTexts())[3], '6');
+    assert.deepEqual(await w.problems(), []);
+  });
+});
