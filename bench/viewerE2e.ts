@@ -99,6 +99,7 @@ export async function viewerEndToEnd(o: { quick: boolean; keepFiles: boolean; ad
       const peers: Record<string, { ms: number; count: number }> = {
         'plain search': grepMs(['-i', '-F', 'boxed{1234}'], file),
         'regex search': grepMs(['-E', 'boxed\\{1[0-9]{3}\\}'], file),
+        'non-ASCII search': grepMs(['-i', '-F', 'café'], file),
       };
       for (const [name, q] of Object.entries(r.queries)) {
         const gbps = gb / (q.ms / 1000);

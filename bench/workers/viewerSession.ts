@@ -57,6 +57,8 @@ async function timeQuery(s: Awaited<ReturnType<typeof openSession>>, params: Que
 export const QUERIES: Record<string, QueryParams> = {
   'plain search': { search: { text: 'boxed{1234}', regex: false, caseSensitive: false } },
   'regex search': { search: { text: 'boxed\\{1[0-9]{3}\\}', regex: true, caseSensitive: true } },
+  // Text JSON may escape: found on the raw bytes (UTF-8 or a \\uXXXX escape), confirmed on the parsed line.
+  'non-ASCII search': { search: { text: 'café', regex: false, caseSensitive: false } },
   filter: { filter: 'seed == 4 && is_correct == false' },
   'group-by input_index': { groupBy: 'input_index' },
 };
