@@ -118,4 +118,58 @@ describe('JSONL viewer profile pane in Chromium (webview)', function () {
     assert.equal((await pane.locator('tr[data-field="id"] td').allInnerTexts())[3], '6');
     assert.deepEqual(await w.problems(), []);
   });
+
+  it('grouping and the profile are kept when the tab is hidden and shown again (the webview reloads, the host keeps the results)', async () => {
+    const w = await openFile('hide-show.jsonl', Array.from({ length: 20 }, (_, i) => JSON.stringify(gradedRow(i))));
+    // VS Code keeps a webview's setState() across hide/show while the page itself is destroyed
+    // (retainContextWhenHidden is off): play that with sessionStorage, which survives a reload.
+    // (A string, not a function: the test runner's transpiler would add helpers the page lacks.)
+    await w.page.addInitScript({
+      content: `(() => {
+        let original;
+        Object.defineProperty(window, 'acquireVsCodeApi', {
+          configurable: true,
+          set(fn) { original = fn; },
+          get() {
+            return () => {
+              const api = original();
+              return {
+                postMessage: (m) => api.postMessage(m),
+                getState: () => JSON.parse(sessionStorage.getItem('sdg-state') ?? 'null') ?? undefined,
+                setState: (s) => sessionStorage.setItem('sdg-state', JSON.stringify(s)),
+              };
+            };
+          },
+        });
+      })();`,
+    });
+    await w.page.reload();
+    await w.page.locator('.statusbar').getByText('20 records').waitFor({ timeout: 20_000 }).catch(async (e) => {
+      throw new Error(`${(e as Error).message}; problems: ${(await w.problems()).join(' | ')}; posted: ${JSON.stringify(w.posted.map((m) => m.kind))}`);
+    });
+    await w.page.locator('vscode-single-select.group-select').evaluate((el) => {
+      (el as HTMLSelectElement).value = 'input_index';
+      el.dispatchEvent(new Event('change'));
+    });
+    await w.page.locator('.statusbar').getByText('5 groups, 20 matching').waitFor({ timeout: 20_000 }).catch(async (e) => {
+      throw new Error(`${(e as Error).message}; status: ${await w.page.locator('.statusbar').innerText()}; problems: ${(await w.problems()).join(' | ')}`);
+    });
+    await w.page.locator('vscode-button', { hasText: 'Profile' }).click();
+    await w.page.locator('sdg-column-profile').getByText('20 records in 20 lines').waitFor({ timeout: 20_000 });
+    const session = w.host as unknown as { nextQueryId: number; keptResults: Map<string, { result: Promise<unknown> }> };
+    const queriesBefore = session.nextQueryId;
+    const profileBefore = session.keptResults.get('profile')!.result;
+    // Hidden and shown again: the page is rebuilt from scratch.
+    await w.page.reload();
+    await w.page.locator('.statusbar').getByText('5 groups, 20 matching').waitFor({ timeout: 20_000 }).catch(async (e) => {
+      throw new Error(`${(e as Error).message}; after reload status: ${await w.page.locator('.statusbar').innerText()}; problems: ${(await w.problems()).join(' | ')}; state: ${await w.page.evaluate(() => sessionStorage.getItem('sdg-state'))}`);
+    });
+    await w.page.locator('[role="row"]', { hasText: '4' }).first().waitFor();
+    assert.equal(await w.page.locator('vscode-single-select.group-select').evaluate((el) => (el as HTMLSelectElement).value), 'input_index');
+    await w.page.locator('sdg-column-profile').getByText('20 records in 20 lines').waitFor({ timeout: 20_000 });
+    // The host answered from what it kept: no new query, the same profile result.
+    assert.equal(session.nextQueryId, queriesBefore);
+    assert.equal(session.keptResults.get('profile')!.result, profileBefore);
+    assert.deepEqual(await w.problems(), []);
+  });
 });

@@ -167,7 +167,10 @@ export class ViewerSession {
     const key = specKey(spec);
     for (const [id, q] of this.queries) {
       if (q.specKey === key && !q.cancelled && q.run.generation === this.live.file.generation) {
-        this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(q.complete) });
+        // After the answer, not before: the webview ignores progress of a query id it does not know yet.
+        setImmediate(() => {
+          if (!this.disposed && this.queries.get(id) === q) this.channel.notify('queryProgress', { queryId: id, ...q.run.progress(q.complete) });
+        });
         return { ok: true, queryId: id };
       }
     }
