@@ -8,6 +8,8 @@ import { JsonlFile } from '../../src/core/viewer/jsonlFile';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { binOf, MAX_DISTINCT, PROFILE_BIN_EDGES, ProfileBuilder, profileFile } from '../../src/core/viewer/profile';
 import { ViewerSession } from '../../src/extension/viewer/session';
+import { sortLines } from '../../src/core/viewer/sort';
+import { validateSortParams, validateViewRef } from '../../src/shared/protocol/viewer';
 
 /** 3 problems x 4 samples; problem p has p+1 correct samples (1/4, 2/4, 3/4). */
 function gradedRows(): Array<Record<string, unknown>> {
@@ -160,6 +162,76 @@ describe('viewer column profile (back end)', () => {
       const m = await webview.request('metrics', {});
       assert.equal(m.ok, false);
       assert.match((m as { message: string }).message, /is_correct/);
+    } finally {
+      session.dispose();
+      await live.dispose();
+    }
+  });
+});
+
+describe('viewer sort by a field (back end)', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'sdg-viewer-sort-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const lines = [
+    '{"n": 3, "s": "b"}',
+    '{"n": 10, "s": "a"}',
+    '{"s": "c"}',
+    'not json',
+    '{"n": -1, "s": "a"}',
+    '{"n": "x", "s": null}',
+    '{"n": 3, "s": "d"}',
+  ];
+
+  it('orders numbers numerically, then strings, missing last; ties keep file order; descending too', async () => {
+    const path = join(dir, 's.jsonl');
+    writeFileSync(path, lines.join('\n') + '\n');
+    const f = await JsonlFile.open(path);
+    try {
+      await f.indexAll();
+      assert.deepEqual(Array.from(await sortLines(f, 'n', false)), [4, 0, 6, 1, 5, 2, 3]);
+      assert.deepEqual(Array.from(await sortLines(f, 'n', true)), [5, 1, 0, 6, 4, 2, 3]);
+      assert.deepEqual(Array.from(await sortLines(f, 's', false)), [1, 4, 0, 2, 6, 3, 5]);
+      // Only some lines (a query's matches).
+      assert.deepEqual(Array.from(await sortLines(f, 'n', true, [0, 1, 4])), [1, 0, 4]);
+      await assert.rejects(() => sortLines(f, 'a..b', false), /bad field path/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('the session serves a sorted view of all lines and of a query, and checks the params', async () => {
+    assert.throws(() => validateSortParams({ column: 1, desc: false }), /column/);
+    assert.throws(() => validateSortParams({ column: 'n', desc: 'yes' }), /desc/);
+    assert.deepEqual(validateViewRef({ kind: 'sorted', sortId: 2 }), { kind: 'sorted', sortId: 2 });
+    const path = join(dir, 'runs.jsonl');
+    writeFileSync(path, lines.join('\n') + '\n');
+    const live = await LiveJsonlFile.open(path, { pollMs: 0, throttleMs: 0 });
+    const clone = (m: WireMessage): unknown => JSON.parse(JSON.stringify(m));
+    let webview: MessageChannel<Record<string, never>, ViewerRequests, ViewerHostNotifications, Record<string, never>>;
+    const session = new ViewerSession(live, 'runs.jsonl', (m) => void webview.receive(clone(m)), {});
+    webview = new MessageChannel((m) => void session.receive(clone(m)));
+    try {
+      webview.sendReady();
+      const s = await webview.request('sort', { column: 'n', desc: false });
+      assert.ok(s.ok);
+      assert.equal(s.total, 7);
+      const page = await webview.request('rows', { view: { kind: 'sorted', sortId: s.sortId }, start: 0, count: 3, columns: ['n'] });
+      assert.deepEqual(page.rows.map((r) => r.line), [4, 0, 6]);
+      assert.equal(page.total, 7);
+      // The same sort again is the kept one.
+      const again = await webview.request('sort', { column: 'n', desc: false });
+      assert.ok(again.ok && again.sortId === s.sortId);
+      const q = await webview.request('query', { filter: 's == "a"' });
+      assert.ok(q.ok);
+      const sq = await webview.request('sort', { column: 'n', desc: true, queryId: q.queryId });
+      assert.ok(sq.ok);
+      assert.equal(sq.total, 2);
+      const rows = await webview.request('rows', { view: { kind: 'sorted', sortId: sq.sortId }, start: 0, count: 10, columns: ['n'] });
+      assert.deepEqual(rows.rows.map((r) => r.line), [1, 4]);
+      const bad = await webview.request('sort', { column: 'a..b', desc: false });
+      assert.equal(bad.ok, false);
     } finally {
       session.dispose();
       await live.dispose();

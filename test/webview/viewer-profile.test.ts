@@ -172,4 +172,49 @@ describe('JSONL viewer profile pane in Chromium (webview)', function () {
     assert.equal(session.keptResults.get('profile')!.result, profileBefore);
     assert.deepEqual(await w.problems(), []);
   });
+
+  it('sorts the rows by a column (the host sorts the whole view) and resizes a column by dragging its edge', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i, score: (i * 37) % 300, name: `row-${i}` }));
+    const w = await openFile('sort.jsonl', lines);
+    await w.page.locator('.statusbar').getByText('300 records').waitFor({ timeout: 20_000 });
+    const firstLine = async (): Promise<string> => w.page.locator('.rows .row .lineno').first().innerText();
+    const head = w.page.locator('.row.header .col-head[data-column="score"]');
+    await head.click();
+    // score 0 is line 1 (i = 0); descending: score 299 is i = 227 (line 228).
+    await w.page.waitForFunction(() => document.querySelector('.row.header .col-head[data-column="score"]')?.getAttribute('aria-sort') === 'ascending');
+    await w.page.locator('.rows .row', { hasText: 'row-0' }).first().waitFor({ timeout: 20_000 });
+    assert.equal(await firstLine(), '1');
+    await head.click();
+    await w.page.locator('.rows .row').first().filter({ hasText: 'row-227' }).waitFor({ timeout: 20_000 });
+    assert.equal(await firstLine(), '228');
+    assert.equal(await head.getAttribute('aria-sort'), 'descending');
+    // The second row is the next score down (298: i = 154).
+    assert.equal(await w.page.locator('.rows .row .lineno').nth(1).innerText(), '155');
+    // A filter keeps the sort: only ids below 10, sorted by score descending.
+    await w.page.locator('#filter input').fill('id < 10');
+    await w.page.locator('vscode-button', { hasText: 'Apply' }).click();
+    await w.page.locator('.statusbar').getByText('10 matching').waitFor({ timeout: 20_000 });
+    // Scores of ids 0-9: 0, 37, 74, ..., 259, 296 (i = 8), 33 (i = 9): the highest is i = 8.
+    await w.page.locator('.rows .row').first().filter({ hasText: 'row-8' }).waitFor({ timeout: 20_000 });
+    assert.equal(await w.page.locator('.rows .row').count(), 10);
+    // Third click: back to file order.
+    await head.click();
+    await w.page.locator('.rows .row').first().filter({ hasText: 'row-0' }).waitFor({ timeout: 20_000 });
+    assert.equal(await head.getAttribute('aria-sort'), 'none');
+    // Resize: drag the name column's edge 120 px to the right.
+    const nameHead = w.page.locator('.row.header .col-head[data-column="name"]');
+    const before = (await nameHead.boundingBox())!;
+    const handle = (await nameHead.locator('.col-resize').boundingBox())!;
+    await w.page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await w.page.mouse.down();
+    await w.page.mouse.move(handle.x + 60, handle.y + handle.height / 2, { steps: 4 });
+    await w.page.mouse.move(handle.x + 120, handle.y + handle.height / 2, { steps: 4 });
+    await w.page.mouse.up();
+    const after = (await nameHead.boundingBox())!;
+    assert.ok(Math.abs(after.width - (before.width + 120)) <= 4, `width ${before.width} -> ${after.width}`);
+    // The rows follow the header's widths.
+    const cell = (await w.page.locator('.rows .row').first().locator('span').nth(3).boundingBox())!;
+    assert.ok(Math.abs(cell.width - after.width) <= 2, `cell ${cell.width} vs header ${after.width}`);
+    assert.deepEqual(await w.problems(), []);
+  });
 });

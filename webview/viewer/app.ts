@@ -12,6 +12,7 @@ import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
 import type { RenderMode } from './richText.js';
 import './longText.js';
 import './columnProfile.js';
+import { columnTemplate, nextSort, renderHeaderCells, type SortState } from './columnHeader.js';
 
 const ROW_H = 24;
 const PAGE = 100;
@@ -37,6 +38,8 @@ interface SavedState {
   detailLine?: number;
   groupSort?: GroupSort;
   showProfile?: boolean;
+  sort?: SortState;
+  widths?: Record<string, number>;
 }
 
 type Progress = QueryProgress & { queryId: number; error?: string; cancelled?: boolean };
@@ -71,6 +74,12 @@ export class JsonlViewer extends LitElement {
   @state() private cardField = this.saved.cardField ?? '';
   @state() private showColumns = false;
   @state() private showProfile = this.saved.showProfile ?? false;
+  @state() private sort: SortState | undefined = this.saved.sort;
+  @state() private widths: Record<string, number> = this.saved.widths ?? {};
+  /** The host's sorted snapshot of the current view (0: unsorted or not ready). */
+  @state() private sortId = 0;
+  @state() private sortTotal = 0;
+  @state() private sortError = '';
   @state() private groupSort: GroupSort = this.saved.groupSort ?? 'first';
 
   /** Rows (or groups) of the current view, by index; pages fetched on demand. */
@@ -121,6 +130,7 @@ export class JsonlViewer extends LitElement {
       }
       // On the first message (webview restored), keep the saved scroll position and detail.
       if (this.hasQuery()) void this.runQuery(!prev);
+      else if (this.sort) void this.applySort(this.sort);
       if (!prev) this.restoreDetail();
       return;
     }
@@ -157,6 +167,7 @@ export class JsonlViewer extends LitElement {
 
   private total(): number {
     const k = this.viewKind();
+    if (k !== 'groups' && this.sortId) return this.sortTotal;
     if (k === 'all') return this.info?.stats.lines ?? 0;
     if (!this.progress) return 0;
     return k === 'groups' ? this.progress.groups : this.progress.matches;
@@ -165,7 +176,7 @@ export class JsonlViewer extends LitElement {
   private resetCache(): void {
     this.cache.clear();
     this.pageState.clear();
-    this.viewKey = `${this.viewKind()}:${this.queryId}:${this.groupSort}:${this.columns.join('\u0001')}:${this.info?.generation ?? 0}`;
+    this.viewKey = `${this.viewKind()}:${this.queryId}:${this.sortId}:${this.groupSort}:${this.columns.join('\u0001')}:${this.info?.generation ?? 0}`;
     this.requestUpdate();
   }
 
@@ -191,7 +202,7 @@ export class JsonlViewer extends LitElement {
       if (kind === 'groups') {
         items = (await this.channel.request('groups', { queryId: this.queryId, start: p * PAGE, count: PAGE, sort: this.groupSort })).groups;
       } else {
-        const view: ViewRef = kind === 'all' ? { kind: 'all' } : { kind: 'query', queryId: this.queryId };
+        const view: ViewRef = this.sortId ? { kind: 'sorted', sortId: this.sortId } : kind === 'all' ? { kind: 'all' } : { kind: 'query', queryId: this.queryId };
         items = (await this.channel.request('rows', { view, start: p * PAGE, count: PAGE, columns: this.columns })).rows;
       }
       if (key !== this.viewKey) return;
@@ -222,10 +233,12 @@ export class JsonlViewer extends LitElement {
     this.selectedGroup = -1;
     this.groupRows = [];
     this.highlighter = undefined;
+    this.sortId = 0;
     if (!this.hasQuery()) {
       this.queryId = 0;
       this.progress = undefined;
       this.resetCache();
+      if (this.sort) void this.applySort(this.sort);
       return;
     }
     const search = this.searchText ? { text: this.searchText, regex: this.regex, caseSensitive: this.caseSensitive, field: this.searchField } : undefined;
@@ -242,6 +255,7 @@ export class JsonlViewer extends LitElement {
     this.highlightField = search?.field ?? '';
     this.progress = { queryId: r.queryId, scannedLines: 0, totalLines: this.info?.stats.lines ?? 0, matches: 0, groups: 0, done: false };
     this.resetCache();
+    if (this.sort) void this.applySort(this.sort);
     if (keepPosition) {
       this.restoreScroll = true;
     } else {
@@ -249,6 +263,29 @@ export class JsonlViewer extends LitElement {
       this.firstRow = 0;
       this.setScrollTop(0);
     }
+  }
+
+  /** Ask the host for the current view sorted (all lines or the query's matches); none: unsorted. */
+  private async applySort(sort: SortState | undefined): Promise<void> {
+    this.sort = sort;
+    this.sortError = '';
+    this.save();
+    const queryId = this.queryId;
+    if (!sort || this.viewKind() === 'groups') {
+      this.sortId = 0;
+      this.resetCache();
+      return;
+    }
+    const r = await this.channel.request('sort', { column: sort.column, desc: sort.desc, ...(queryId ? { queryId } : {}) }).catch((e: Error) => ({ ok: false as const, message: e.message }));
+    if (this.sort !== sort || this.queryId !== queryId) return;
+    if (!r.ok) {
+      this.sortError = r.message;
+      this.sortId = 0;
+    } else {
+      this.sortId = r.sortId;
+      this.sortTotal = r.total;
+    }
+    this.resetCache();
   }
 
   private cancelQuery(): void {
@@ -469,6 +506,8 @@ export class JsonlViewer extends LitElement {
       detailLine: this.detail?.line,
       groupSort: this.groupSort,
       showProfile: this.showProfile,
+      sort: this.sort,
+      widths: this.widths,
     };
     vscodeApi.setState(s);
   }
@@ -485,6 +524,7 @@ export class JsonlViewer extends LitElement {
     return html`
       ${this.renderToolbar()}
       ${this.queryError ? html`<div class="query-error" role="alert">${this.queryError.part === 'filter' ? 'Filter' : this.queryError.part === 'search' ? 'Search' : 'Group by'}: ${this.queryError.message}${this.renderCaret()}</div>` : nothing}
+      ${this.sortError ? html`<div class="query-error" role="alert">Sort: ${this.sortError}</div>` : nothing}
       ${this.showColumns ? this.renderColumnChooser() : nothing}
       ${this.showProfile && this.info ? html`<sdg-column-profile .channel=${this.channel} .version=${`${this.info.generation}:${this.info.stats.size}`} .graded=${this.info.stats.correct + this.info.stats.incorrect > 0}
           @close=${() => { this.showProfile = false; this.save(); }}></sdg-column-profile>` : nothing}
@@ -577,7 +617,7 @@ export class JsonlViewer extends LitElement {
     this.ensurePages(first, first + count);
     const rows: TemplateResult[] = [];
     for (let i = first; i < Math.min(total, first + count); i++) rows.push(grouped ? this.renderGroupRow(i) : this.renderRow(i));
-    const template = grouped ? 'minmax(120px, 3fr) 90px 180px' : `70px ${this.columns.map(() => 'minmax(80px, 1fr)').join(' ')}`;
+    const template = grouped ? 'minmax(120px, 3fr) 90px 180px' : columnTemplate(this.columns, this.widths);
     const gridStyle = styleProps({ 'grid-template-columns': template });
     const header = grouped
       ? html`<div class="row header group-header" ${gridStyle}><span>${this.groupBy}
@@ -587,7 +627,7 @@ export class JsonlViewer extends LitElement {
             <vscode-option value="correct">least correct first</vscode-option>
             <vscode-option value="key">by value</vscode-option>
           </vscode-single-select></span><span>samples</span><span>correct</span></div>`
-      : html`<div class="row header" ${gridStyle}><span>line</span>${this.columns.map((c) => html`<span title=${c}>${c}</span>`)}</div>`;
+      : html`<div class="row header" ${gridStyle} role="row"><span>line</span>${renderHeaderCells(this.columns, this.sort, (c) => void this.applySort(nextSort(this.sort, c)), (c, px) => { this.widths = { ...this.widths, [c]: px }; this.scheduleSave(); })}</div>`;
     return html`<div class="list">
       ${header}
       <div class="scroller" tabindex="0" role="grid" aria-rowcount=${total} aria-label=${grouped ? 'Groups' : 'Rows'} @scroll=${this.onScroll} @keydown=${this.onListKey}>
@@ -608,7 +648,7 @@ export class JsonlViewer extends LitElement {
 
   private renderRow(i: number): TemplateResult {
     const r = this.cache.get(i) as RowData | undefined;
-    const gridStyle = styleProps({ 'grid-template-columns': `70px ${this.columns.map(() => 'minmax(80px, 1fr)').join(' ')}` });
+    const gridStyle = styleProps({ 'grid-template-columns': columnTemplate(this.columns, this.widths) });
     const cls = `row ${i === this.cursor ? 'cursor' : ''} ${r && r.status !== 'ok' ? `status-${r.status}` : ''} ${r && r.correct === true ? 'correct' : r && r.correct === false ? 'incorrect' : ''}`;
     if (!r) return html`<div class=${cls} ${gridStyle} role="row"><span class="muted">…</span></div>`;
     const click = (): void => {

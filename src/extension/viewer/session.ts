@@ -10,6 +10,7 @@ import {
   validateQueryIdParams,
   validateQueryParams,
   validateRowsParams,
+  validateSortParams,
   type FileInfo,
   type QueryResult,
   type ViewerHostNotifications,
@@ -21,6 +22,7 @@ import { QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer
 import { queryWorkerPool, WorkerQuery } from '../../core/viewer/workerQuery';
 import type { RowData } from '../../core/viewer/jsonlFile';
 import { profileFile } from '../../core/viewer/profile';
+import { sortLines } from '../../core/viewer/sort';
 import { computeMetrics } from '../../core/math/metrics';
 import type { MetricsResult } from '../../shared/protocol/viewer';
 
@@ -75,6 +77,7 @@ export class ViewerSession {
     });
     c.handle('profile', () => this.kept('profile', () => profileFile(live.file)));
     c.handle('metrics', () => this.kept('metrics', () => this.metrics()));
+    c.handle('sort', (p) => this.sort(validateSortParams(p)));
     c.handle('openInEditor', async (p) => {
       const { line } = validateLineParams(p);
       await hooks.openInEditor?.(line);
@@ -123,6 +126,32 @@ export class ViewerSession {
     return result;
   }
 
+  /** Sorted snapshots (the newest few), by id. */
+  private readonly sorts = new Map<number, { key: string; order: Uint32Array; generation: number }>();
+  private nextSortId = 1;
+
+  private async sort(p: ReturnType<typeof validateSortParams>): Promise<{ ok: true; sortId: number; total: number } | { ok: false; message: string }> {
+    const f = this.live.file;
+    const key = JSON.stringify([p.queryId ?? 0, p.column, p.desc, f.generation, f.stats().size]);
+    for (const [id, s] of this.sorts) if (s.key === key) return { ok: true, sortId: id, total: s.order.length };
+    let lines: number[] | undefined;
+    if (p.queryId !== undefined) {
+      const q = this.query(p.queryId);
+      await q.run.whenDone().catch(() => undefined);
+      lines = q.run.matchSlice(0, q.run.matches.length);
+    } else await f.indexAll();
+    let order: Uint32Array;
+    try {
+      order = await sortLines(f, p.column, p.desc, lines);
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    }
+    const id = this.nextSortId++;
+    this.sorts.set(id, { key, order, generation: f.generation });
+    for (const old of [...this.sorts.keys()].slice(0, Math.max(0, this.sorts.size - KEEP_QUERIES))) this.sorts.delete(old);
+    return { ok: true, sortId: id, total: order.length };
+  }
+
   private async metrics(): Promise<MetricsResult> {
     try {
       return { ok: true, metrics: await computeMetrics({ files: [this.live.file.path] }) };
@@ -151,6 +180,11 @@ export class ViewerSession {
     if (p.view.kind === 'all') {
       await file.ensureLines(p.start + p.count);
       return { rows: await file.rows(p.start, p.count, p.columns), total: file.lineCount, generation };
+    }
+    if (p.view.kind === 'sorted') {
+      const s = this.sorts.get(p.view.sortId);
+      if (!s || s.generation !== generation) throw new Error(`sort ${p.view.sortId} is gone (replaced by a newer one or the file was rewritten)`);
+      return { rows: await file.rowsFor(Array.from(s.order.subarray(p.start, p.start + p.count)), p.columns), total: s.order.length, generation };
     }
     const q = this.query(p.view.queryId);
     if (p.view.kind === 'query') {

@@ -18,7 +18,14 @@ export type MetricsResult = { ok: true; metrics: DatasetMetrics[] } | { ok: fals
 /** Kept here (not imported from core) so the webview bundle stays free of engine code. */
 export const GROUP_SORT_NAMES: readonly GroupSort[] = ['first', 'count', 'correct', 'key'];
 
-export type ViewRef = { kind: 'all' } | { kind: 'query'; queryId: number } | { kind: 'group'; queryId: number; group: number };
+export type ViewRef = { kind: 'all' } | { kind: 'query'; queryId: number } | { kind: 'group'; queryId: number; group: number } | { kind: 'sorted'; sortId: number };
+
+/** Sort all lines (no queryId) or a query's matches by one field. */
+export interface SortParams {
+  queryId?: number;
+  column: string;
+  desc: boolean;
+}
 
 export interface RowsParams {
   view: ViewRef;
@@ -44,6 +51,8 @@ export type ViewerRequests = {
   openInEditor: { params: { line: number }; result: void };
   /** Column profile of the whole file (kept per file version: asking again returns the kept result). */
   profile: { params: Record<string, never>; result: FileProfile };
+  /** A sorted snapshot of a view: its rows are read with `{ kind: 'sorted', sortId }`. */
+  sort: { params: SortParams; result: { ok: true; sortId: number; total: number } | { ok: false; message: string } };
   /** accuracy, pass@k and maj@k of a graded file (kept per file version). */
   metrics: { params: Record<string, never>; result: MetricsResult };
 };
@@ -111,8 +120,10 @@ export function validateViewRef(v: unknown): ViewRef {
       return { kind: 'query', queryId: int(o.queryId, 'view.queryId', 1) };
     case 'group':
       return { kind: 'group', queryId: int(o.queryId, 'view.queryId', 1), group: int(o.group, 'view.group', 0) };
+    case 'sorted':
+      return { kind: 'sorted', sortId: int(o.sortId, 'view.sortId', 1) };
     default:
-      throw new ProtocolError('view.kind must be "all", "query" or "group"');
+      throw new ProtocolError('view.kind must be "all", "query", "group" or "sorted"');
   }
 }
 
@@ -160,5 +171,12 @@ export function validateQueryParams(v: unknown): QueryParams {
   }
   if (o.filter !== undefined && o.filter !== null) out.filter = str(o.filter, 'filter', VIEWER_LIMITS.maxFilterChars);
   if (o.groupBy !== undefined && o.groupBy !== null) out.groupBy = str(o.groupBy, 'groupBy', VIEWER_LIMITS.maxColumnChars);
+  return out;
+}
+
+export function validateSortParams(v: unknown): SortParams {
+  const o = obj(v, 'sort params');
+  const out: SortParams = { column: str(o.column, 'column', VIEWER_LIMITS.maxColumnChars), desc: bool(o.desc, 'desc') };
+  if (o.queryId !== undefined && o.queryId !== null) out.queryId = int(o.queryId, 'queryId', 1);
   return out;
 }
