@@ -297,6 +297,41 @@ describe('SDG Studio in code-server (vscode)', function () {
       await leaveWebview(page);
     });
 
+    it('opens the graded labeling output in the viewer: column profile, plots and metrics', async function () {
+      if (!labelRunDir) this.skip(); // the labeling test failed
+      const graded = labelRunDir.replace(/\.run$/, '').replace(/\.jsonl$/, '.graded.jsonl');
+      if (!existsSync(graded)) this.skip(); // the grading test failed
+      await runCommand(page, 'View: Close All Editors', 20_000);
+      await runCommand(page, 'SDG: Open Studio');
+      const studio = webviewContent(page);
+      await studio.locator('vscode-tab-header', { hasText: 'Run' }).click({ timeout: 60_000 });
+      const card = studio.locator(`.run[data-run="${labelRunDir}"]`);
+      // Grading again names the graded file; its link opens it in the viewer.
+      await card.locator('vscode-button', { hasText: /^\s*Grade\s*$/ }).click({ timeout: 30_000 });
+      await card.locator('.postprocess-result a', { hasText: '.graded.jsonl' }).click({ timeout: 60_000 });
+      await page.locator('.tab', { hasText: '.graded.jsonl' }).first().waitFor({ timeout: 30_000 });
+      const studioTab = page.locator('.tab', { hasText: 'SDG Studio' });
+      await studioTab.first().click({ button: 'middle' });
+      await studioTab.first().waitFor({ state: 'detached', timeout: 20_000 });
+      const viewer = webviewContent(page);
+      await viewer.locator('.statusbar', { hasText: '4 records' }).waitFor({ timeout: 60_000 });
+      await viewer.locator('vscode-button', { hasText: 'Profile' }).click();
+      const pane = viewer.locator('sdg-column-profile');
+      await pane.getByText('4 records in 4 lines').waitFor({ timeout: 60_000 });
+      await pane.locator('tr[data-field="is_correct"]').waitFor({ timeout: 30_000 });
+      await pane.locator('.plot-share svg.chart').waitFor({ timeout: 30_000 });
+      const rows = readFileSync(graded, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const correct = rows.filter((r) => r.is_correct === true).length;
+      const metrics = pane.locator('table.metrics');
+      await metrics.waitFor({ timeout: 60_000 });
+      // One sample per problem: accuracy = pass@1 = the correct share, as on the run card.
+      const cells = await metrics.locator('tr').nth(1).locator('td').allInnerTexts();
+      assert.equal(cells[3], `${((correct / rows.length) * 100).toFixed(1)}%`);
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, 'viewer-profile.png') });
+      await leaveWebview(page);
+    });
+
     it('compares two labeling runs of the same rows: parameters that differ, per input side by side', async function () {
       if (!labelRunDir) this.skip(); // the labeling test failed
       await runCommand(page, 'View: Close All Editors', 20_000);
