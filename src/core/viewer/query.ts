@@ -112,7 +112,42 @@ export class LineList {
  * over the chunk decoded byte-for-byte (positions are byte offsets); regex: the regex over the
  * UTF-8 decoded chunk; none: every line.
  */
-type Prefilter = { kind: 'bytes'; needle: Buffer } | { kind: 'latin1'; re: RegExp } | { kind: 'regex'; re: RegExp } | { kind: 'none' };
+type Prefilter =
+  | { kind: 'bytes'; needle: Buffer }
+  | { kind: 'latin1'; re: RegExp }
+  | { kind: 'regex'; re: RegExp }
+  | { kind: 'none' }
+  /** Lines holding any of the needles, or a \\uXXXX escape whose four hex digits (lower-cased) are in `escapes`. */
+  | { kind: 'anyBytes'; needles: Buffer[]; escapes: Set<string> };
+
+const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+
+/** Line indexes (within the chunk, ascending, distinct) that an anyBytes prefilter lets through. */
+function anyBytesCandidates(chunk: RawChunk, p: { needles: Buffer[]; escapes: Set<string> }): number[] {
+  const { buf, lineOf, lineEnd } = chunk;
+  const found: number[] = [];
+  for (const needle of p.needles) {
+    let pos = buf.indexOf(needle, 0);
+    while (pos !== -1) {
+      const i = lineOf(pos);
+      found.push(i);
+      pos = buf.indexOf(needle, lineEnd(i));
+    }
+  }
+  if (p.escapes.size > 0) {
+    let pos = buf.indexOf(BACKSLASH_U, 0);
+    while (pos !== -1) {
+      if (pos + 6 <= buf.length && p.escapes.has(buf.toString('latin1', pos + 2, pos + 6).toLowerCase())) {
+        const i = lineOf(pos);
+        found.push(i);
+        pos = buf.indexOf(BACKSLASH_U, lineEnd(i));
+      } else pos = buf.indexOf(BACKSLASH_U, pos + 2);
+    }
+  }
+  if (p.needles.length + (p.escapes.size > 0 ? 1 : 0) <= 1) return found;
+  found.sort((a, b) => a - b);
+  return found.filter((x, k) => k === 0 || found[k - 1] !== x);
+}
 
 /**
  * A literal that every match of `source` must contain (the longest run of plain characters at
@@ -278,37 +313,27 @@ function compileSearch(s: SearchSpec): CompiledSearch {
   };
 }
 
-/** Latin-1 regex source matching exactly the given bytes. */
-function latin1Source(bytes: Buffer): string {
-  return escapeRegExp(bytes.toString('latin1'));
-}
-
-/** A hex digit in either case, as a regex source. */
-function hexClass(d: string): string {
-  return /[a-f]/i.test(d) ? `[${d.toLowerCase()}${d.toUpperCase()}]` : d;
-}
-
 /**
- * Regex sources (over Latin-1 decoded bytes) for every way JSON can write the code point `cp`
- * inside a string: as UTF-8, as \uXXXX (any hex case; a surrogate pair above U+FFFF) and as a
- * short escape (\" \\ \/ \b \f \n \r \t).
+ * Every way JSON can write the code point `cp` inside a string, as an anyBytes prefilter part:
+ * its UTF-8 bytes and a short escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t) as needles, and its first
+ * UTF-16 unit as \\uXXXX (any hex case; for a surrogate pair, the high half is enough).
  */
-function writtenForms(cp: number): string[] {
+function addWrittenForms(cp: number, needles: Buffer[], escapes: Set<string>): void {
   const ch = String.fromCodePoint(cp);
-  const forms = [latin1Source(Buffer.from(ch, 'utf8'))];
-  let esc = '';
-  for (let k = 0; k < ch.length; k++) esc += '\\\\u' + [...ch.charCodeAt(k).toString(16).padStart(4, '0')].map(hexClass).join('');
-  forms.push(esc);
-  const short: Record<string, string> = { '"': '"', '\\': '\\\\', '/': '\\/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
-  if (short[ch] !== undefined) forms.push('\\\\' + short[ch]);
-  return forms;
+  const add = (b: Buffer): void => {
+    if (!needles.some((n) => n.equals(b))) needles.push(b);
+  };
+  add(Buffer.from(ch, 'utf8'));
+  const short: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
+  if (short[ch] !== undefined) add(Buffer.from('\\' + short[ch], 'latin1'));
+  escapes.add(ch.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 let lowerSources: Map<number, number[]> | undefined;
 /**
  * The code points whose lower case contains `cp` (`cp` itself included when it is its own lower
  * case), so a case-insensitive match of a text holding `cp` must contain one of them in the
- * line. Built once from String.prototype.toLowerCase over all code points (~90 ms), plus the
+ * line. Built once per thread from String.prototype.toLowerCase over all code points, plus the
  * one context-dependent mapping it applies (a final capital sigma becomes ς).
  */
 function lowerCaseSources(cp: number): number[] {
@@ -320,11 +345,20 @@ function lowerCaseSources(cp: number): number[] {
       if (!list) m.set(y, [x]);
       else if (!list.includes(x)) list.push(x);
     };
-    for (let x = 0; x <= 0x10ffff; x++) {
-      if (x >= 0xd800 && x <= 0xdfff) continue;
-      const own = String.fromCodePoint(x);
-      const lower = own.toLowerCase();
-      if (lower !== own) for (const c of lower) add(c.codePointAt(0)!, x);
+    // Blocks of 4,096 code points lower-cased at once; only blocks that change are looked at
+    // one by one (about 30 ms in all).
+    const block: number[] = [];
+    for (let base = 0; base <= 0x10ffff; base += 4096) {
+      block.length = 0;
+      for (let x = base; x < base + 4096 && x <= 0x10ffff; x++) if (x < 0xd800 || x > 0xdfff) block.push(x);
+      if (block.length === 0) continue;
+      const all = String.fromCodePoint(...block);
+      if (all.toLowerCase() === all) continue;
+      for (const x of block) {
+        const own = String.fromCodePoint(x);
+        const lower = own.toLowerCase();
+        if (lower !== own) for (const c of lower) add(c.codePointAt(0)!, x);
+      }
     }
     add(0x3c2, 0x3a3); // Σ at the end of a word lower-cases to ς
     lowerSources = m;
@@ -351,18 +385,23 @@ export function escapedTextPrefilter(text: string, caseSensitive: boolean): Pref
   if (tcps.some((c) => c === 0xfffd || (c >= 0xd800 && c <= 0xdfff))) return { kind: 'none' };
   // Case-insensitive but no character of the text has another case: the same as case-sensitive.
   const caseless = !caseSensitive && t === text && tcps.every((c) => { const src = lowerCaseSources(c); return src.length === 1 && src[0] === c; });
+  const needles: Buffer[] = [];
+  const escapes = new Set<string>();
   if (caseSensitive || caseless) {
-    const alts = [latin1Source(Buffer.from(text, 'utf8'))];
-    for (const c of tcps) for (const f of writtenForms(c).slice(1)) if (!alts.includes(f)) alts.push(f);
-    return { kind: 'latin1', re: new RegExp(alts.join('|'), 'g') };
+    // The text as written, or a match with at least one character escaped.
+    needles.push(Buffer.from(text, 'utf8'));
+    const single: Buffer[] = [];
+    for (const c of tcps) addWrittenForms(c, single, escapes);
+    // A character's own UTF-8 bytes are not evidence of an escape: keep only the short escapes.
+    for (const b of single) if (b[0] === 0x5c && b.length === 2 && !needles.some((n) => n.equals(b))) needles.push(b);
+    return { kind: 'anyBytes', needles, escapes };
   }
   // Anchor on one non-ASCII character (the highest code point: usually the rarest script).
   const anchor = tcps.filter((c) => c > 0x7f).sort((a, b) => b - a)[0];
   if (anchor === undefined) return { kind: 'none' };
-  const alts: string[] = [];
-  for (const x of lowerCaseSources(anchor)) for (const f of writtenForms(x)) if (!alts.includes(f)) alts.push(f);
-  if (alts.length === 0) return { kind: 'none' };
-  return { kind: 'latin1', re: new RegExp(alts.join('|'), 'g') };
+  for (const x of lowerCaseSources(anchor)) addWrittenForms(x, needles, escapes);
+  if (needles.length === 0) return { kind: 'none' };
+  return { kind: 'anyBytes', needles, escapes };
 }
 
 function anyString(v: unknown, match: (s: string) => boolean): boolean {
@@ -781,6 +820,8 @@ export class QueryScanner {
           consider(i);
           re.lastIndex = lineEnd(i);
         }
+      } else if (prefilter.kind === 'anyBytes') {
+        for (const i of anyBytesCandidates(chunk, prefilter)) consider(i);
       } else if (prefilter.kind === 'bytes') {
         let pos = buf.indexOf(prefilter.needle, 0);
         while (pos !== -1) {
