@@ -22,6 +22,7 @@ import { currentCommand, writeCommandRecord } from '../../core/scale/command';
 import { chunkOutputPath, validateChunk, type Chunk } from '../../core/scale/shard';
 import { createProgressRenderer } from '../progress';
 import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
+import { addEndpointFlags, addProgressFlags, showProgress } from '../endpointFlags';
 
 interface GenerateFlags {
   input: string;
@@ -55,6 +56,7 @@ interface GenerateFlags {
   dryRun?: boolean;
   overwrite?: boolean;
   progress?: boolean;
+  quiet?: boolean;
   numChunks?: string;
   chunkId?: string;
   python?: string;
@@ -233,19 +235,15 @@ async function dryRun(options: ReturnType<typeof optionsFromFlags>): Promise<voi
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('generate')
     .description('Generate solutions for every problem of a dataset (one request per problem and seed, n samples each); re-run to resume')
     .requiredOption('--input <file>', 'problems JSONL (gsm8k, math/MATH-500, or any JSONL with --field)')
     .option('--output <file>', 'output JSONL (run folder: <file>.run/)')
-    .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked, gsm8k_text_with_code, math_text_with_code, ...) or a YAML file')
-    .option('--base-url <url>', 'OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; repeat it (or separate with commas) for a pool of servers serving the same model; URL#weight=2&max=64 sets a server\'s share and limit', collect, [])
-    .option('--model <name>', 'model name as the server serves it')
-    .option('--api-key-env <VAR>', 'environment variable holding the API key')
-    .option('--api-kind <kind>', 'chat (default), completions (raw prompt built by --formatter) or triton (Triton /v2/models/<model>/generate; --base-url is the server root)')
-    .option('--formatter <name>', `conversation formatter for --api-kind completions or triton: ${FORMATTER_NAMES.join(', ')}`)
-    .option('--chat-template <file>', 'the model\'s own chat template for --api-kind completions or triton: its tokenizer_config.json or a .jinja file')
-    .option('--preset <name>', `endpoint preset: ${PRESET_NAMES.join(', ')}`)
+    .requiredOption('--prompt <name|file>', 'built-in prompt config (generic_math, gsm8k_text, math_text, gsm8k_generate_masked, math_generate_masked, gsm8k_text_with_code, math_text_with_code, ...) or a YAML file');
+  addEndpointFlags(cmd);
+  addProgressFlags(cmd);
+  cmd
     .option('--num-seeds <k>', 'seeds per problem (one request each)', '1')
     .option('--start-seed <s>', 'first seed', '0')
     .option('--num-samples <n>', 'samples per request (n), one output row each', '1')
@@ -255,8 +253,6 @@ export function register(program: Command): void {
     .option('--max-tokens <m>', 'maximum tokens per sample')
     .option('--stop <s...>', 'stop strings (\\n for a newline)')
     .option('--concurrency <c>', 'requests in flight (default: the preset\'s; custom: 32)')
-    .option('--rpm <n>', 'requests per minute limit')
-    .option('--tpm <n>', 'tokens per minute limit')
     .option('--timeout <seconds>', 'per-request time-out')
     .option('--max-response-mb <MiB>', 'largest answer accepted per request (default 64); a bigger one fails its item')
     .option('--limit <l>', 'only the first L problems')
@@ -266,7 +262,6 @@ export function register(program: Command): void {
     .option('--few-shot-count <n>', 'few-shot examples to show (default: the prompt config\'s)')
     .option('--dry-run', 'print the first rendered prompt and the request parameters; send nothing')
     .option('--overwrite', 'discard existing output rows and start over')
-    .option('--no-progress', 'no progress bar')
     .option('--num-chunks <n>', 'split the input into N chunks (rows with input_index % N == chunk id); see docs/scale-out.md')
     .option('--chunk-id <i>', 'the chunk this run does (0..N-1); output OUT-chunkI.jsonl (or {chunk} in --output)')
     .option('--python <path>', 'code mode (*_with_code prompts): the Python interpreter of the local sandbox (default python3)')
@@ -292,7 +287,7 @@ export function register(program: Command): void {
       const apiKey = resolveApiKey(options.endpoint);
 
       const cancel = cancelOnSignals();
-      const renderer = flags.progress === false ? null : createProgressRenderer({ label: 'generate' });
+      const renderer = showProgress(flags) ? createProgressRenderer({ label: 'generate' }) : null;
       // The command goes into the run folder once the run has opened (its config was accepted),
       // so that `sdg merge` can print the exact command that resumes this run.
       let recorded: Promise<void> | undefined;

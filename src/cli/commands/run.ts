@@ -16,6 +16,7 @@ import { estimatePipeline, formatPipelineEstimate } from '../../core/estimate/pi
 import { checkLimit, type LimitName } from '../../core/limits';
 import { createProgressRenderer, type ProgressRenderer } from '../progress';
 import { CANCELLED_EXIT_CODE, cancelOnSignals } from '../signals';
+import { addEndpointFlags, addProgressFlags, showProgress } from '../endpointFlags';
 
 interface RunFlags {
   baseUrl: string[];
@@ -35,6 +36,7 @@ interface RunFlags {
   dryRun?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
+  progress?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -114,26 +116,19 @@ export function readEndpointFile(file: string, fallback?: EndpointProfile): Endp
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('run <pipeline>')
-    .description('Run a pipeline (built-in name or YAML file) into --output-dir; the same command again resumes')
-    .option('--base-url <url>', 'OpenAI-compatible base URL of the default endpoint; repeat it (or separate with commas) for a pool of servers serving the same model (URL#weight=2&max=64)', collect, [])
-    .option('--model <name>', 'model of the default endpoint')
-    .option('--api-key-env <VAR>', 'environment variable holding the API key')
-    .option('--api-kind <kind>', 'chat, completions or triton (Triton /v2/models/<model>/generate; --base-url is the server root)')
-    .option('--formatter <name>', 'conversation formatter for --api-kind completions or triton')
-    .option('--chat-template <file>', 'the model\'s own chat template for --api-kind completions or triton: its tokenizer_config.json or a .jinja file')
-    .option('--preset <name>', `server preset (${PRESET_NAMES.join(', ')})`)
+    .description('Run a pipeline (built-in name or YAML file) into --output-dir; the same command again resumes');
+  addEndpointFlags(cmd, 'the default endpoint');
+  addProgressFlags(cmd);
+  cmd
     .option('--set <key=value>', 'pipeline parameter (repeatable); lists: a,b,c or a JSON list', collect, [])
     .option('--endpoint-file <file>', 'YAML with endpoint roles and per-stage endpoints')
     .option('--output-dir <dir>', 'run folder (output.jsonl, stages/, manifest.json)')
     .option('--workspace <promptsDir>', 'workspace prompts folder (pipelines/ and templates/ override the built-ins)')
     .option('--concurrency <n>', 'requests in flight per stage', '16')
-    .option('--rpm <n>', 'requests per minute limit')
-    .option('--tpm <n>', 'tokens per minute limit')
     .option('--dry-run', 'print the first prompt of every stage; send nothing')
     .option('--overwrite', 'discard an earlier run in --output-dir and start over')
-    .option('--quiet', 'no progress lines')
     .action(async (name: string, f: RunFlags) => {
       const { def, templates } = resolvePipeline(name, f.workspace);
       const params = resolveParameters(def, parseSets(f.set), {}, { allowMissing: f.dryRun });
@@ -208,12 +203,12 @@ export function register(program: Command): void {
           tokensPerMinute: positiveInt('--tpm', f.tpm, 'tokensPerMinute'),
           overwrite: f.overwrite,
           signal: cancel.signal,
-          onStage: f.quiet ? undefined : (stage, status, detail) => {
+          onStage: !showProgress(f) ? undefined : (stage, status, detail) => {
             const line = `sdg: ${stage}: ${status}${detail ? ` (${detail})` : ''}`;
-            if (bar && !f.quiet) bar.renderer.log(line);
+            if (bar && showProgress(f)) bar.renderer.log(line);
             else process.stderr.write(line + '\n');
           },
-          onProgress: f.quiet ? undefined : (stage, e) => progressFor(stage).update(e),
+          onProgress: !showProgress(f) ? undefined : (stage, e) => progressFor(stage).update(e),
         });
       } finally {
         (bar as { renderer: ProgressRenderer } | null)?.renderer.finish();
