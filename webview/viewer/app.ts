@@ -728,7 +728,7 @@ export class JsonlViewer extends LitElement {
       ${d.fields.length === 0 ? html`<sdg-long-text .text=${d.text + (d.textTruncated ? '\n…' : '')}></sdg-long-text>` : nothing}
       ${d.fields.map((f) => html`<section class="field">
         <div class="field-name">${f.name} <span class="muted">${f.kind}${f.truncated ? `, first ${f.text.length.toLocaleString()} of ${f.totalChars.toLocaleString()} characters` : ''}</span></div>
-        <sdg-long-text .text=${f.text} .mode=${f.kind === 'string' ? this.renderMode : 'text'}></sdg-long-text>
+        <sdg-long-text .text=${f.text} .mode=${f.kind === 'string' ? this.renderMode : 'text'} .codeBlocks=${f.kind === 'string'}></sdg-long-text>
       </section>`)}
       ${d.fields.length > 0 ? html`<details class="raw"><summary>JSON</summary><sdg-long-text .text=${d.text + (d.textTruncated ? '\n…' : '')}></sdg-long-text></details>` : nothing}
     </div>`;

@@ -4,16 +4,23 @@
  *    runs of combining marks are drawn up to 16 and counted beyond;
  *  - Markdown / Markdown + LaTeX (richText.ts): only for values up to RICH_LIMITS.richChars
  *    (longer ones are plain text, with a note), formulas bounded in count, size and nesting.
+ *  - code-mode solutions (logic/codeBlocks.ts, when `codeBlocks` is set and the value is within
+ *    RICH_LIMITS.richChars): prose as above in the chosen mode, each `<llm-code>` block as
+ *    <pre class="code-block">, each `<llm-code-output>` as <pre class="code-output">, with class
+ *    `failed` and an "error" badge when the output shows a failed execution. Text nodes only.
  * Light DOM, so viewer.css and KaTeX's CSS apply.
  */
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { plainParts, renderRich, RICH_LIMITS, type PlainPart, type RenderMode } from './richText.js';
+import { hasCodeBlocks, splitCodeBlocks, type CodeSegment } from './logic/codeBlocks.js';
 
 @customElement('sdg-long-text')
 export class LongText extends LitElement {
   @property({ attribute: false }) text = '';
   @property({ attribute: false }) mode: RenderMode = 'text';
+  /** Show `<llm-code>` / `<llm-code-output>` blocks as code (string fields; not the raw JSON). */
+  @property({ attribute: false }) codeBlocks = false;
   @state() private showAll = false;
   @state() private skippedMath = 0;
   private renderedKey = '';
@@ -30,7 +37,33 @@ export class LongText extends LitElement {
     return this.mode !== 'text' && this.text.length <= RICH_LIMITS.richChars;
   }
 
+  /** The value split into prose / code / output, when it has blocks and is small enough. */
+  private get segments(): CodeSegment[] | undefined {
+    if (!this.codeBlocks || this.text.length > RICH_LIMITS.richChars || !hasCodeBlocks(this.text)) return undefined;
+    if (this.segmentsFor !== this.text) {
+      this.segmentsFor = this.text;
+      this.segmentsCache = splitCodeBlocks(this.text);
+    }
+    return this.segmentsCache;
+  }
+  private segmentsFor: string | undefined;
+  private segmentsCache: CodeSegment[] = [];
+
+  private renderSegments(segments: CodeSegment[]): TemplateResult {
+    const plain = (text: string) => plainParts(text).map((p) => (typeof p === 'string' ? p : html`<span class="elided" title="combining marks not drawn">[${p.elidedMarks.toLocaleString()} more combining marks]</span>`));
+    return html`<div class="segments">${segments.map((s, i) => {
+      if (s.kind === 'prose') return this.mode === 'text' ? html`<pre class="plain">${plain(s.text)}</pre>` : html`<div class="rich-part"></div>`;
+      if (s.kind === 'code') {
+        return html`<div class="code-label" aria-hidden="true">python${s.terminated ? '' : ' (no end tag)'}</div><pre class="code-block" aria-label=${`Python code block ${segments.slice(0, i + 1).filter((x) => x.kind === 'code').length}`}>${plain(s.text)}</pre>`;
+      }
+      const n = segments.slice(0, i + 1).filter((x) => x.kind === 'output').length;
+      return html`${s.failed ? html`<div class="code-label failed"><vscode-badge class="bad" title=${`Failed execution: ${s.reason}`}>error</vscode-badge> ${s.reason}</div>` : html`<div class="code-label" aria-hidden="true">output</div>`}<pre class=${s.failed ? 'code-output failed' : 'code-output'} aria-label=${s.failed ? `Output ${n}: failed execution (${s.reason})` : `Output ${n}`}>${plain(s.text)}</pre>`;
+    })}</div>${this.skippedMath > 0 ? html`<div class="note">${this.skippedMath.toLocaleString()} formula${this.skippedMath === 1 ? ' is' : 's are'} shown as source: more than ${RICH_LIMITS.mathCount} in this value, or too long or deeply nested to typeset safely (hover for the reason).</div>` : nothing}`;
+  }
+
   override render(): TemplateResult {
+    const segments = this.segments;
+    if (segments) return this.renderSegments(segments);
     if (this.rich) {
       return html`<div class="rich"></div>${this.skippedMath > 0 ? html`<div class="note">${this.skippedMath.toLocaleString()} formula${this.skippedMath === 1 ? ' is' : 's are'} shown as source: more than ${RICH_LIMITS.mathCount} in this value, or too long or deeply nested to typeset safely (hover for the reason).</div>` : nothing}`;
     }
@@ -60,9 +93,25 @@ export class LongText extends LitElement {
   }
 
   override updated(): void {
-    const key = this.rich ? `${this.mode}\u0000${this.text}` : '';
+    const segments = this.segments;
+    const key = this.rich ? `${segments ? 'code' : ''}\u0000${this.mode}\u0000${this.text}` : '';
     if (key === this.renderedKey) return;
     this.renderedKey = key;
+    if (segments) {
+      if (this.mode === 'text') return;
+      const hosts = Array.from(this.querySelectorAll<HTMLElement>(':scope > .segments > .rich-part'));
+      const prose = segments.filter((s) => s.kind === 'prose');
+      let formulas = 0;
+      let skipped = 0;
+      prose.forEach((s, i) => {
+        if (!hosts[i]) return;
+        const r = renderRich(hosts[i], s.text, this.mode as Exclude<RenderMode, 'text'>, formulas);
+        formulas += r.formulas;
+        skipped += r.skippedMath;
+      });
+      this.skippedMath = skipped;
+      return;
+    }
     const host = this.querySelector<HTMLElement>(':scope > .rich');
     if (!host || this.mode === 'text') return;
     this.skippedMath = renderRich(host, this.text, this.mode).skippedMath;

@@ -90,8 +90,11 @@ export function mathTooComplex(tex: string): string | undefined {
   return undefined;
 }
 
-/** Render `text` as Markdown (mode markdown) or Markdown + LaTeX (mode math) into `host`, replacing its content. Callers keep values above RICH_LIMITS.richChars plain. */
-export function renderRich(host: HTMLElement, text: string, mode: Exclude<RenderMode, 'text'>): { skippedMath: number } {
+/**
+ * Render `text` as Markdown (mode markdown) or Markdown + LaTeX (mode math) into `host`, replacing its content. Callers keep values above RICH_LIMITS.richChars plain.
+ * `firstMath`: formulas already typeset from earlier parts of the same value (the count limit is per value).
+ */
+export function renderRich(host: HTMLElement, text: string, mode: Exclude<RenderMode, 'text'>, firstMath = 0): { skippedMath: number; formulas: number } {
   host.replaceChildren();
   const maths: Array<{ tex: string; display: boolean }> = [];
   let src = shortenCombiningRuns(text);
@@ -112,7 +115,7 @@ export function renderRich(host: HTMLElement, text: string, mode: Exclude<Render
     const m = maths[Number(el.dataset.math)];
     if (!m) continue;
     const source = m.display ? `$$${m.tex}$$` : `$${m.tex}$`;
-    const why = Number(el.dataset.math) >= RICH_LIMITS.mathCount ? `more than ${RICH_LIMITS.mathCount} formulas in this value` : mathTooComplex(m.tex);
+    const why = firstMath + Number(el.dataset.math) >= RICH_LIMITS.mathCount ? `more than ${RICH_LIMITS.mathCount} formulas in this value` : mathTooComplex(m.tex);
     if (why) {
       skippedMath++;
       el.textContent = source;
@@ -128,5 +131,5 @@ export function renderRich(host: HTMLElement, text: string, mode: Exclude<Render
     }
   }
   host.append(box);
-  return { skippedMath };
+  return { skippedMath, formulas: maths.length };
 }
