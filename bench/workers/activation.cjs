@@ -52,6 +52,8 @@ Module._load = function (request, ...rest) {
   return originalLoad.call(this, request, ...rest);
 };
 
+const pkg = require(join(ROOT, 'package.json'));
+
 async function main() {
   const context = {
     subscriptions: [],
@@ -65,6 +67,8 @@ async function main() {
     logUri: stub('logUri'),
     extensionMode: 1,
     asAbsolutePath: (p) => join(ROOT, p),
+    // VS Code always gives the extension's own description (the walkthrough uses its id).
+    extension: { id: `${pkg.publisher}.${pkg.name}`, extensionPath: ROOT, packageJSON: pkg, isActive: true },
   };
   const t0 = performance.now();
   const ext = require(join(ROOT, 'dist/extension.js'));
