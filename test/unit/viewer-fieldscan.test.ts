@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { KeyScan } from '../../src/core/viewer/fieldScan';
 import { JsonlFile } from '../../src/core/viewer/jsonlFile';
 import { QueryRun } from '../../src/core/viewer/query';
+import { WorkerQuery } from '../../src/core/viewer/workerQuery';
 
 const KEYS = ['seed', 'input_index', 'is_correct', 'meta', 'é'];
 
@@ -35,6 +36,13 @@ const UNDECIDED = [
   '{"seed":[1,2}',
   '{"seed":"open}',
   '{"seed":-}',
+  // Numbers outside JSON's grammar in values the scan skips.
+  '{"seed":4,"x":01}',
+  '{"seed":4,"x":1.}',
+  '{"seed":4,"x":1e}',
+  '{"seed":4,"x":+1}',
+  '{"seed":4,"x":1-2}',
+  '{"seed":4,"x":.5}',
 ];
 
 describe('viewer key scan', () => {
@@ -55,6 +63,73 @@ describe('viewer key scan', () => {
 
   it('leaves non-objects, malformed lines and escaped keys to the full parse', () => {
     for (const line of UNDECIDED) assert.equal(read(line), undefined, line);
+  });
+
+  it('never counts a line that is not JSON by its fields, before and after the analysis pass', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'sdg-keyscan-'));
+    try {
+      // Lines whose only defect is inside a string the queries do not read: the key scan sees a
+      // well-formed object, JSON.parse (and the row list) a bad line.
+      const defects = [
+        // A raw tab inside a string (the escaped \t before it is fine).
+        Buffer.from('{"seed":4,"is_correct":false,"input_index":1,"generation":"a\\tb raw tab:\t"}'),
+        // An escape JSON does not have (\x); the escaped backslash before it is fine.
+        Buffer.from('{"seed":4,"is_correct":false,"input_index":1,"generation":"bad escape \\\\x \\x"}'),
+        // Invalid UTF-8.
+        Buffer.concat([Buffer.from('{"seed":4,"is_correct":false,"input_index":1,"generation":"bytes '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]),
+        // A raw control character.
+        Buffer.from('{"seed":4,"is_correct":false,"input_index":1,"generation":"ctl \\u0001 \u0001"}'),
+      ];
+      const good = (i: number) => Buffer.from(JSON.stringify({ seed: i % 5, is_correct: i % 3 === 0, input_index: i % 7, generation: `g ${i} \\ "q"` }));
+      const parts: Buffer[] = [];
+      const expectBad = new Set<number>();
+      for (let i = 0; i < 400; i++) {
+        if (i % 50 === 7) {
+          expectBad.add(i);
+          parts.push(defects[Math.floor(i / 50) % defects.length]);
+        } else parts.push(good(i));
+        parts.push(Buffer.from('\n'));
+      }
+      const p = join(dir, 'defects.jsonl');
+      writeFileSync(p, Buffer.concat(parts));
+      const f = await JsonlFile.open(p, { chunkBytes: 2048 });
+      try {
+        const check = async (when: string) => {
+          for (const spec of [{ filter: 'seed == 4 && is_correct == false' }, { filter: 'input_index == 1' }, { groupBy: 'input_index' }, { groupBy: 'seed', filter: 'is_correct == false' }]) {
+            const fast = new QueryRun(f, spec);
+            const slow = new QueryRun(f, spec, { keyScan: false });
+            await fast.advance();
+            await slow.advance();
+            const label = `${when}: ${JSON.stringify(spec)}`;
+            assert.deepEqual(fast.matchSlice(0, 1000), slow.matchSlice(0, 1000), label);
+            assert.deepEqual(fast.groupSlice(0, 100), slow.groupSlice(0, 100), label);
+            for (const line of expectBad) {
+              if (spec.groupBy === 'input_index') {
+                const missing = fast.groupSlice(0, 100).find((g) => g.key === '(missing)');
+                assert.ok(missing && fast.groupLines(missing.index, 0, 1000).includes(line), `${label}: line ${line + 1} under (missing)`);
+              } else assert.ok(!fast.matchSlice(0, 1000).includes(line), `${label}: line ${line + 1} excluded`);
+            }
+            // The extension's path: worker threads, given what the analysis knows.
+            const w = new WorkerQuery(f, spec, { workers: 2, minParallelBytes: 0 });
+            await w.whenDone();
+            assert.deepEqual(w.matchSlice(0, 1000), slow.matchSlice(0, 1000), `${label} (workers)`);
+            assert.deepEqual(w.groupSlice(0, 100), slow.groupSlice(0, 100), `${label} (workers)`);
+          }
+        };
+        await f.indexAll();
+        assert.equal(f.knownMalformed(), undefined);
+        await check('before the analysis');
+        await f.analyzeAll();
+        const known = f.knownMalformed();
+        assert.deepEqual(known && new Set(known.lines), expectBad);
+        await check('after the analysis');
+      } finally {
+        await f.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('filter and group-by results are the same as with a full parse of every line', async () => {

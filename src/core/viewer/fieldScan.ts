@@ -6,9 +6,11 @@
  * large records (`seed`, `input_index` beside a 10 KB `generation`), so this is most of their work.
  *
  * The scan returns undefined ("cannot decide") for anything unusual: a line that is not an
- * object, an escaped key, a structural error, a value that does not parse. Callers then parse the
- * whole line. It does not check what is inside strings (a raw control character or a bad escape
- * in a value it skips); callers that must be exact about validity confirm with a full parse.
+ * object, an escaped key, a structural error, a number outside JSON's grammar, a value that does
+ * not parse. Callers then parse the whole line. It does not check what is inside strings (a raw
+ * control character, a bad escape or invalid UTF-8 in a value it skips): the query trusts a
+ * line's fields only where the viewer's analysis pass found the line parses, and confirms with a
+ * full parse elsewhere (see QueryScanner in query.ts).
  */
 
 const QUOTE = 0x22;
@@ -82,14 +84,33 @@ function skipValue(buf: Buffer, pos: number, end: number, depth: number): number
   if (c === 0x74 /* t */) return len === 4 && buf[pos + 1] === 0x72 && buf[pos + 2] === 0x75 && buf[pos + 3] === 0x65 ? p : -1;
   if (c === 0x66 /* f */) return len === 5 && buf[pos + 1] === 0x61 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x73 && buf[pos + 4] === 0x65 ? p : -1;
   if (c === 0x6e /* n */) return len === 4 && buf[pos + 1] === 0x75 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x6c ? p : -1;
-  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-    for (let i = pos; i < p; i++) {
-      const d = buf[i];
-      if (!((d >= 0x30 && d <= 0x39) || d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45)) return -1;
-    }
-    return len > 0 ? p : -1;
-  }
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return isJsonNumber(buf, pos, p) ? p : -1;
   return -1;
+}
+
+function isDigit(d: number): boolean {
+  return d >= 0x30 && d <= 0x39;
+}
+
+/** buf[s, e) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (no 01, 1., +1, 1e). */
+function isJsonNumber(buf: Buffer, s: number, e: number): boolean {
+  let i = s;
+  if (buf[i] === 0x2d) i++;
+  if (i >= e || !isDigit(buf[i])) return false;
+  if (buf[i] === 0x30) i++;
+  else while (i < e && isDigit(buf[i])) i++;
+  if (i < e && buf[i] === 0x2e) {
+    i++;
+    if (i >= e || !isDigit(buf[i])) return false;
+    while (i < e && isDigit(buf[i])) i++;
+  }
+  if (i < e && (buf[i] === 0x65 || buf[i] === 0x45)) {
+    i++;
+    if (i < e && (buf[i] === 0x2b || buf[i] === 0x2d)) i++;
+    if (i >= e || !isDigit(buf[i])) return false;
+    while (i < e && isDigit(buf[i])) i++;
+  }
+  return i === e;
 }
 
 /** buf[at, at + key.length) equals key (keys are short: a loop beats a native call). */
@@ -98,23 +119,37 @@ function sameBytes(buf: Buffer, at: number, key: Buffer): boolean {
   return true;
 }
 
+/** buf[from, to) holds byte c (for short spans such as keys: a native call would search past `to`). */
+function hasByte(buf: Buffer, from: number, to: number, c: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] === c) return true;
+  return false;
+}
+
 /** The wanted top-level keys, as bytes for comparison. */
 export class KeyScan {
   private readonly keys: Buffer[];
+  /** Value span [start, end) of each wanted key in the current line (start -1: absent); reused. */
+  private readonly spans: Int32Array;
+  /** The values handed back by read(); reused, so a caller keeps the values, not the array. */
+  private readonly out: unknown[];
 
   constructor(readonly names: readonly string[]) {
     this.keys = names.map((n) => Buffer.from(n, 'utf8'));
+    this.spans = new Int32Array(names.length * 2);
+    this.out = new Array(names.length);
   }
 
   /**
    * The values of the wanted keys of the object line buf[start, end) (undefined where a key is
-   * absent), or undefined when the scan cannot decide (then parse the whole line).
+   * absent), or undefined when the scan cannot decide (then parse the whole line). The array is
+   * reused by the next call.
    */
   read(buf: Buffer, start: number, end: number): Array<unknown> | undefined {
     let p = start;
     while (p < end && isSpace(buf[p])) p++;
     if (buf[p] !== 0x7b) return undefined;
-    const spans: Array<[number, number] | undefined> = new Array(this.keys.length);
+    const spans = this.spans;
+    spans.fill(-1);
     p++;
     while (p < end && isSpace(buf[p])) p++;
     if (buf[p] !== 0x7d) {
@@ -135,7 +170,7 @@ export class KeyScan {
           }
         }
         // An escaped key might spell a wanted one: only the full parse knows.
-        if (want < 0 && buf.indexOf(BACKSLASH, ks) !== -1 && buf.indexOf(BACKSLASH, ks) < ke) return undefined;
+        if (want < 0 && hasByte(buf, ks, ke, BACKSLASH)) return undefined;
         while (p < end && isSpace(buf[p])) p++;
         if (buf[p] !== 0x3a) return undefined;
         p++;
@@ -145,8 +180,14 @@ export class KeyScan {
         if (p < 0) return undefined;
         // A repeated key: the last one wins, as in JSON.parse.
         if (want >= 0) {
-          spans[want] = [vs, p];
-          if (wantMore) for (let k = want + 1; k < this.keys.length; k++) if (this.names[k] === this.names[want]) spans[k] = [vs, p];
+          spans[2 * want] = vs;
+          spans[2 * want + 1] = p;
+          if (wantMore)
+            for (let k = want + 1; k < this.keys.length; k++)
+              if (this.names[k] === this.names[want]) {
+                spans[2 * k] = vs;
+                spans[2 * k + 1] = p;
+              }
         }
         while (p < end && isSpace(buf[p])) p++;
         if (buf[p] === 0x2c) {
@@ -161,12 +202,15 @@ export class KeyScan {
     p++;
     while (p < end && isSpace(buf[p])) p++;
     if (p !== end) return undefined;
-    const out: unknown[] = new Array(this.keys.length);
-    for (let k = 0; k < spans.length; k++) {
-      const s = spans[k];
-      if (!s) continue;
+    const out = this.out;
+    for (let k = 0; k < out.length; k++) {
+      const vs = spans[2 * k];
+      if (vs < 0) {
+        out[k] = undefined;
+        continue;
+      }
       try {
-        out[k] = parseSpan(buf, s[0], s[1]);
+        out[k] = parseSpan(buf, vs, spans[2 * k + 1]);
       } catch {
         return undefined;
       }

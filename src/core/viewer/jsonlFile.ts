@@ -310,7 +310,7 @@ export class JsonlFile {
       const gen = this.generation;
       const next = await this.locked(async () => {
         if (gen !== this.generation || this.closed) return to;
-        const chunk = await this.readRawLocked(line, to);
+        const chunk = await this.readRawLocked(line, to, true);
         if (!chunk) return to;
         visit(chunk);
         return chunk.first + chunk.count;
@@ -320,24 +320,56 @@ export class JsonlFile {
     }
   }
 
-  private async readRawLocked(from: number, to: number): Promise<RawChunk | undefined> {
+  /** The lines [from, end) of the raw chunk that starts at line `from` (at most `to`), and its bytes. */
+  private planRaw(from: number, to: number): { end: number; base: number; total: number; cutLine: boolean } {
     const idx = this.index;
-    to = Math.min(to, idx.lineCount);
-    if (from >= to) return undefined;
-    const scratch = this.scratch();
-    const chunkBytes = scratch.length;
+    const chunkBytes = this.bufs[0].length;
     const base = idx.start(from);
     let end = from;
     while (end < to && (end === from || idx.rawEnd(end) - base <= chunkBytes)) end++;
-    const count = end - from;
     let total = idx.rawEnd(end - 1) - base;
     let cutLine = false;
-    if (count === 1 && total > this.limits.parseLimitBytes) {
+    if (end - from === 1 && total > this.limits.parseLimitBytes) {
       total = Math.min(total, this.limits.detailTextChars);
       cutLine = true;
     }
-    const buf = total <= scratch.length ? scratch.subarray(0, total) : Buffer.allocUnsafe(total);
-    await this.readFully(buf, base);
+    return { end, base, total, cutLine };
+  }
+
+  /**
+   * Read the raw chunk starting at line `from`. With `ahead`, the read of the following chunk is
+   * started into the other buffer before returning, so the disk (or page cache copy) works while
+   * the caller scans this one: a scan then never waits for a read.
+   */
+  private async readRawLocked(from: number, to: number, ahead = false): Promise<RawChunk | undefined> {
+    const idx = this.index;
+    to = Math.min(to, idx.lineCount);
+    if (from >= to) return undefined;
+    const { end, base, total, cutLine } = this.planRaw(from, to);
+    const count = end - from;
+    let buf: Buffer;
+    const pre = this.prefetch;
+    if (pre && pre.pos === base && pre.want === total) {
+      this.prefetch = undefined;
+      buf = pre.buf.subarray(0, total);
+      const got = await pre.done.catch(() => 0);
+      if (got < total) await this.readFully(buf.subarray(got), base + got);
+    } else {
+      const scratch = this.scratch();
+      buf = total <= scratch.length ? scratch.subarray(0, total) : Buffer.allocUnsafe(total);
+      await this.readFully(buf, base);
+    }
+    if (ahead && end < to) {
+      const next = this.planRaw(end, to);
+      const other = buf.buffer === this.bufs[0].buffer && buf.byteOffset === this.bufs[0].byteOffset ? this.bufs[1] : this.bufs[0];
+      if (next.total <= other.length) {
+        // Never start a read into a buffer an older read may still be filling.
+        const stale = this.prefetch;
+        if (stale) await stale.done.catch(() => 0);
+        this.prefetch = { pos: next.base, want: next.total, buf: other, done: this.fh.read(other, 0, next.total, next.base).then((r) => r.bytesRead) };
+        this.prefetch.done.catch(() => undefined);
+      }
+    }
     const rel = new Float64Array(count + 1);
     for (let i = 0; i < count; i++) rel[i] = idx.start(from + i) - base;
     rel[count] = cutLine ? total : idx.rawEnd(end - 1) - base;
@@ -627,6 +659,18 @@ export class JsonlFile {
     }
   }
 
+  /**
+   * What the analysis pass knows about malformed lines, for scans that read fields without
+   * parsing whole lines (the key scan): every line in [0, upTo) is JSON (or blank, or above the
+   * parse limit) except `lines`. Undefined until some lines are analyzed, or when more malformed
+   * lines were found than are listed.
+   */
+  knownMalformed(): { upTo: number; lines: number[] } | undefined {
+    const a = this.analysis;
+    if (a.analyzedLines === 0 || a.malformed !== a.malformedLines.length) return undefined;
+    return { upTo: a.analyzedLines, lines: [...a.malformedLines] };
+  }
+
   /** Analyze every indexed line (indexing the rest first). */
   async analyzeAll(onProgress?: (analyzedLines: number, lines: number) => void, signal?: AbortSignal): Promise<void> {
     await this.indexAll(undefined, signal);
@@ -721,6 +765,8 @@ export class JsonlFile {
 
   private resetLocked(size: number): void {
     this.generation++;
+    // A read in flight holds the old bytes: never use it, but still wait for it before reusing its buffer.
+    if (this.prefetch) this.prefetch.pos = -1;
     this.index.reset();
     this.index.setFileSize(size);
     this.headSample = Buffer.alloc(0);

@@ -14,6 +14,7 @@
  */
 import { parseExpr as parseFilter, evaluate, referencedPaths, usesSpecials, ExprSyntaxError as FilterSyntaxError, type ExprNode as FilterNode } from '../expr';
 import { KeyScan } from './fieldScan';
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { getPath, groupKeyOf, parseFieldPath, type PathSegment } from './fieldPath';
 import { parseLine, type JsonlFile, type RawChunk } from './jsonlFile';
@@ -492,6 +493,12 @@ export interface QueryOptions {
   keyScan?: boolean;
   /** Scan only lines [from, to) (one worker's share of a parallel scan); default the whole file. */
   range?: { from: number; to?: number };
+  /**
+   * From the viewer's analysis pass (JsonlFile.knownMalformed, same file version): lines
+   * [0, upTo) parse as JSON except `lines`. Lets a key-scan match stand without a full parse.
+   * Default: what the scanned file's own analysis knows.
+   */
+  knownMalformed?: { upTo: number; lines: number[] };
 }
 
 /**
@@ -679,7 +686,16 @@ export class QueryScanner {
     this.scannedLines = options.range?.from ?? 0;
     this.rangeEnd = options.range?.to;
     this.useKeyScan = options.keyScan ?? true;
+    const known = options.knownMalformed ?? file.knownMalformed();
+    if (known) {
+      this.knownValidUpTo = known.upTo;
+      this.knownMalformed = new Set(known.lines);
+    }
   }
+
+  /** Lines below this are JSON unless in knownMalformed (see QueryOptions.knownMalformed). */
+  private knownValidUpTo = 0;
+  private knownMalformed = new Set<number>();
 
   get isGrouped(): boolean {
     return this.compiled.groupBy !== undefined;
@@ -712,11 +728,17 @@ export class QueryScanner {
       const needle = filterNeedle(filter);
       if (needle) prefilter = { kind: 'bytes', needle: Buffer.from(needle, 'utf8') };
     }
+    // A filter's needle that most lines hold (a key every record has) only costs: drop it then.
+    let needleFromFilter = prefilter.kind === 'bytes' && !search;
     const noteTail = (line: number, matched: boolean, group = -1, grade = -1, groupCreated = false, identity?: string): void => {
       if (lastUnterminated && line === end - 1) this.tailUndo = { line, matched, group, grade, groupCreated, identity };
     };
 
     const fast = this.fastPlan();
+    // The key scan's fields, as a record a filter reads (one object, refilled per line).
+    const fastRecord: Record<string, unknown> = {};
+    const fastContext = { record: fastRecord as unknown, line: 0, bad: false };
+    if (fast) for (const name of fast.scan.names) fastRecord[name] = undefined;
     const sameAsLast: { valid: boolean; raw: unknown; group: number } = { valid: false, raw: undefined, group: -1 };
     let cutChunk = false;
     let chunk!: RawChunk;
@@ -729,36 +751,55 @@ export class QueryScanner {
       let value: unknown;
       let ok = false;
       let parsed = false;
+      /** The filter passed on the key scan's fields, on a line known to parse. */
+      let filterDone = false;
       /** Group-by alone: [group path's first field, is_correct] from the key scan. */
       let scanned: unknown[] | undefined;
       if (search) {
         text = chunk.text(i);
         if (!search.needsParse && !search.test(text, undefined, false)) return noteTail(line, false);
       }
-      if (fast && !(lastUnterminated && line === end - 1)) {
+      // Group-by alone gains nothing from the scan on a line not known to parse (see below).
+      if (fast && !(lastUnterminated && line === end - 1) && (filter || line < this.knownValidUpTo)) {
         const got = fast.scan.read(chunk.buf, chunk.lineStart(i), lineContentEnd(chunk, i));
         if (got) {
-          ok = true;
-          if (filter) {
-            const partial: Record<string, unknown> = {};
-            for (let k = 0; k < got.length; k++) if (got[k] !== undefined) partial[fast.scan.names[k]] = got[k];
+          // The scan checks structure, not what is inside strings (a raw control character, a bad
+          // escape): the analysis pass, where it has run, says whether the whole line parses.
+          const known = line < this.knownValidUpTo;
+          if (known && this.knownMalformed.has(line)) {
+            // Malformed: no filter the key scan serves can pass it; group-by puts it under (missing).
+            if (filter) return noteTail(line, false);
+            parsed = true;
+          } else if (filter) {
+            for (let k = 0; k < got.length; k++) fastRecord[fast.scan.names[k]] = got[k];
+            fastContext.line = line + 1;
             // A false filter on the fields is final (a malformed line could not pass either);
-            // a true one is confirmed on the whole parsed line below.
-            if (!evaluate(filter, { record: partial, line: line + 1, bad: false })) return noteTail(line, false);
-          } else {
+            // a true one stands where the line is known to parse, else is confirmed by a full parse below.
+            if (!evaluate(filter, fastContext)) return noteTail(line, false);
+            if (known) {
+              ok = true;
+              parsed = true;
+              filterDone = true;
+              value = fastRecord; // holds every field a group-by beside the filter reads
+            }
+          } else if (known) {
+            ok = true;
             parsed = true;
             scanned = got;
           }
+          // Group-by on a line the analysis has not reached: the full parse below decides, so a
+          // line that is not JSON is never grouped by its fields.
         }
       }
       if (needsParse && !parsed) {
         text ??= chunk.text(i);
-        const p = parseLine(text, false);
+        // Invalid UTF-8 makes a line bad, as in the row list (decoding hides it behind U+FFFD).
+        const p = parseLine(text, false, text.includes('\ufffd') && !isUtf8(chunk.buf.subarray(chunk.lineStart(i), lineContentEnd(chunk, i))));
         ok = p.status === 'ok';
         value = p.value;
       }
       if (search?.needsParse && !search.test(text!, value, ok)) return noteTail(line, false);
-      if (filter && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return noteTail(line, false);
+      if (filter && !filterDone && !evaluate(filter, { record: value, line: line + 1, bad: !ok })) return noteTail(line, false);
       delta.lines.push(line);
       if (!groupBy) return noteTail(line, true);
       // Group-by alone: the key and grade straight from the key scan.
@@ -824,10 +865,16 @@ export class QueryScanner {
         for (const i of anyBytesCandidates(chunk, prefilter)) consider(i);
       } else if (prefilter.kind === 'bytes') {
         let pos = buf.indexOf(prefilter.needle, 0);
+        let candidates = 0;
         while (pos !== -1) {
           const i = chunk.lineOf(pos);
           consider(i);
+          candidates++;
           pos = buf.indexOf(prefilter.needle, lineEnd(i));
+        }
+        if (needleFromFilter && candidates * 2 > count) {
+          prefilter = { kind: 'none' };
+          needleFromFilter = false;
         }
       } else {
         // One regex pass over the whole decoded chunk; map match positions to lines by counting '\n'.

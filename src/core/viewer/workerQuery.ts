@@ -139,9 +139,11 @@ export class WorkerQuery extends QueryResults {
       if (at > starts[starts.length - 1] && at < lines) starts.push(at);
     }
     const index = idx.snapshot();
+    // The workers open the file afresh: what this thread's analysis pass knows saves them full parses.
+    const knownMalformed = file.knownMalformed();
     starts.forEach((from, k) => {
       const to = k + 1 < starts.length ? starts[k + 1] : undefined;
-      const data: QueryWorkerData = { path: file.path, spec: this.spec, limits: file.limits, options: { maxGroups: this.maxGroups, range: { from, to } }, index };
+      const data: QueryWorkerData = { path: file.path, spec: this.spec, limits: file.limits, options: { maxGroups: this.maxGroups, range: { from, to }, knownMalformed }, index };
       const w = queryWorkerPool.take();
       w.postMessage({ type: 'start', data });
       const part: Part = { worker: w, from, scanned: from, done: false, pending: [], toGlobal: [] };
