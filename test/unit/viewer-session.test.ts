@@ -80,7 +80,16 @@ describe('viewer session (host side)', () => {
     assert.equal(d.fields.find((f) => f.name === 'seed')?.text, '2');
   });
 
+  it('answers ready with the first page of rows in the automatic columns (no round trip for it)', async () => {
+    for (let i = 0; i < 200 && !files.some((f) => f.firstPage); i++) await new Promise((r) => setTimeout(r, 10));
+    const first = files.find((f) => f.firstPage);
+    assert.ok(first?.firstPage, 'a file message with the first page');
+    assert.deepEqual(first.firstPage.columns, ['input_index', 'is_correct', 'seed']);
+    assert.deepEqual(first.firstPage.rows.map((r) => [r.line, r.status, r.cells[2]]), [[0, 'ok', '0'], [1, 'ok', '1'], [2, 'ok', '2'], [3, 'ok', '3'], [4, 'ok', '4'], [5, 'ok', '5'], [6, 'bad', null]]);
+  });
+
   it('sends the file state again when a reloaded webview says ready again', async () => {
+    for (let i = 0; i < 200 && !files.some((f) => f.firstPage); i++) await new Promise((r) => setTimeout(r, 10));
     const before = files.length;
     webview.sendReady();
     for (let i = 0; i < 50 && files.length === before; i++) await new Promise((r) => setTimeout(r, 10));

@@ -67,6 +67,12 @@ describe('JSONL viewer webview in Chromium (webview)', function () {
     // 26 of 40 rows are correct (i % 3 != 0).
     await status(w).getByText('correct 65.0% (26/40)').waitFor();
     await w.page.locator('[role="row"]', { hasText: 'Problem 0: a train leaves at 0' }).first().waitFor();
+    // The first page came with the host's first `file` message: the webview did not ask for it.
+    const firstPageAsked = w.posted.filter((m) => {
+      const r = m as { kind?: string; method?: string; params?: { view?: { kind?: string }; start?: number } };
+      return r.kind === 'request' && r.method === 'rows' && r.params?.view?.kind === 'all' && r.params.start === 0;
+    });
+    assert.deepEqual(firstPageAsked, [], 'a rows request for the first page');
     const shots = join(REPO_ROOT, '.test-artifacts', 'webview');
     mkdirSync(shots, { recursive: true });
     await w.page.screenshot({ path: join(shots, 'viewer-rows.png') });

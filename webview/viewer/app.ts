@@ -7,7 +7,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { styleProps } from './styleProps.js';
-import type { FileInfo, GroupSort, GroupSummary, RecordDetail, RowData, ViewRef, QueryProgress } from '../../src/shared/protocol/viewer.js';
+import { AUTO_COLUMNS, ROWS_PAGE, type FileInfo, type GroupSort, type GroupSummary, type RecordDetail, type RowData, type ViewRef, type QueryProgress } from '../../src/shared/protocol/viewer.js';
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
 import type { RenderMode } from './richText.js';
 import './longText.js';
@@ -15,7 +15,7 @@ import './columnProfile.js';
 import { columnTemplate, nextSort, renderHeaderCells, type SortState } from './columnHeader.js';
 
 const ROW_H = 24;
-const PAGE = 100;
+const PAGE = ROWS_PAGE;
 /** Browsers cap element heights (~16M px in Firefox, ~33M in Chromium): scale beyond this. */
 const MAX_SCROLL_PX = 8_000_000;
 const GRADE_FIELDS = ['is_correct', 'predicted_answer'];
@@ -101,6 +101,7 @@ export class JsonlViewer extends LitElement {
     this.channel.on('queryProgress', (p) => this.onProgress(p));
     this.channel.on('fatal', (p) => (this.fatal = String(p?.message ?? 'cannot open the file')));
     document.addEventListener('keydown', this.onDocKey);
+    performance.mark('sdg:ready-sent');
     this.channel.sendReady();
   }
 
@@ -114,12 +115,14 @@ export class JsonlViewer extends LitElement {
 
   private onFile(f: FileInfo): void {
     const prev = this.info;
+    if (!prev) performance.mark('sdg:file');
     this.info = f;
     if (!this.columnsChosen) {
       // Until the user picks columns, show the first keys seen (they follow the file as it changes).
-      const auto = f.stats.keys.slice(0, 6).map((k) => k.name);
+      const auto = f.stats.keys.slice(0, AUTO_COLUMNS).map((k) => k.name);
       if (auto.join('\u0001') !== this.columns.join('\u0001')) this.columns = auto;
     }
+    const page = f.firstPage;
     if (!prev || prev.generation !== f.generation) {
       // First message, or the file was truncated/rewritten: start over (queries re-run).
       this.resetCache();
@@ -132,8 +135,10 @@ export class JsonlViewer extends LitElement {
       if (this.hasQuery()) void this.runQuery(!prev);
       else if (this.sort) void this.applySort(this.sort);
       if (!prev) this.restoreDetail();
+      this.pendingFirstPage = page;
       return;
     }
+    this.pendingFirstPage = page;
     if (this.viewKind() === 'all') {
       if (f.stats.size !== prev.stats.size) {
         // The old last line may have been completed (it was shown as incomplete): fetch it again.
@@ -142,6 +147,17 @@ export class JsonlViewer extends LitElement {
       this.invalidatePartialPages();
       if (this.follow) this.scrollToRow(this.total() - 1);
     }
+  }
+
+  /** The host's first page (FileInfo.firstPage), taken before the next render (willUpdate). */
+  private pendingFirstPage: FileInfo['firstPage'];
+
+  /** Use the host's first page when it is what this view would fetch: no round trip for it. */
+  private takeFirstPage(page: NonNullable<FileInfo['firstPage']>): void {
+    if (this.viewKind() !== 'all' || this.sortId || this.pageState.has(0)) return;
+    if (page.columns.join('\u0001') !== this.columns.join('\u0001')) return;
+    page.rows.forEach((r, k) => this.cache.set(k, r));
+    this.pageState.set(0, page.rows.length);
   }
 
   private onProgress(p: Progress): void {
@@ -462,6 +478,14 @@ export class JsonlViewer extends LitElement {
     });
   }
 
+  protected override willUpdate(changed: PropertyValues): void {
+    // Before rendering, so the rows drawn (and the pages they request) are for the new columns.
+    if (changed.has('columns')) this.resetCache();
+    const page = this.pendingFirstPage;
+    this.pendingFirstPage = undefined;
+    if (page) this.takeFirstPage(page);
+  }
+
   protected override updated(changed: PropertyValues): void {
     const el = this.scroller;
     if (el && this.resizeObs && !el.dataset.observed) {
@@ -476,8 +500,14 @@ export class JsonlViewer extends LitElement {
       this.restoreScroll = false;
       this.setScrollTop(this.firstRow);
     }
-    if (changed.has('columns')) this.resetCache();
+    // Timings (see boot.ts): the first record on screen.
+    if (!this.firstRowsMarked && this.cache.has(0) && this.viewKind() === 'all') {
+      this.firstRowsMarked = true;
+      performance.mark('sdg:first-rows');
+    }
   }
+
+  private firstRowsMarked = false;
 
   // ---- state -----------------------------------------------------------------------------
 

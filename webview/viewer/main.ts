@@ -1,4 +1,5 @@
 // Entry of the JSONL viewer webview bundle (dist/webview/viewer.js + viewer.css).
+import './boot.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';

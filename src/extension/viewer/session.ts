@@ -5,6 +5,8 @@
  */
 import { MessageChannel, type WireMessage } from '../../shared/ipc';
 import {
+  AUTO_COLUMNS,
+  ROWS_PAGE,
   validateGroupsParams,
   validateLineParams,
   validateQueryIdParams,
@@ -95,7 +97,7 @@ export class ViewerSession {
       }),
     );
     this.unsubscribe.push(live.onGrown(() => this.advanceQueries()));
-    c.onReady(() => this.sendFile());
+    c.onReady(() => void this.sendFileWithFirstPage());
   }
 
   /** Feed every message from the webview here. */
@@ -103,7 +105,7 @@ export class ViewerSession {
     await this.channel.receive(data);
     // A webview that is hidden and shown again reloads and says `ready` again: send it the
     // file state afresh (the channel's onReady fires only for the first one).
-    if (this.readySeen && (data as { kind?: unknown } | null)?.kind === 'ready') this.sendFile();
+    if (this.readySeen && (data as { kind?: unknown } | null)?.kind === 'ready') void this.sendFileWithFirstPage();
     if ((data as { kind?: unknown } | null)?.kind === 'ready') this.readySeen = true;
   }
 
@@ -166,6 +168,24 @@ export class ViewerSession {
 
   private sendFile(): void {
     if (!this.disposed) this.channel.notify('file', this.fileInfo());
+  }
+
+  /** The answer to `ready`: the file state with its first page (see FileInfo.firstPage). */
+  private async sendFileWithFirstPage(): Promise<void> {
+    const file = this.live.file;
+    let firstPage: FileInfo['firstPage'];
+    try {
+      await file.ensureLines(ROWS_PAGE);
+      // The automatic columns are the keys the analysis has seen: let it cover the first page.
+      while (file.stats().analyzedLines < Math.min(ROWS_PAGE, file.lineCount) && (await file.analyzeStep()));
+      const columns = file.stats().keys.slice(0, AUTO_COLUMNS).map((k) => k.name);
+      firstPage = { columns, rows: await file.rows(0, ROWS_PAGE, columns) };
+    } catch (e) {
+      this.hooks.log?.(`JSONL viewer: first page not sent ahead: ${(e as Error).message}`);
+    }
+    if (this.disposed) return;
+    const info = this.fileInfo();
+    this.channel.notify('file', firstPage ? { ...info, firstPage } : info);
   }
 
   private query(id: number): ActiveQuery {

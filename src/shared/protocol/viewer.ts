@@ -57,11 +57,21 @@ export type ViewerRequests = {
   metrics: { params: Record<string, never>; result: MetricsResult };
 };
 
+/** Columns shown until the user picks some: the first keys seen in the file. */
+export const AUTO_COLUMNS = 6;
+/** Rows per page the webview requests (and the host sends ahead with the first `file` message). */
+export const ROWS_PAGE = 100;
+
 export interface FileInfo {
   fileName: string;
   stats: FileStats;
   /** Changes when the file was truncated or rewritten: drop every cached row. */
   generation: number;
+  /**
+   * Sent with the first message after `ready`: the first page of all lines with the automatic
+   * columns, so the first rows are on screen without another round trip.
+   */
+  firstPage?: { columns: string[]; rows: RowData[] };
 }
 
 export type ViewerHostNotifications = {
