@@ -25,8 +25,12 @@ const nodeTargets = [
 /** Browser targets: one bundle per webview, loaded under a strict CSP (no eval, no inline). */
 const webviewTargets = ['studio', 'viewer'].map((name) => ({
   ...common,
-  entryPoints: [`webview/${name}/main.ts`],
-  outfile: `dist/webview/${name}.js`,
+  entryPoints: { [name]: `webview/${name}/main.ts` },
+  outdir: 'dist/webview',
+  // What a view loads on demand (the viewer's Markdown/LaTeX renderer) is a chunk of its own:
+  // imported from the nonce'd module, it inherits the nonce, so the strict CSP holds.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   platform: 'browser',
   format: 'esm',
   target: 'es2022',
@@ -35,7 +39,7 @@ const webviewTargets = ['studio', 'viewer'].map((name) => ({
   external: ['*.woff', '*.ttf'],
 }));
 
-const targets = [...nodeTargets, ...webviewTargets].filter((t) => existsSync(t.entryPoints[0]));
+const targets = [...nodeTargets, ...webviewTargets].filter((t) => Object.values(t.entryPoints).every((e) => existsSync(e)));
 
 if (watch) {
   for (const t of targets) (await esbuild.context(t)).watch();

@@ -156,7 +156,8 @@ async function serveStatic(): Promise<{ server: Server; origin: string; pages: M
       res.end(page);
       return;
     }
-    const m = /^\/webview\/([\w.-]+\.(?:js|map|css|ttf|woff2?))$/.exec(url.pathname);
+    // Bundles, fonts and the chunks a view imports on demand (dist/webview/chunks/).
+    const m = /^\/webview\/((?:chunks\/)?[\w.-]+\.(?:js|map|css|ttf|woff2?))$/.exec(url.pathname);
     const file = m ? normalize(join(WEBVIEW_DIST, m[1])) : undefined;
     if (!file || !file.startsWith(WEBVIEW_DIST) || !existsSync(file)) {
       res.writeHead(404).end();

@@ -9,7 +9,7 @@ import { customElement, state } from 'lit/decorators.js';
 import { styleProps } from './styleProps.js';
 import { AUTO_COLUMNS, ROWS_PAGE, type FileInfo, type GroupSort, type GroupSummary, type RecordDetail, type RowData, type ViewRef, type QueryProgress } from '../../src/shared/protocol/viewer.js';
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
-import type { RenderMode } from './richText.js';
+import { loadRichRenderer, type RenderMode } from './richText.js';
 import './longText.js';
 import './columnProfile.js';
 import { columnTemplate, nextSort, renderHeaderCells, type SortState } from './columnHeader.js';
@@ -504,6 +504,8 @@ export class JsonlViewer extends LitElement {
     if (!this.firstRowsMarked && this.cache.has(0) && this.viewKind() === 'all') {
       this.firstRowsMarked = true;
       performance.mark('sdg:first-rows');
+      // Fetch the Markdown/LaTeX renderer now the rows are drawn, before a record is opened.
+      setTimeout(() => void loadRichRenderer(), 100);
     }
   }
 

@@ -12,7 +12,7 @@
  */
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { plainParts, renderRich, RICH_LIMITS, type PlainPart, type RenderMode } from './richText.js';
+import { loadRichRenderer, plainParts, RICH_LIMITS, type PlainPart, type RenderMode } from './richText.js';
 import { hasCodeBlocks, splitCodeBlocks, type CodeSegment } from './logic/codeBlocks.js';
 
 @customElement('sdg-long-text')
@@ -97,6 +97,15 @@ export class LongText extends LitElement {
     const key = this.rich ? `${segments ? 'code' : ''}\u0000${this.mode}\u0000${this.text}` : '';
     if (key === this.renderedKey) return;
     this.renderedKey = key;
+    if (!this.rich || this.mode === 'text') return;
+    // The renderer is fetched on first use; a newer value or mode meanwhile wins.
+    void loadRichRenderer().then(({ renderRich }) => {
+      if (this.renderedKey === key && this.isConnected) this.renderRichNow(renderRich);
+    });
+  }
+
+  private renderRichNow(renderRich: import('./richRender.js').RenderRich): void {
+    const segments = this.segments;
     if (segments) {
       if (this.mode === 'text') return;
       const hosts = Array.from(this.querySelectorAll<HTMLElement>(':scope > .segments > .rich-part'));
