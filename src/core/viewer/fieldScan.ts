@@ -20,15 +20,20 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
+/** Whether the last string skipString() skipped may hold a backslash (it left its fast loop). */
+let lastStringMayEscape = false;
+
 /** End of the string whose opening quote is at `pos` (index after the closing quote), or -1. */
 function skipString(buf: Buffer, pos: number, end: number): number {
   // Keys and short values end within a few bytes: a plain loop beats a native call there.
   const near = Math.min(end, pos + 33);
+  lastStringMayEscape = false;
   for (let i = pos + 1; i < near; i++) {
     const c = buf[i];
     if (c === QUOTE) return i + 1;
     if (c === BACKSLASH) break;
   }
+  lastStringMayEscape = true;
   let q = pos + 1;
   for (;;) {
     q = buf.indexOf(QUOTE, q);
@@ -149,7 +154,7 @@ export class KeyScan {
     while (p < end && isSpace(buf[p])) p++;
     if (buf[p] !== 0x7b) return undefined;
     const spans = this.spans;
-    spans.fill(-1);
+    for (let k = 0; k < spans.length; k++) spans[k] = -1;
     p++;
     while (p < end && isSpace(buf[p])) p++;
     if (buf[p] !== 0x7d) {
@@ -170,7 +175,7 @@ export class KeyScan {
           }
         }
         // An escaped key might spell a wanted one: only the full parse knows.
-        if (want < 0 && hasByte(buf, ks, ke, BACKSLASH)) return undefined;
+        if (want < 0 && lastStringMayEscape && hasByte(buf, ks, ke, BACKSLASH)) return undefined;
         while (p < end && isSpace(buf[p])) p++;
         if (buf[p] !== 0x3a) return undefined;
         p++;

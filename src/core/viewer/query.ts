@@ -761,12 +761,13 @@ export class QueryScanner {
       }
       // Group-by alone gains nothing from the scan on a line not known to parse (see below).
       if (fast && !(lastUnterminated && line === end - 1) && (filter || line < this.knownValidUpTo)) {
+        // The scan checks structure, not what is inside strings (a raw control character, a bad
+        // escape): the analysis pass, where it has run, says whether the whole line parses.
+        const known = line < this.knownValidUpTo;
+        const malformed = known && this.knownMalformed.has(line);
         const got = fast.scan.read(chunk.buf, chunk.lineStart(i), lineContentEnd(chunk, i));
         if (got) {
-          // The scan checks structure, not what is inside strings (a raw control character, a bad
-          // escape): the analysis pass, where it has run, says whether the whole line parses.
-          const known = line < this.knownValidUpTo;
-          if (known && this.knownMalformed.has(line)) {
+          if (malformed) {
             // Malformed: no filter the key scan serves can pass it; group-by puts it under (missing).
             if (filter) return noteTail(line, false);
             parsed = true;
