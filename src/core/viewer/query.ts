@@ -505,15 +505,20 @@ export interface QueryOptions {
  * One chunk's worth of results, in file order: what a scan produces and what a results store
  * applies. Plain data, so a worker thread can post it to the extension host.
  */
-export interface QueryDelta {
+/**
+ * A scan builds its deltas in plain arrays (`QueryDelta<number[]>`); a worker thread posts them
+ * as typed arrays, transferred rather than copied (see toTransferable), so a grouping of
+ * millions of lines costs the receiving thread no per-number decoding.
+ */
+export interface QueryDelta<A extends ArrayLike<number> = ArrayLike<number>> {
   /** First take back the result of the unterminated last line scanned before (it grew). */
   undo?: { line: number; matched: boolean; group: number; grade: number; groupCreated: boolean };
   /** Matching lines (ascending). */
-  lines: number[];
+  lines: A;
   /** With group-by: the group index of each matching line. */
-  groups: number[];
+  groups: A;
   /** With group-by: `is_correct` of each matching line: 1 true, 0 false, -1 none. */
-  grades: number[];
+  grades: A;
   /** Display keys of the groups first seen in this chunk, in index order. */
   newGroups: string[];
   /** Their identities (hashed values), so the results of parallel scans can be merged. */
@@ -521,6 +526,14 @@ export interface QueryDelta {
   scannedLines: number;
   totalLines: number;
   warning?: string;
+}
+
+/** The delta with its numbers in typed arrays, and the buffers to transfer with postMessage. */
+export function toTransferable(d: QueryDelta<number[]>): { delta: QueryDelta<Uint32Array | Int32Array | Int8Array>; transfer: ArrayBuffer[] } {
+  const lines = Uint32Array.from(d.lines);
+  const groups = Int32Array.from(d.groups);
+  const grades = Int8Array.from(d.grades);
+  return { delta: { ...d, lines, groups, grades }, transfer: [lines.buffer, groups.buffer, grades.buffer] };
 }
 
 interface Group {
@@ -702,13 +715,13 @@ export class QueryScanner {
   }
 
   /** Scan the lines not scanned yet (indexing the rest of the file first), one delta per chunk. */
-  async scan(options: { signal?: AbortSignal; onDelta: (d: QueryDelta) => void; onIndexProgress?: () => void }): Promise<void> {
+  async scan(options: { signal?: AbortSignal; onDelta: (d: QueryDelta<number[]>) => void; onIndexProgress?: () => void }): Promise<void> {
     const { signal, onDelta } = options;
     const file = this.file;
     await file.indexAll(() => options.onIndexProgress?.(), signal);
     if (file.generation !== this.generation) throw new Error('the file was rewritten: run the query again');
     const end = this.rangeEnd !== undefined ? Math.min(this.rangeEnd, file.lineCount) : file.lineCount;
-    let delta: QueryDelta = this.emptyDelta(end);
+    let delta = this.emptyDelta(end);
     const t = this.tailUndo;
     if (t) {
       this.tailUndo = undefined;
@@ -942,7 +955,7 @@ export class QueryScanner {
     return { scan: new KeyScan([...names]) };
   }
 
-  private emptyDelta(totalLines: number): QueryDelta {
+  private emptyDelta(totalLines: number): QueryDelta<number[]> {
     return { lines: [], groups: [], grades: [], newGroups: [], newGroupIds: [], scannedLines: this.scannedLines, totalLines };
   }
 }

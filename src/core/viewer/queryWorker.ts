@@ -10,7 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { JsonlFile, type ViewerLimits } from './jsonlFile';
 import type { LineIndexState } from './lineIndex';
-import { QueryScanner, type QueryOptions, type QuerySpec } from './query';
+import { QueryScanner, toTransferable, type QueryOptions, type QuerySpec } from './query';
 
 export interface QueryWorkerData {
   path: string;
@@ -46,7 +46,12 @@ function main(): void {
         again = false;
         if (!file || !scanner) return;
         if ((await file.refresh()) === 'reset') throw new Error('the file was rewritten: run the query again');
-        await scanner.scan({ onDelta: (delta) => post({ type: 'delta', delta }) });
+        await scanner.scan({
+          onDelta: (d) => {
+            const { delta, transfer } = toTransferable(d);
+            port.postMessage({ type: 'delta', delta } satisfies QueryWorkerMessage, transfer);
+          },
+        });
       } while (again);
       // Only once caught up: the host takes `done` as "every line it asked about is scanned".
       post({ type: 'done' });

@@ -249,7 +249,9 @@ export class WorkerQuery extends QueryResults {
       }
       part.toGlobal.push(g);
     }
-    this.apply({ ...d, undo, groups: d.groups.map((g) => part.toGlobal[g]), newGroups: fresh, newGroupIds: freshIds, warning });
+    const groups = new Int32Array(d.groups.length);
+    for (let i = 0; i < groups.length; i++) groups[i] = part.toGlobal[d.groups[i]];
+    this.apply({ ...d, undo, groups, newGroups: fresh, newGroupIds: freshIds, warning });
     // Lines scanned by all workers, applied or waiting.
     this.scannedLines = this.parts.reduce((sum, p) => sum + (p.scanned - p.from), 0);
   }
