@@ -67,6 +67,8 @@ export class ViewerSession {
     this.channel = new MessageChannel(post, { waitForReady: true });
     // Query threads boot now, while the user looks at the first rows, not when they search.
     queryWorkerPool.warm();
+    // The first page is read while the webview boots (hundreds of ms), ready for its `ready`.
+    this.firstPage = this.readFirstPage();
     const c = this.channel;
     c.handle('rows', (p) => this.rows(validateRowsParams(p)));
     c.handle('record', (p) => live.file.record(validateLineParams(p).line));
@@ -170,22 +172,35 @@ export class ViewerSession {
     if (!this.disposed) this.channel.notify('file', this.fileInfo());
   }
 
-  /** The answer to `ready`: the file state with its first page (see FileInfo.firstPage). */
-  private async sendFileWithFirstPage(): Promise<void> {
+  private firstPage: Promise<{ generation: number; page: FileInfo['firstPage'] }>;
+
+  /** The first page of all lines in the automatic columns (undefined if it cannot be read). */
+  private async readFirstPage(): Promise<{ generation: number; page: FileInfo['firstPage'] }> {
     const file = this.live.file;
-    let firstPage: FileInfo['firstPage'];
+    const generation = file.generation;
     try {
       await file.ensureLines(ROWS_PAGE);
       // The automatic columns are the keys the analysis has seen: let it cover the first page.
       while (file.stats().analyzedLines < Math.min(ROWS_PAGE, file.lineCount) && (await file.analyzeStep()));
       const columns = file.stats().keys.slice(0, AUTO_COLUMNS).map((k) => k.name);
-      firstPage = { columns, rows: await file.rows(0, ROWS_PAGE, columns) };
+      return { generation, page: { columns, rows: await file.rows(0, ROWS_PAGE, columns) } };
     } catch (e) {
       this.hooks.log?.(`JSONL viewer: first page not sent ahead: ${(e as Error).message}`);
+      return { generation, page: undefined };
+    }
+  }
+
+  /** The answer to `ready`: the file state with its first page (see FileInfo.firstPage). */
+  private async sendFileWithFirstPage(): Promise<void> {
+    let first = await this.firstPage;
+    // Read again if the file was rewritten meanwhile, or it was short (it may have grown since).
+    if (first.generation !== this.live.file.generation || (first.page?.rows.length ?? 0) < ROWS_PAGE) {
+      this.firstPage = this.readFirstPage();
+      first = await this.firstPage;
     }
     if (this.disposed) return;
     const info = this.fileInfo();
-    this.channel.notify('file', firstPage ? { ...info, firstPage } : info);
+    this.channel.notify('file', first.page ? { ...info, firstPage: first.page } : info);
   }
 
   private query(id: number): ActiveQuery {
