@@ -3,9 +3,7 @@
  * re-implemented: code-execution errors, trimming after the final boxed answer, wrong arithmetic
  * in `a op b = c` statements, and token lengths with a tokenizer the user names.
  */
-import { readFileSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Tokenizer as TokenizerType } from '@huggingface/tokenizers' with { 'resolution-mode': 'require' };
+import { loadTokenizer as loadHfTokenizer } from '../tokenizer';
 import { extractBoxed } from '../math/extract';
 
 // ---------------------------------------------------------------------------------------------
@@ -144,9 +142,6 @@ export function incorrectArithmetic(text: string, tolerance = 1e-4): string | nu
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-type TokenizerModule = { Tokenizer: typeof TokenizerType };
-let tokenizerModule: TokenizerModule | undefined;
-
 export interface SolutionTokenizer {
   readonly file: string;
   /** Tokens of the text without special tokens (`encode(text, add_special_tokens=False)`, as NeMo-Skills counts). */
@@ -155,29 +150,9 @@ export interface SolutionTokenizer {
 
 /**
  * A Hugging Face tokenizer read from `tokenizer.json` (or a folder holding it and, when present,
- * `tokenizer_config.json`) with @huggingface/tokenizers.
+ * `tokenizer_config.json`) with @huggingface/tokenizers (the shared loader, src/core/tokenizer.ts).
  */
 export function loadTokenizer(path: string): SolutionTokenizer {
-  if (!existsSync(path)) throw new Error(`--tokenizer ${path}: no such file or folder`);
-  const file = statSync(path).isDirectory() ? join(path, 'tokenizer.json') : path;
-  if (!existsSync(file)) throw new Error(`--tokenizer ${path}: no tokenizer.json in that folder`);
-  const configFile = join(file, '..', 'tokenizer_config.json');
-  let json: object;
-  let config: object = {};
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as object;
-    if (existsSync(configFile)) config = JSON.parse(readFileSync(configFile, 'utf8')) as object;
-  } catch (e) {
-    throw new Error(`--tokenizer ${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  // The package is an ES module with a CommonJS build: loaded on first use.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Tokenizer } = (tokenizerModule ??= require('@huggingface/tokenizers') as TokenizerModule);
-  let tokenizer: TokenizerType;
-  try {
-    tokenizer = new Tokenizer(json, config);
-  } catch (e) {
-    throw new Error(`--tokenizer ${file}: not a tokenizer this library reads (${e instanceof Error ? e.message : String(e)})`);
-  }
-  return { file, count: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids.length };
+  const t = loadHfTokenizer(path, '--tokenizer');
+  return { file: t.file, count: (text) => t.countNoSpecial(text) };
 }
