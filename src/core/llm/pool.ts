@@ -13,6 +13,7 @@
  * exception is a connection that could not even be opened (refused, unreachable): the request
  * never reached that server, so it is sent to another healthy server at once.
  */
+import { parseServerList } from './serverSpec';
 import { LlmError, isLlmError } from './errors';
 import { OpenAiCompatibleClient, type ClientOptions, type ModelInfo } from './client';
 import type { ChatMessage, EndpointProfile, LlmClient, ModelParams, ModelResponse, PoolServer, RequestOptions, RewardScores, ServerStats } from './types';
@@ -58,33 +59,17 @@ export function validatePoolServers(servers: unknown, where = 'endpoint'): strin
 }
 
 /**
- * Servers from `--base-url` values: each value may list several URLs separated by commas, and a
- * URL may end in `#weight=2&max=64` (a fragment is never sent, so it is free for options).
+ * Servers from `--base-url` values, in the one server-list syntax (serverSpec.ts: several URLs
+ * separated by commas, each optionally ending in `#weight=2&max=64`). Throws on the first
+ * value with a problem, naming it.
  */
 export function parseServerSpecs(values: readonly string[]): PoolServer[] {
   const out: PoolServer[] = [];
   for (const value of values) {
-    for (const raw of value.split(',')) {
-      const spec = raw.trim();
-      if (!spec) continue;
-      const hash = spec.indexOf('#');
-      const server: PoolServer = { baseUrl: hash < 0 ? spec : spec.slice(0, hash) };
-      if (hash >= 0) {
-        for (const [k, v] of new URLSearchParams(spec.slice(hash + 1))) {
-          const n = Number(v);
-          if (k === 'weight') {
-            if (!(Number.isFinite(n) && n > 0)) throw new Error(`--base-url ${spec}: weight must be a positive number, got ${JSON.stringify(v)}`);
-            server.weight = n;
-          } else if (k === 'max' || k === 'maxConcurrency') {
-            if (!(Number.isInteger(n) && n > 0)) throw new Error(`--base-url ${spec}: max must be a whole number >= 1, got ${JSON.stringify(v)}`);
-            server.maxConcurrency = n;
-          } else {
-            throw new Error(`--base-url ${spec}: unknown option "${k}" after # (weight, max)`);
-          }
-        }
-      }
-      out.push(server);
-    }
+    if (!value.trim()) continue;
+    const list = parseServerList(value);
+    if (list.problems.length) throw new Error(`--base-url ${value}: ${list.problems.join('; ')}`);
+    out.push(...list.servers);
   }
   return out;
 }
