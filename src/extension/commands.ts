@@ -90,17 +90,40 @@ async function askProfile(existing?: EndpointProfile): Promise<EndpointProfile |
     [
       { label: 'chat', description: 'Chat completions (most servers)', apiKind: 'chat' as const },
       { label: 'completions', description: 'Raw prompt built by a conversation formatter', apiKind: 'completions' as const },
+      { label: 'triton', description: "Triton / TensorRT-LLM / NeMo Deploy generate endpoint (/v2/models/<model>/generate); prompt built by a conversation formatter", apiKind: 'triton' as const },
     ],
     { title: 'API (4/4)', placeHolder: existing?.apiKind ?? 'chat' },
   );
   if (!kind) return undefined;
   const profile: EndpointProfile = { ...(existing ?? {}), name, baseUrl: baseUrl.trim(), model: model.trim(), apiKind: kind.apiKind, servers: parsed.pool ? parsed.servers : undefined };
   if (!profile.servers) delete profile.servers;
-  if (kind.apiKind === 'completions') {
-    const f = await vscode.window.showQuickPick(FORMATTERS.map((x) => ({ label: x })), { title: 'Conversation formatter' });
-    if (!f) return undefined;
-    profile.formatter = f.label as EndpointProfile['formatter'];
+  if (kind.apiKind === 'chat') {
+    delete profile.formatter;
+    return profile;
   }
+  const f = await vscode.window.showQuickPick(
+    [
+      ...FORMATTERS.map((x) => ({ label: x, description: x === 'none' ? 'the messages joined as they are' : undefined })),
+      { label: 'chat-template', description: "the model's own Jinja chat template, from its tokenizer_config.json or a .jinja file" },
+    ],
+    { title: 'Conversation formatter', placeHolder: existing?.formatter },
+  );
+  if (!f) return undefined;
+  profile.formatter = f.label as EndpointProfile['formatter'];
+  if (profile.formatter !== 'chat-template') return profile;
+  const picked = await vscode.window.showOpenDialog({
+    title: "The model's tokenizer_config.json or a Jinja chat template file",
+    canSelectMany: false,
+    filters: { 'Chat template': ['json', 'jinja', 'j2', 'txt'] },
+    defaultUri: existing?.chatTemplateFile ? vscode.Uri.file(existing.chatTemplateFile) : vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  if (!picked?.[0]) return undefined;
+  const file = picked[0].fsPath;
+  // Checked now (the template is read and parsed) rather than at the first request.
+  const { readChatTemplateFile } = require('../core/llm/chatTemplate') as typeof import('../core/llm/chatTemplate.js');
+  readChatTemplateFile(file);
+  profile.chatTemplateFile = file;
+  delete profile.chatTemplate;
   return profile;
 }
 
