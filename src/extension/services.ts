@@ -104,7 +104,12 @@ export class Services implements vscode.Disposable {
     }
     // The preset fills what the profile leaves out (time-out, concurrency, rate limits); explicit fields win.
     const { resolveEndpoint } = require('../core/llm/presets') as typeof import('../core/llm/presets.js');
-    return { profile: resolveEndpoint(profile), apiKey: await this.endpoints.getKey(name) };
+    const resolved = resolveEndpoint(profile);
+    // A relative chat template path in the settings means the workspace's file (the extension
+    // host's working directory is VS Code's, not the workspace).
+    const root = workspaceRoots()[0];
+    if (resolved.chatTemplateFile && root) resolved.chatTemplateFile = resolve(root, resolved.chatTemplateFile);
+    return { profile: resolved, apiKey: await this.endpoints.getKey(name) };
   }
 
   private diskRuns: RunView[] | undefined;

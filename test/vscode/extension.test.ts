@@ -4,7 +4,7 @@
  * (or SDG_TEST_LLM_URL) with SDG_TEST_LLM_MODEL, else a mock server on loopback.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Services } from '../../src/extension/services';
@@ -94,6 +94,25 @@ describe('SDG Studio extension (in the extension host)', function () {
     // Remove the key again (an empty value deletes it); a local test server needs none.
     await vscode.commands.executeCommand('sdg.setApiKey', endpointName, '');
     assert.equal(await s.endpoints.getKey(endpointName), undefined);
+  });
+
+  it('resolves a relative chatTemplateFile in the settings against the workspace folder, not the host\'s working directory', async () => {
+    const s = await services();
+    const dir = join(workspaceRoot(), '.sdg-test', 'chat-template');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'template.jinja'), '{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>');
+    const name = `${endpointName}-template`;
+    await vscode.commands.executeCommand('sdg.addEndpoint', { name, baseUrl, model, apiKind: 'completions', formatter: 'chat-template', chatTemplateFile: '.sdg-test/chat-template/template.jinja' });
+    try {
+      await waitFor('the endpoint in settings', () => s.endpoints.get(name));
+      const { profile } = await s.resolveEndpoint(name);
+      assert.equal(profile.chatTemplateFile, join(dir, 'template.jinja'));
+      // The settings keep what the user wrote.
+      assert.equal(s.endpoints.get(name)?.chatTemplateFile, '.sdg-test/chat-template/template.jinja');
+    } finally {
+      await s.endpoints.remove(name);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tests the endpoint: latency and the models the server lists', async () => {
