@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../../src/core/llm/client';
@@ -189,6 +190,36 @@ stages:
     assert.deepEqual(Object.keys(shaped[0]).sort(), ['id', 'line', 'n', 'provenance', 'style']);
     assert.equal(shaped[0].provenance.parents.style, 'short');
     assert.equal(count('skipped'), 4, 'a stage whose when is false passes its input through');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one run per folder across processes: a folder held by another live process is refused before config.json or --overwrite touch it; a dead holder\'s lock is taken over', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(join(tmpdir(), 'sdg-folder-lock-'));
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const yaml = 'name: l\nstages:\n  - { name: src, kind: source, values: [a, b], as: text }\n';
+    const r = loadPipelineSource(YamlSource.fromText('l.yaml', yaml), { templates: templateStore() });
+    const opts = { def: r.def!, params: resolveParameters(r.def!), templates: templateStore(), outputDir: out, client: () => { throw new Error('no model needed'); }, overwrite: true };
+    writeFileSync(join(out, 'output.jsonl'), 'kept\n');
+    // Another process holds the folder (as a second `sdg run` would).
+    const holder = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', `require(${JSON.stringify(join(__dirname, '../../src/core/run/lock'))}).acquireLock(${JSON.stringify(join(out, 'run.lock'))}).then(() => console.log('held'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((res, rej) => {
+        holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && res());
+        holder.once('exit', (c) => rej(new Error(`the lock holder exited (${c})`)));
+      });
+      await assert.rejects(runPipeline(opts), (e: Error) => e.name === 'RunInUseError' && e.message.includes(`pid ${holder.pid}`));
+      assert.equal(readFileSync(join(out, 'output.jsonl'), 'utf8'), 'kept\n', '--overwrite deleted output of a folder in use');
+      assert.ok(!existsSync(join(out, 'config.json')), 'config.json written into a folder in use');
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((res) => holder.once('exit', res));
+    }
+    // The holder died without releasing: its lock is stale (dead pid on this host).
+    const res = await runPipeline(opts);
+    assert.equal(res.status, 'completed', res.error ?? '');
+    assert.ok(!existsSync(join(out, 'run.lock')), 'the folder lock is released at the end');
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -17,6 +17,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runItems, type ProgressEvent, type RetryPolicy } from '../engine';
 import type { LlmClient } from '../llm/types';
+import { acquireLock, LockHeldError, removeLockLeftovers, type FileLock } from '../run/lock';
 import { freezeOrCheckConfig, isPidAlive, ManifestWriter, ManifestWriteError, openRunOutput, readManifest, removeStaleTempFiles, RunInUseError, emptyCounts } from '../run';
 import { JsonlWriter, readJsonl } from '../io/jsonl';
 import { checkStageModelParams, isModelStage, stageEnabled, stageOptions, type ParamValue, type PipelineDef, type StageDef } from './definition';
@@ -74,12 +75,28 @@ export async function runPipeline(o: RunPipelineOptions): Promise<PipelineResult
   const dir = resolve(o.outputDir);
   if (running.has(dir)) throw new RunInUseError(dir, process.pid);
   running.add(dir);
+  let lock: FileLock | undefined;
   try {
+    // One run per folder, across processes and hosts (a shared file system): the folder lock is
+    // taken before config.json is compared or --overwrite deletes anything, and held to the end.
+    await fsp.mkdir(dir, { recursive: true });
+    const lockFile = join(dir, RUN_LOCK);
+    await removeLockLeftovers(lockFile).catch(() => undefined);
+    try {
+      lock = await acquireLock(lockFile);
+    } catch (e) {
+      if (e instanceof LockHeldError) throw new RunInUseError(dir, e.owner.pid ?? 0, e.owner.host);
+      throw e;
+    }
     return await runPipelineIn(dir, o);
   } finally {
+    await lock?.release().catch(() => undefined);
     running.delete(dir);
   }
 }
+
+/** The lock file of a pipeline's run folder (held while `sdg run` or the extension runs it). */
+export const RUN_LOCK = 'run.lock';
 
 async function runPipelineIn(dir: string, o: RunPipelineOptions): Promise<PipelineResult> {
   const { def, params } = o;

@@ -41,10 +41,10 @@ export interface OpenedRun<R> {
 /** Thrown when another live process (or this one) is already running the same run folder. */
 export class RunInUseError extends Error {
   override readonly name = 'RunInUseError';
-  constructor(readonly runDir: string, readonly pid: number) {
-    super(pid === process.pid
+  constructor(readonly runDir: string, readonly pid: number, readonly host?: string) {
+    super(pid === process.pid && (host === undefined || host === hostname())
       ? `${runDir} is already running in this process; wait for it to finish or cancel it`
-      : `${runDir} is already running in another process (pid ${pid}); stop it first, or wait for it to finish`);
+      : `${runDir} is already running in another process (pid ${pid}${host && host !== hostname() ? ` on ${host}` : ''}); stop it first, or wait for it to finish`);
   }
 }
 
