@@ -61,6 +61,8 @@ describe('JSONL viewer profile pane in Chromium (webview)', function () {
   it('shows per-column profile, plots and metrics of a graded file, with no CSP violation', async () => {
     const w = await openFile('graded.jsonl', Array.from({ length: 20 }, (_, i) => JSON.stringify(gradedRow(i))));
     await w.page.locator('.statusbar').getByText('20 records').waitFor({ timeout: 20_000 });
+    // A short window (a laptop with the panel open): the profile pane gets 45% of it.
+    await w.page.setViewportSize({ width: 1280, height: 600 });
     await w.page.locator('vscode-button', { hasText: 'Profile' }).click();
     const pane = w.page.locator('sdg-column-profile');
     await pane.getByText('20 records in 20 lines').waitFor({ timeout: 20_000 });
@@ -68,6 +70,10 @@ describe('JSONL viewer profile pane in Chromium (webview)', function () {
     const row = pane.locator('tr[data-field="is_correct"]');
     await row.waitFor();
     const cells = await row.locator('td').allInnerTexts();
+    // The per-field table is in view without scrolling the pane (plots come after it).
+    const firstField = await pane.locator('tr[data-field]').first().boundingBox();
+    const paneBox = await pane.boundingBox();
+    assert.ok(firstField && paneBox && firstField.y + firstField.height <= paneBox.y + paneBox.height, `first field row ${JSON.stringify(firstField)} below the pane ${JSON.stringify(paneBox)}`);
     assert.equal(cells[1], 'boolean');
     assert.equal(cells[2], '0.0%');
     assert.equal(cells[3], '2');
@@ -103,6 +109,7 @@ describe('JSONL viewer profile pane in Chromium (webview)', function () {
     const shots = join(REPO_ROOT, '.test-artifacts', 'webview');
     mkdirSync(shots, { recursive: true });
     await w.page.screenshot({ path: join(shots, 'viewer-profile.png') });
+    await w.page.setViewportSize({ width: 1280, height: 860 });
     assert.deepEqual(await w.problems(), []);
   });
 

@@ -131,6 +131,8 @@ export class ColumnProfileView extends LitElement {
 
   override render(): TemplateResult {
     const p = this.profile;
+    // The per-field table comes before the plots: in a short window the pane (45% of the height,
+    // scrolling) shows it first; the plots follow.
     return html`<div class="bar-line">
         <strong>Profile</strong>
         ${p ? html`<span class="muted">${p.records.toLocaleString()} records in ${p.lines.toLocaleString()} lines, ${p.columns.length} fields${p.columnsCapped ? ' (first ones)' : ''}</span>` : nothing}
@@ -139,7 +141,7 @@ export class ColumnProfileView extends LitElement {
         <vscode-button secondary @click=${() => this.dispatchEvent(new CustomEvent('close'))}>Close</vscode-button>
       </div>
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
-      ${this.renderMetrics()} ${p ? this.renderPlots(p) : nothing} ${p ? this.renderColumns(p) : nothing}`;
+      ${this.renderMetrics()} ${p ? this.renderColumns(p) : nothing} ${p ? this.renderPlots(p) : nothing}`;
   }
 
   private renderMetrics(): TemplateResult | typeof nothing {
