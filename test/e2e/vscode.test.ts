@@ -550,6 +550,17 @@ describe('SDG Studio in code-server (vscode)', function () {
         const reopenedWall = Date.now();
         await webviewContent(page).locator('.rows .row .lineno').first().waitFor({ timeout: 120_000 });
         const secondOpen = await viewerTimeline(page, reopenedWall);
+        // A record shown as Markdown + LaTeX: the renderer (markdown-it + KaTeX) is a chunk of the
+        // bundle fetched on first use (webview/viewer/richRender.ts); it must load under the CSP.
+        const reopened = webviewContent(page);
+        await reopened.locator('.rows .row .lineno').first().click();
+        const mode = reopened.locator('vscode-single-select[aria-label="Render long text as"]');
+        await mode.waitFor({ timeout: 30_000 });
+        await mode.evaluate((el) => {
+          (el as HTMLSelectElement).value = 'math';
+          el.dispatchEvent(new Event('change'));
+        });
+        await reopened.locator('sdg-long-text .markdown', { hasText: 'Let us compute step by step' }).first().waitFor({ timeout: 30_000 });
         const sizeBytes = statSync(file).size;
         const timings = {
           when: new Date().toISOString(),

@@ -273,3 +273,18 @@ export async function waitReady(w: HostedWebview<HostSide>, ms = 20_000): Promis
     throw new Error(`the webview never sent "ready" within ${ms} ms; problems: ${(await w.problems()).join(' | ') || 'none'}`);
   }
 }
+
+/**
+ * Waits until every long text in the viewer is drawn in its mode: the Markdown/LaTeX renderer is
+ * a chunk fetched on first use, so a rich rendering may come a moment after the mode changes
+ * (`sdg-long-text[data-rich="pending"]` until then).
+ */
+export async function richTextDrawn(page: Page, ms = 20_000): Promise<void> {
+  await page.evaluate('new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true), 0)))');
+  // Polled with evaluate (CDP, not subject to the page's CSP; waitForFunction evaluates strings in the page).
+  const until = Date.now() + ms;
+  while (await page.evaluate('!!document.querySelector(\'sdg-long-text[data-rich="pending"]\')')) {
+    if (Date.now() > until) throw new Error(`a long text was still waiting for the rich renderer after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

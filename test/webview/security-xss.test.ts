@@ -14,7 +14,7 @@ import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { describeSection, record } from '../reliability/report';
-import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
+import { bundleExists, richTextDrawn, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
 
 const PAYLOADS = [
   `<img src=x onerror="window.__pwned='img'">`,
@@ -91,6 +91,7 @@ describe('webview security: hostile records in the JSONL viewer (webview)', func
             for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const r = find(el.shadowRoot); if (r) return r; } return null; };
           const sel = find(document); sel.value = ${JSON.stringify(mode)}; sel.dispatchEvent(new Event('change', { bubbles: true }));
         })()`);
+        await richTextDrawn(page);
         await page.waitForTimeout(150);
         const active = (await page.evaluate(FIND_ACTIVE)) as string[];
         activeFound += active.length;

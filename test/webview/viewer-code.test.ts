@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
-import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
+import { bundleExists, richTextDrawn, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
 
 const HOSTILE = `<img src=x onerror="window.__pwned='code'"><script>window.__pwned='script'</script>`;
 const GENERATION = 'First compute $6 \\cdot 7$ with **Python**.\n' +
@@ -55,7 +55,7 @@ describe('JSONL viewer: code blocks of code-mode solutions (webview)', function 
       const sel = document.querySelector('vscode-single-select[aria-label="Render long text as"]');
       sel.value = ${JSON.stringify(mode)}; sel.dispatchEvent(new Event('change', { bubbles: true }));
     })()`);
-    await page.evaluate('new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true), 0)))');
+    await richTextDrawn(page);
   }
   const field = (name: string) => w!.page.locator('section.field', { has: w!.page.locator('.field-name', { hasText: new RegExp(`^${name}`) }) });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
-import { bundleExists, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
+import { bundleExists, richTextDrawn, VIEWER, WebviewTestHost, type HostedWebview } from './harness';
 
 const CASES: Array<{ name: string; text: string }> = [
   { name: 'underbrace150', text: '$$' + '\\underbrace{'.repeat(150) + 'x' + '}_{a}'.repeat(150) + '$$' },
@@ -59,8 +59,9 @@ describe('JSONL viewer: hostile sizes in the detail pane (webview)', function ()
       const sel = document.querySelector('vscode-single-select[aria-label="Render long text as"]');
       sel.value = ${JSON.stringify(mode)}; sel.dispatchEvent(new Event('change', { bubbles: true }));
     })()`);
-    // Responsive: a frame is drawn and a timer fires after the value was rendered (a crashed or
-    // frozen renderer never answers; a crash also rejects this evaluate).
+    // Responsive: the value is drawn (the rich renderer loads on first use), then a frame is
+    // drawn and a timer fires (a crashed or frozen renderer never answers; a crash also rejects this evaluate).
+    await richTextDrawn(page, 60_000);
     const alive = await page.evaluate('new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(true), 0)))');
     assert.equal(alive, true);
     assert.equal(crashed, false, `renderer crashed on ${name}`);

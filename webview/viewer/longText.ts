@@ -97,10 +97,17 @@ export class LongText extends LitElement {
     const key = this.rich ? `${segments ? 'code' : ''}\u0000${this.mode}\u0000${this.text}` : '';
     if (key === this.renderedKey) return;
     this.renderedKey = key;
-    if (!this.rich || this.mode === 'text') return;
-    // The renderer is fetched on first use; a newer value or mode meanwhile wins.
+    if (!this.rich || this.mode === 'text') {
+      delete this.dataset.rich;
+      return;
+    }
+    // The renderer is fetched on first use; a newer value or mode meanwhile wins. `data-rich`
+    // says whether the rich rendering is still to come (tests wait for "done").
+    this.dataset.rich = 'pending';
     void loadRichRenderer().then(({ renderRich }) => {
-      if (this.renderedKey === key && this.isConnected) this.renderRichNow(renderRich);
+      if (this.renderedKey !== key || !this.isConnected) return;
+      this.renderRichNow(renderRich);
+      this.dataset.rich = 'done';
     });
   }
 
