@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import { formatServerList, parseServerList } from '../core/llm/serverSpec';
 import type { RunView, TemplateRef } from '../shared/protocol/studio';
+import { workspaceRoots } from './config';
 import { EndpointItem } from './endpoints/tree';
 import { checkProfile, ENDPOINT_NAME_RE, FORMATTERS } from './endpoints/profiles';
 import { RunItem } from './run/tree';
@@ -160,7 +161,7 @@ export function registerCommands(context: vscode.ExtensionContext, services: Ser
   register('sdg.addEndpoint', async (arg?: unknown, key?: unknown) => {
     let profile: EndpointProfile | undefined;
     if (arg && typeof arg === 'object' && !(arg instanceof EndpointItem)) {
-      const r = checkProfile(arg);
+      const r = checkProfile(arg, workspaceRoots()[0]);
       if (!r.profile) throw new Error(`invalid endpoint: ${r.problems.join('; ')}`);
       profile = r.profile;
     } else profile = await askProfile();

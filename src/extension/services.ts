@@ -307,7 +307,7 @@ export class Services implements vscode.Disposable {
       endpoints: {
         list: async () => (await this.endpoints.list()).map((i) => ({ profile: i.profile, hasKey: i.hasKey })),
         save: async (raw, previousName, apiKey) => {
-          const { profile, problems } = checkProfile(raw);
+          const { profile, problems } = checkProfile(raw, workspaceRoots()[0]);
           if (!profile) throw new Error(problems.join('\n'));
           await this.endpoints.save(profile, previousName);
           if (apiKey) await this.endpoints.setKey(profile.name, apiKey);

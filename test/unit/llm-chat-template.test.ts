@@ -202,4 +202,20 @@ describe('chat templates in VS Code settings (sdg.endpoints)', () => {
     const bad = checkProfile({ name: 'trt', baseUrl: 'http://h:8000', model: 'ensemble', apiKind: 'triton', formatter: 'chat-template', chatTemplateFile: file + '.missing' });
     assert.match(bad.problems.join('\n'), /^chatTemplateFile: .*not found/m);
   });
+
+  it('a relative chatTemplateFile is read from the workspace folder (baseDir) and kept as written', () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'sdg-ws-'));
+    try {
+      fs.mkdirSync(path.join(ws, 'models'));
+      fs.copyFileSync(fixture('qwen2.5-3b-instruct'), path.join(ws, 'models', 'tokenizer_config.json'));
+      const raw = { name: 'rel', baseUrl: 'http://h:8000/v1', model: 'm', apiKind: 'completions', formatter: 'chat-template', chatTemplateFile: 'models/tokenizer_config.json' };
+      const ok = checkProfile(raw, ws);
+      assert.deepEqual(ok.problems, []);
+      assert.equal(ok.profile?.chatTemplateFile, 'models/tokenizer_config.json');
+      // Without the folder it is looked for in the working directory, where it is not.
+      assert.match(checkProfile(raw).problems.join('\n'), /^chatTemplateFile: .*not found/m);
+    } finally {
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
 });

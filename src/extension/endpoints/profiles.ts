@@ -5,9 +5,11 @@
  * "SDG: Set API Key...".
  */
 import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName } from '../../core/llm/types';
+import { isAbsolute, resolve } from 'node:path';
 import { validateEndpoint } from '../../core/llm/presets';
 
-export const API_KINDS: readonly ApiKind[] = ['chat', 'completions'];
+export const API_KINDS: readonly ApiKind[] = ['chat', 'completions', 'triton'];
+/** The built-in conversation formatters (`chat-template` is offered beside them, with its file). */
 export const FORMATTERS: readonly FormatterName[] = ['none', 'mixtral', 'llama2', 'nemotron', 'llama3', 'chatml'];
 export const PRESETS: readonly PresetName[] = ['nvidia', 'openai', 'vllm', 'sglang', 'tensorrt-llm', 'nim', 'llamacpp', 'ollama', 'custom'];
 
@@ -32,7 +34,11 @@ export interface ProfileIssue {
  * secret keys), every field rule in the core's `validateEndpoint`. Returns the cleaned profile
  * or a list of problems.
  */
-export function checkProfile(raw: unknown): { profile?: EndpointProfile; problems: string[] } {
+/**
+ * `baseDir`: where a relative `chatTemplateFile` lives (the workspace folder in VS Code); the
+ * profile keeps the path as written, the check reads the file there.
+ */
+export function checkProfile(raw: unknown, baseDir?: string): { profile?: EndpointProfile; problems: string[] } {
   const problems: string[] = [];
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { problems: ['expected an object'] };
   const r = raw as Record<string, unknown>;
@@ -61,20 +67,22 @@ export function checkProfile(raw: unknown): { profile?: EndpointProfile; problem
       if (!profile.baseUrl) profile.baseUrl = profile.servers[0].baseUrl;
     }
   }
-  for (const p of validateEndpoint(profile)) problems.push(`${p.field}: ${p.message.replace(/^endpoint "[^"]*": /, '')}`);
+  const relativeTemplate = typeof profile.chatTemplateFile === 'string' && profile.chatTemplateFile && !isAbsolute(profile.chatTemplateFile);
+  const checked = baseDir && relativeTemplate ? { ...profile, chatTemplateFile: resolve(baseDir, profile.chatTemplateFile!) } : profile;
+  for (const p of validateEndpoint(checked)) problems.push(`${p.field}: ${p.message.replace(/^endpoint "[^"]*": /, '')}`);
   if (profile.headers && !Object.keys(profile.headers).length) delete profile.headers;
   return problems.length ? { problems } : { profile, problems };
 }
 
 /** Parse the whole setting: good profiles, plus issues for the bad ones and duplicate names. */
-export function parseProfiles(raw: unknown): { profiles: EndpointProfile[]; issues: ProfileIssue[] } {
+export function parseProfiles(raw: unknown, baseDir?: string): { profiles: EndpointProfile[]; issues: ProfileIssue[] } {
   const profiles: EndpointProfile[] = [];
   const issues: ProfileIssue[] = [];
   if (raw === undefined || raw === null) return { profiles, issues };
   if (!Array.isArray(raw)) return { profiles, issues: [{ index: -1, message: 'sdg.endpoints must be an array of endpoint profiles' }] };
   const seen = new Set<string>();
   raw.forEach((entry, index) => {
-    const { profile, problems } = checkProfile(entry);
+    const { profile, problems } = checkProfile(entry, baseDir);
     const name = entry && typeof entry === 'object' && typeof (entry as { name?: unknown }).name === 'string' ? (entry as { name: string }).name : undefined;
     for (const message of problems) issues.push({ index, name, message });
     if (!profile) return;

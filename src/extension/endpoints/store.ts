@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { EndpointProfile } from '../../core/llm/types';
+import { workspaceRoots } from '../config';
 import type { Logger } from '../log';
 import { registerSecret } from '../util/redact';
 import { parseProfiles, removeEntry, secretKeyFor, upsertEntry, type ProfileIssue } from './profiles';
@@ -28,7 +29,7 @@ export class EndpointStore implements vscode.Disposable {
 
   /** Valid profiles; problems with the others go to the log once per change. */
   profiles(): { profiles: EndpointProfile[]; issues: ProfileIssue[] } {
-    const parsed = parseProfiles(vscode.workspace.getConfiguration('sdg').get<unknown[]>('endpoints', []));
+    const parsed = parseProfiles(vscode.workspace.getConfiguration('sdg').get<unknown[]>('endpoints', []), workspaceRoots()[0]);
     const text = parsed.issues.map((i) => `sdg.endpoints[${i.index}]${i.name ? ` (${i.name})` : ''}: ${i.message}`).join('\n');
     if (text && text !== this.lastIssues) this.log.warn(`Problems in the sdg.endpoints setting:\n${text}`);
     this.lastIssues = text;
