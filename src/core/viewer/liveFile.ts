@@ -28,6 +28,9 @@ export class LiveJsonlFile {
   private pendingCheck: NodeJS.Timeout | undefined;
   private working = false;
   private again = false;
+  /** Holds on the analysis (queries running); see holdAnalysis(). */
+  private analysisHolds = 0;
+  private analysisResumed: (() => void) | undefined;
   private disposed = false;
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly resetListeners = new Set<ResetListener>();
@@ -106,6 +109,7 @@ export class LiveJsonlFile {
           this.emitChanged();
           // Yield to the event loop between chunks: the extension host serves others too.
           await new Promise((r) => setImmediate(r));
+          if (this.analysisHolds > 0) await new Promise<void>((r) => (this.analysisResumed = r));
         }
         this.emitChanged(true);
         if (gen === this.file.generation && this.file.lineCount !== linesBefore) for (const l of this.growListeners) l();
@@ -116,6 +120,26 @@ export class LiveJsonlFile {
       this.working = false;
       this.resolveReady();
     }
+  }
+
+  /**
+   * Pause the background analysis until the returned function is called (each hold once). A
+   * query the user started gets the cores meanwhile: its workers parse the lines the analysis
+   * has not reached anyway, and the analysis would parse them a second time on the same cores.
+   * Indexing goes on.
+   */
+  holdAnalysis(): () => void {
+    this.analysisHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.analysisHolds === 0) {
+        const resume = this.analysisResumed;
+        this.analysisResumed = undefined;
+        resume?.();
+      }
+    };
   }
 
   private emitChanged(force = false): void {

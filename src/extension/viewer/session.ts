@@ -20,7 +20,7 @@ import {
   type ViewerWebviewNotifications,
 } from '../../shared/protocol/viewer';
 import type { LiveJsonlFile } from '../../core/viewer/liveFile';
-import { QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
+import { compileQuery, QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
 import { queryWorkerPool, WorkerQuery } from '../../core/viewer/workerQuery';
 import type { RowData } from '../../core/viewer/jsonlFile';
 import { profileFile } from '../../core/viewer/profile';
@@ -55,6 +55,9 @@ function specKey(spec: QuerySpec): string {
   const s = spec.search && spec.search.text !== '' ? spec.search : undefined;
   return JSON.stringify([s?.text, s?.regex, s?.caseSensitive, s?.field?.trim() || '', spec.filter?.trim() || '', spec.groupBy?.trim() || '']);
 }
+
+/** The longest a query keeps the background analysis waiting. */
+const ANALYSIS_HOLD_MAX_MS = 30_000;
 
 export class ViewerSession {
   readonly channel: HostChannel;
@@ -230,7 +233,22 @@ export class ViewerSession {
     return { rows: await file.rowsFor(q.run.groupLines(p.view.group, p.start, p.count), p.columns), total: g.count, generation };
   }
 
-  private startQuery(spec: ReturnType<typeof validateQueryParams>): QueryResult {
+  private async startQuery(spec: ReturnType<typeof validateQueryParams>): Promise<QueryResult> {
+    if (!this.live.file.index.complete) {
+      // Started right after opening: the rest of the index first (several GB/s), so the scan is
+      // split over every core. A bad query is answered without waiting.
+      try {
+        compileQuery(spec);
+      } catch (e) {
+        if (e instanceof QueryError) return { ok: false, part: e.part, message: e.message, ...(e.column !== undefined ? { column: e.column } : {}) };
+        throw e;
+      }
+      await this.live.file.indexAll();
+    }
+    return this.startQueryNow(spec);
+  }
+
+  private startQueryNow(spec: ReturnType<typeof validateQueryParams>): QueryResult {
     // The same query again (the tab was hidden and shown, the webview reloaded): its result is
     // kept, finished or still running, unless it was cancelled or the file was rewritten.
     const key = specKey(spec);
@@ -250,6 +268,11 @@ export class ViewerSession {
       if (e instanceof QueryError) return { ok: false, part: e.part, message: e.message, ...(e.column !== undefined ? { column: e.column } : {}) };
       throw e;
     }
+    // The background analysis waits while the query runs (see LiveJsonlFile.holdAnalysis), at
+    // most half a minute: a regex that backtracks for minutes must not stall the stats bar.
+    const release = this.live.holdAnalysis();
+    run.whenDone().then(release, release);
+    setTimeout(release, ANALYSIS_HOLD_MAX_MS).unref();
     const id = this.nextQueryId++;
     const active: ActiveQuery = { run, specKey: key, cancelled: false, complete: false };
     this.queries.set(id, active);
