@@ -68,10 +68,13 @@ export class ViewerSession {
 
   constructor(private readonly live: LiveJsonlFile, private readonly fileName: string, post: (msg: WireMessage) => void, private readonly hooks: SessionHooks = {}) {
     this.channel = new MessageChannel(post, { waitForReady: true });
-    // Query threads boot now, while the user looks at the first rows, not when they search.
-    queryWorkerPool.warm();
     // The first page is read while the webview boots (hundreds of ms), ready for its `ready`.
     this.firstPage = this.readFirstPage();
+    // Query threads boot once that page is read, while the user looks at the first rows, not
+    // when they search (booting them costs the host CPU the first page would wait for).
+    void this.firstPage.then(() => {
+      if (!this.disposed) queryWorkerPool.warm();
+    });
     const c = this.channel;
     c.handle('rows', (p) => this.rows(validateRowsParams(p)));
     c.handle('record', (p) => live.file.record(validateLineParams(p).line));
