@@ -8,8 +8,8 @@
  *   --group-only FIELD       only group-by FIELD (for a peak-RSS measurement from outside)
  */
 import { basename } from 'node:path';
-import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
-import type { QueryParams, ViewerHostNotifications, ViewerRequests } from '../../src/shared/protocol/viewer';
+import { MessageChannel, type WireMessage } from '../../src/protocol/ipc';
+import type { QueryParams, ViewerHostNotifications, ViewerRequests } from '../../src/protocol/viewer';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { QueryRun } from '../../src/core/viewer/query';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import { formatServerList, parseServerList } from '../core/llm/serverSpec';
-import type { RunView, TemplateRef } from '../shared/protocol/studio';
+import type { RunView, TemplateRef } from '../protocol/studio';
 import { workspaceRoots } from './config';
 import { EndpointItem } from './endpoints/tree';
 import { checkProfile, ENDPOINT_NAME_RE, FORMATTERS } from './endpoints/profiles';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
 import type { ContextType } from '../core/prompts/promptConfig';
-import type { LabelParams, LaunchEstimate } from '../shared/protocol/studio';
+import type { LabelParams, LaunchEstimate } from '../protocol/studio';
 import type { Logger } from './log';
 import type { LaunchedRun, RunHooks } from './run/manager';
 import { runFolderName } from './pipelines';

@@ -9,7 +9,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { LlmClient, EndpointProfile } from '../core/llm/types';
 import type { ProgressEvent } from '../core/engine/progress';
 import type { ParamSpec, ParamValue } from '../core/pipeline/definition';
-import type { ParamInfo, PipelineInfo, StageView, TemplateRef } from '../shared/protocol/studio';
+import type { ParamInfo, PipelineInfo, StageView, TemplateRef } from '../protocol/studio';
 import type { Logger } from './log';
 import type { LaunchedRun, RunHooks, RunLauncher, RunOutcome } from './run/manager';
 import { fileRefOf } from './studio/fileRefs';
@@ -220,7 +220,7 @@ class PipelineProgress {
 }
 
 /** The estimate of a pipeline run (src/core/estimate/pipeline.ts), its parameters resolved as a launch resolves them. */
-export async function estimatePipelineRun(catalog: PipelineCatalog, pipelineId: string, values: Record<string, unknown>, threshold: number): Promise<import('../shared/protocol/studio').LaunchEstimate> {
+export async function estimatePipelineRun(catalog: PipelineCatalog, pipelineId: string, values: Record<string, unknown>, threshold: number): Promise<import('../protocol/studio').LaunchEstimate> {
   const { resolvePipeline, resolveParameters, dryRun } = core();
   const { def, templates } = resolvePipeline(pipelineId, catalog.workspacePromptsDir());
   const params = resolveDatasetParams(def, resolveParameters(def, {}, paramValues(def.parameters, values)), catalog.workspaceRoot());

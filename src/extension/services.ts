@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { EndpointProfile } from '../core/llm/types';
-import type { LaunchEstimate, PipelineInfo, PostprocessAction, PostprocessResult, RunView } from '../shared/protocol/studio';
+import type { LaunchEstimate, PipelineInfo, PostprocessAction, PostprocessResult, RunView } from '../protocol/studio';
 import { confirmThreshold, datasetGlob, defaultConcurrency, endpointPrices, requireTrust, runsFolder, workspaceRoots } from './config';
 import { EndpointStore } from './endpoints/store';
 import type { Logger } from './log';

@@ -11,13 +11,13 @@ import fc from 'fast-check';
 import { validatePipelineText } from '../../src/core/pipeline';
 import { redactSecrets } from '../../src/core/llm/presets';
 import { createHandlers, paramSchemas, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
-import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
+import { MessageChannel, type WireMessage } from '../../src/protocol/ipc';
 import { webviewHtml, makeNonce } from '../../src/extension/studio/html';
 import { viewerHtml } from '../../src/extension/viewer/html';
 import { PathError, confinePath } from '../../src/extension/util/paths';
 import { MessageValidationError } from '../../src/extension/util/validate';
 import { redact, registerSecret } from '../../src/extension/util/redact';
-import * as viewerProtocol from '../../src/shared/protocol/viewer';
+import * as viewerProtocol from '../../src/protocol/viewer';
 import { describeSection, record } from './report';
 
 const SECTION = 'Webviews, messages, paths, trust';

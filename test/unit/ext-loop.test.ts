@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listFewShotSets } from '../../src/extension/studio/files';
 import { detailsFromConfig, measuredRate, withDetails, writeRunLabel } from '../../src/extension/run/details';
-import type { RunView } from '../../src/shared/protocol/studio';
+import type { RunView } from '../../src/protocol/studio';
 import { compareRuns } from '../../src/extension/run/compare';
 import { generateSolutions } from '../../src/core/generate';
 import { defaultLabelForm, labelRequest } from '../../webview/studio/logic/state';

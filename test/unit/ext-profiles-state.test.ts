@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { checkProfile, parseProfiles, removeEntry, secretKeyFor, upsertEntry } from '../../src/extension/endpoints/profiles';
 import { redact, registerSecret } from '../../src/extension/util/redact';
 import { coerceParams, defaultLabelForm, initialState, labelRequest, moveItem, paramProblems, paramValues, reduce, refKey } from '../../webview/studio/logic/state';
-import type { InitResult, PipelineInfo } from '../../src/shared/protocol/studio';
+import type { InitResult, PipelineInfo } from '../../src/protocol/studio';
 
 describe('extension: endpoint profiles from settings', () => {
   const good = { name: 'gpu box', baseUrl: 'http://10.0.0.5:8000/v1', model: 'llama', apiKind: 'chat' };

@@ -8,7 +8,7 @@ import { confineRunFolder, mergeRuns, viewFromManifest, isResumable } from '../.
 import { LabelingLauncher } from '../../src/extension/labeling';
 import { StudioLauncher, type RunRequest } from '../../src/extension/launcher';
 import { readManifest } from '../../src/core/run/manifest';
-import type { RunView } from '../../src/shared/protocol/studio';
+import type { RunView } from '../../src/protocol/studio';
 import type { Logger } from '../../src/extension/log';
 import { startMockServer, type MockServer } from '../support/mockServer';
 

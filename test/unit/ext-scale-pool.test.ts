@@ -13,7 +13,7 @@ import { LabelingLauncher } from '../../src/extension/labeling';
 import type { Logger } from '../../src/extension/log';
 import { RunManager, type LaunchedRun, type RunHooks, type RunLauncher } from '../../src/extension/run/manager';
 import { paramSchemas } from '../../src/extension/studio/handlers';
-import type { EndpointProfile, ServerStats } from '../../src/shared/protocol/studio';
+import type { EndpointProfile, ServerStats } from '../../src/protocol/studio';
 import { formatServerLines, parseServerLines } from '../../webview/studio/logic/servers';
 import { formatServerList, parseServerList } from '../../src/core/llm/serverSpec';
 import { startMockServer, type MockServer } from '../support/mockServer';

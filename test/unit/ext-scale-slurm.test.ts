@@ -13,8 +13,8 @@ import { delimiter, join } from 'node:path';
 import { loadClusterProfile } from '../../src/core/scale/slurm';
 import { findSbatch, listClusters, planJob, saveCluster, submitJob, type SlurmContext } from '../../src/extension/scale/slurm';
 import { createHandlers, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
-import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
-import type { EndpointProfile, StudioHostNotifications, StudioRequests } from '../../src/shared/protocol/studio';
+import { MessageChannel, type WireMessage } from '../../src/protocol/ipc';
+import type { EndpointProfile, StudioHostNotifications, StudioRequests } from '../../src/protocol/studio';
 import { clusterFormOf, clusterRequest, defaultSlurmForm, slurmJobRequest, taskCount } from '../../webview/studio/logic/slurm';
 import { initialState, reduce } from '../../webview/studio/logic/state';
 

@@ -15,8 +15,8 @@ import { StudioLauncher, type RunRequest } from '../../src/extension/launcher';
 import { PipelineCatalog, PipelineLauncher } from '../../src/extension/pipelines';
 import { RunManager } from '../../src/extension/run/manager';
 import type { Logger } from '../../src/extension/log';
-import type { MessageChannel } from '../../src/shared/ipc';
-import type { StudioHostNotifications, StudioRequests } from '../../src/shared/protocol/studio';
+import type { MessageChannel } from '../../src/protocol/ipc';
+import type { StudioHostNotifications, StudioRequests } from '../../src/protocol/studio';
 import { startMockServer, type MockServer } from '../support/mockServer';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from '../webview/harness';
 

@@ -2,14 +2,14 @@ import { strict as assert } from 'node:assert';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageChannel, type WireMessage } from '../../src/shared/ipc';
-import type { ViewerHostNotifications, ViewerRequests } from '../../src/shared/protocol/viewer';
+import { MessageChannel, type WireMessage } from '../../src/protocol/ipc';
+import type { ViewerHostNotifications, ViewerRequests } from '../../src/protocol/viewer';
 import { JsonlFile } from '../../src/core/viewer/jsonlFile';
 import { LiveJsonlFile } from '../../src/core/viewer/liveFile';
 import { binOf, MAX_DISTINCT, PROFILE_BIN_EDGES, ProfileBuilder, profileFile } from '../../src/core/viewer/profile';
 import { ViewerSession } from '../../src/extension/viewer/session';
 import { sortLines } from '../../src/core/viewer/sort';
-import { validateSortParams, validateViewRef } from '../../src/shared/protocol/viewer';
+import { validateSortParams, validateViewRef } from '../../src/protocol/viewer';
 
 /** 3 problems x 4 samples; problem p has p+1 correct samples (1/4, 2/4, 3/4). */
 function gradedRows(): Array<Record<string, unknown>> {

@@ -1,7 +1,7 @@
 /**
  * Hosts a built webview bundle (dist/webview/<name>.js) in a test page in headless Chromium, the
  * way VS Code hosts it: a stand-in `acquireVsCodeApi` whose postMessage goes to a host-side
- * MessageChannel (the product's src/shared/ipc.ts) running in this Node process, messages in via
+ * MessageChannel (the product's src/protocol/ipc.ts) running in this Node process, messages in via
  * window.postMessage, a strict CSP with a nonce, and theme CSS variables. Records console errors,
  * page errors and CSP violations so tests can assert there are none.
  */
@@ -10,7 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
-import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage } from '../../src/shared/ipc';
+import { MessageChannel, type NotificationMap, type RequestMap, type WireMessage } from '../../src/protocol/ipc';
 import { launchBrowser, type Browser } from '../../scripts/real-parts/browser';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { webviewHtml } from '../../src/extension/studio/html';
@@ -186,7 +186,7 @@ export interface HostedWebview<H extends HostSide> {
   close(): Promise<void>;
 }
 
-/** A host played by a plain MessageChannel of src/shared/ipc.ts; `setup` adds its handlers. */
+/** A host played by a plain MessageChannel of src/protocol/ipc.ts; `setup` adds its handlers. */
 export function channelHost<InReq extends RequestMap, OutReq extends RequestMap, InNote extends NotificationMap, OutNote extends NotificationMap>(
   setup: (host: MessageChannel<InReq, OutReq, InNote, OutNote>) => void,
 ): (post: (m: WireMessage) => void) => MessageChannel<InReq, OutReq, InNote, OutNote> {

@@ -7,8 +7,8 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { InitResult, LabelParams, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications, TemplateRef } from '../../src/shared/protocol/studio';
-import type { MessageChannel } from '../../src/shared/ipc';
+import type { InitResult, LabelParams, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications, TemplateRef } from '../../src/protocol/studio';
+import type { MessageChannel } from '../../src/protocol/ipc';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createHandlers, registerHandlers, type StudioBackend } from '../../src/extension/studio/handlers';
 import type { Page } from 'playwright-core';
-import type { ClusterSettings, InitResult, RunView, SlurmInfo, SlurmJobParams, SlurmPreview, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
-import type { MessageChannel } from '../../src/shared/ipc';
+import type { ClusterSettings, InitResult, RunView, SlurmInfo, SlurmJobParams, SlurmPreview, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/protocol/studio';
+import type { MessageChannel } from '../../src/protocol/ipc';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 

@@ -5,9 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InitResult, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/shared/protocol/studio';
+import type { InitResult, PipelineInfo, RunView, StudioHostNotifications, StudioRequests, StudioWebviewNotifications } from '../../src/protocol/studio';
 import { REPO_ROOT } from '../../scripts/real-parts/setup';
-import type { MessageChannel } from '../../src/shared/ipc';
+import type { MessageChannel } from '../../src/protocol/ipc';
 import { bundleExists, channelHost, STUDIO, WebviewTestHost, type HostedWebview } from './harness';
 
 type Host = MessageChannel<StudioRequests, Record<string, never>, StudioWebviewNotifications, StudioHostNotifications>;

@@ -5,7 +5,7 @@
  */
 import { LitElement, css, html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
-import type { StudioTab } from '../../src/shared/protocol/studio.js';
+import type { StudioTab } from '../../src/protocol/studio.js';
 import { StudioStore } from './store.js';
 import { studioStyles } from './styles.js';
 import './tabs/endpoints.js';

@@ -5,9 +5,9 @@
  */
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import type { MessageChannel } from '../../src/shared/ipc.js';
-import type { PreviewResult, StudioHostNotifications, StudioRequests, TemplateRef } from '../../src/shared/protocol/studio.js';
-import { connectToHost, vscodeApi } from '../shared/vscodeApi.js';
+import type { MessageChannel } from '../../src/protocol/ipc.js';
+import type { PreviewResult, StudioHostNotifications, StudioRequests, TemplateRef } from '../../src/protocol/studio.js';
+import { connectToHost, vscodeApi } from '../common/vscodeApi.js';
 import { studioStyles } from './styles.js';
 
 type Host = MessageChannel<Record<string, never>, StudioRequests, StudioHostNotifications, Record<string, never>>;

@@ -3,7 +3,7 @@
  * host channel, and the host calls more than one tab needs. The root element and every tab
  * component subscribe to it and re-render when it changes.
  */
-import type { MessageChannel } from '../../src/shared/ipc.js';
+import type { MessageChannel } from '../../src/protocol/ipc.js';
 import type {
   EndpointProfile,
   EndpointTestResult,
@@ -15,8 +15,8 @@ import type {
   StudioHostNotifications,
   StudioRequests,
   TemplateRef,
-} from '../../src/shared/protocol/studio.js';
-import { connectToHost, vscodeApi } from '../shared/vscodeApi.js';
+} from '../../src/protocol/studio.js';
+import { connectToHost, vscodeApi } from '../common/vscodeApi.js';
 import { initialState, reduce, type Action, type Persisted, type StudioState } from './logic/state.js';
 
 export type Host = MessageChannel<Record<string, never>, StudioRequests, StudioHostNotifications, Record<string, never>>;

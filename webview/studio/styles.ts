@@ -1,6 +1,6 @@
 /** Styles shared by the Studio's root and tab components (theme variables only). */
 import { css } from 'lit';
-import { baseStyles } from '../shared/theme.js';
+import { baseStyles } from '../common/theme.js';
 
 export const studioStyles = [
   baseStyles,

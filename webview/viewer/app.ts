@@ -7,7 +7,7 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { styleProps } from './styleProps.js';
-import { AUTO_COLUMNS, ROWS_PAGE, type FileInfo, type GroupSort, type GroupSummary, type RecordDetail, type RowData, type ViewRef, type QueryProgress } from '../../src/shared/protocol/viewer.js';
+import { AUTO_COLUMNS, ROWS_PAGE, type FileInfo, type GroupSort, type GroupSummary, type RecordDetail, type RowData, type ViewRef, type QueryProgress } from '../../src/protocol/viewer.js';
 import { connect, vscodeApi, type ViewerChannel } from './rpc.js';
 import { loadRichRenderer, type RenderMode } from './richText.js';
 import './longText.js';

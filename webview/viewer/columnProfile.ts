@@ -7,7 +7,7 @@
  */
 import { LitElement, css, html, nothing, type TemplateResult } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { ColumnProfile, DatasetMetrics, FileProfile, MetricsResult } from '../../src/shared/protocol/viewer.js';
+import type { ColumnProfile, DatasetMetrics, FileProfile, MetricsResult } from '../../src/protocol/viewer.js';
 import type { ViewerChannel } from './rpc.js';
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -2,8 +2,8 @@
  * The webview end of the viewer protocol. Works in VS Code and in any page that defines a
  * stand-in `acquireVsCodeApi` and answers the protocol (test pages).
  */
-import { MessageChannel, type WireMessage } from '../../src/shared/ipc.js';
-import type { ViewerHostNotifications, ViewerRequests, ViewerWebviewNotifications } from '../../src/shared/protocol/viewer.js';
+import { MessageChannel, type WireMessage } from '../../src/protocol/ipc.js';
+import type { ViewerHostNotifications, ViewerRequests, ViewerWebviewNotifications } from '../../src/protocol/viewer.js';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;

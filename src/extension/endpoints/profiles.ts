@@ -8,7 +8,6 @@ import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName } 
 import { isAbsolute, resolve } from 'node:path';
 import { validateEndpoint } from '../../core/llm/presets';
 
-export const API_KINDS: readonly ApiKind[] = ['chat', 'completions', 'triton'];
 /** The built-in conversation formatters (`chat-template` is offered beside them, with its file). */
 export const FORMATTERS: readonly FormatterName[] = ['none', 'mixtral', 'llama2', 'nemotron', 'llama3', 'chatml'];
 export const PRESETS: readonly PresetName[] = ['nvidia', 'openai', 'vllm', 'sglang', 'tensorrt-llm', 'nim', 'llamacpp', 'ollama', 'custom'];

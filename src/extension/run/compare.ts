@@ -5,7 +5,7 @@
  * inputs. No `vscode` import.
  */
 import { existsSync } from 'node:fs';
-import type { CompareResult, RunView } from '../../shared/protocol/studio';
+import type { CompareResult, RunView } from '../../protocol/studio';
 import { postprocessFiles } from './postprocess';
 
 interface Side {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunDetails, RunView } from '../../shared/protocol/studio';
+import type { RunDetails, RunView } from '../../protocol/studio';
 import { readRunMetrics } from './postprocess';
 
 export const LABEL_FILE = 'label.txt';

@@ -4,7 +4,7 @@
  * No `vscode` import (unit-tested in plain Node): the actual work is done by a `RunLauncher`
  * over the core engine, and listeners are plain callbacks.
  */
-import type { Counts, RunStatus, RunView, ServerStats, StageView } from '../../shared/protocol/studio';
+import type { Counts, RunStatus, RunView, ServerStats, StageView } from '../../protocol/studio';
 
 /** A partial update from the engine; fields left out keep their last value. */
 export interface ProgressUpdate {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PostprocessAction, PostprocessResult, RunMetrics } from '../../shared/protocol/studio';
+import type { PostprocessAction, PostprocessResult, RunMetrics } from '../../protocol/studio';
 
 export const METRICS_FILE = 'metrics.json';
 

@@ -1,7 +1,7 @@
 /** The Runs view: run folders under the runs folder (manifest.json) plus live runs. */
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { RunView } from '../../shared/protocol/studio';
+import type { RunView } from '../../protocol/studio';
 import { isActive, isResumable } from './views';
 
 export class RunItem extends vscode.TreeItem {

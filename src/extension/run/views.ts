@@ -4,7 +4,7 @@
  */
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Manifest } from '../../core/run/manifest';
-import type { RunView } from '../../shared/protocol/studio';
+import type { RunView } from '../../protocol/studio';
 
 export function viewFromManifest(dir: string, m: Manifest): RunView {
   const counts = m.counts ?? { total: null, done: 0, failed: 0, pending: null };

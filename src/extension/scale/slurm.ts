@@ -13,7 +13,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { basename, delimiter, join, relative, sep } from 'node:path';
 import type { EndpointProfile } from '../../core/llm/types';
 import type { ClusterProfile, SlurmPlan } from '../../core/scale/slurm';
-import type { ClusterInfo, ClusterSettings, SlurmInfo, SlurmJobParams, SlurmPreview, SlurmSubmitResult } from '../../shared/protocol/studio';
+import type { ClusterInfo, ClusterSettings, SlurmInfo, SlurmJobParams, SlurmPreview, SlurmSubmitResult } from '../../protocol/studio';
 import { resolveFileRef, type FileContext } from '../studio/fileRefs';
 import { runFolderName } from '../pipelines';
 

@@ -13,7 +13,7 @@ import { loadFewShotSet, FewShotError, EXAMPLE_FIELDS, type FewShotExample } fro
 import { parsePromptConfig, PromptConfigError } from '../../core/prompts/promptConfig';
 import { renderPrompt } from '../../core/prompts/render';
 import { placeholders, renderTemplate, TemplateError } from '../../core/prompts/template';
-import type { FewShotExampleData, PreviewResult, TemplateDoc, TemplateRef, ValidationIssue } from '../../shared/protocol/studio';
+import type { FewShotExampleData, PreviewResult, TemplateDoc, TemplateRef, ValidationIssue } from '../../protocol/studio';
 import { readTextField, setFewShotExamples, setTextField } from './yamlEdit';
 
 export { BUILTIN_PREFIX, fileRefOf, resolveFileRef, type FileContext, type ResolvedFile } from './fileRefs';

@@ -4,7 +4,7 @@
  * built-in prompts folder) by files.ts. No `vscode` import: the host-specific parts come in
  * through `StudioBackend`, so this is unit-tested with fakes.
  */
-import type { MessageChannel } from '../../shared/ipc';
+import type { MessageChannel } from '../../protocol/ipc';
 import type {
   EndpointTestResult,
   EndpointView,
@@ -18,7 +18,7 @@ import type {
   StudioHostNotifications,
   StudioRequests,
   TemplateRef,
-} from '../../shared/protocol/studio';
+} from '../../protocol/studio';
 import { ENDPOINT_NAME, v, type Check } from '../util/validate';
 import type { LabelRunRequest } from '../labeling';
 import type { SlurmContext } from '../scale/slurm';

@@ -5,8 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { markStep } from '../walkthrough';
-import { MessageChannel } from '../../shared/ipc';
-import type { StudioHostNotifications, StudioRequests, StudioTab, TemplateRef } from '../../shared/protocol/studio';
+import { MessageChannel } from '../../protocol/ipc';
+import type { StudioHostNotifications, StudioRequests, StudioTab, TemplateRef } from '../../protocol/studio';
 import type { Services } from '../services';
 import { makeNonce, webviewHtml } from './html';
 

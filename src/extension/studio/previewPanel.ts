@@ -6,8 +6,8 @@
  */
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { MessageChannel } from '../../shared/ipc';
-import type { StudioHostNotifications, StudioRequests, TemplateRef } from '../../shared/protocol/studio';
+import { MessageChannel } from '../../protocol/ipc';
+import type { StudioHostNotifications, StudioRequests, TemplateRef } from '../../protocol/studio';
 import type { Services } from '../services';
 import { fileRefOf } from './fileRefs';
 import { makeNonce, webviewHtml } from './html';

@@ -9,7 +9,7 @@ import { YamlSource } from '../../core/config/yamlSource';
 import { detectFormat, toRow } from '../../core/datasets';
 import type { EndpointProfile, LlmClient, ModelParams } from '../../core/llm/types';
 import { parsePromptConfig } from '../../core/prompts/promptConfig';
-import type { TryParams, TryResult } from '../../shared/protocol/studio';
+import type { TryParams, TryResult } from '../../protocol/studio';
 import { errorMessage } from '../util/redact';
 import { datasetRow, kindOf, previewTemplate, readText, resolveFileRef, type FileContext } from './files';
 import { setTextField } from './yamlEdit';

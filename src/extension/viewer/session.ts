@@ -1,9 +1,9 @@
 /**
  * One viewer panel's conversation with its webview, on top of a shared LiveJsonlFile. No
  * `vscode` import: the provider wires it to a webview, the unit tests to a fake one.
- * Every request is validated (src/shared/protocol/viewer.ts) before it touches the file.
+ * Every request is validated (src/protocol/viewer.ts) before it touches the file.
  */
-import { MessageChannel, type WireMessage } from '../../shared/ipc';
+import { MessageChannel, type WireMessage } from '../../protocol/ipc';
 import {
   AUTO_COLUMNS,
   ROWS_PAGE,
@@ -18,7 +18,7 @@ import {
   type ViewerHostNotifications,
   type ViewerRequests,
   type ViewerWebviewNotifications,
-} from '../../shared/protocol/viewer';
+} from '../../protocol/viewer';
 import type { LiveJsonlFile } from '../../core/viewer/liveFile';
 import { compileQuery, QueryError, type QueryOptions, type QuerySpec } from '../../core/viewer/query';
 import { queryWorkerPool, WorkerQuery } from '../../core/viewer/workerQuery';
@@ -26,7 +26,7 @@ import type { RowData } from '../../core/viewer/jsonlFile';
 import { profileFile } from '../../core/viewer/profile';
 import { sortLines } from '../../core/viewer/sort';
 import { computeMetrics } from '../../core/math/metrics';
-import type { MetricsResult } from '../../shared/protocol/viewer';
+import type { MetricsResult } from '../../protocol/viewer';
 
 type HostChannel = MessageChannel<ViewerRequests, Record<string, never>, ViewerWebviewNotifications, ViewerHostNotifications>;
 

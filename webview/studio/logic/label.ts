@@ -2,7 +2,7 @@
  * The Studio's labeling form (the job of `sdg generate`, code mode included) as typed, and its
  * check into the `runs.label` request. Pure: unit-tested without a browser.
  */
-import type { LabelParams } from '../../../src/shared/protocol/studio';
+import type { LabelParams } from '../../../src/protocol/studio';
 
 /** The labeling form as typed (numbers as text until launch). */
 export interface LabelForm {

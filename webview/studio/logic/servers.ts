@@ -6,7 +6,7 @@
  * result again with the core's validatePoolServers.
  */
 import { formatServerList, parseServerList } from '../../../src/core/llm/serverSpec';
-import type { PoolServer } from '../../../src/shared/protocol/studio';
+import type { PoolServer } from '../../../src/protocol/studio';
 
 export interface ParsedServers {
   baseUrl: string;

@@ -4,7 +4,7 @@
  * The host validates again (the core's checkClusterProfile and loader): this only catches
  * typos early and names the field.
  */
-import type { ClusterSettings, SlurmJobParams } from '../../../src/shared/protocol/studio';
+import type { ClusterSettings, SlurmJobParams } from '../../../src/protocol/studio';
 
 export interface ClusterForm {
   name: string;

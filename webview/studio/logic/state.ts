@@ -14,7 +14,7 @@ import type {
   StudioTab,
   TemplateRef,
   ValidationIssue,
-} from '../../../src/shared/protocol/studio';
+} from '../../../src/protocol/studio';
 import { defaultClusterForm, defaultSlurmForm, defaultSlurmJobForm, type ClusterForm, type SlurmForm, type SlurmJobForm } from './slurm';
 
 /** A saved Slurm form from an older panel state gets the fields it lacks. */

@@ -1,8 +1,8 @@
 /** Shared pieces of run views: progress bars (CSP-safe widths) and the per-server table of a pool. */
 import { html, nothing, type TemplateResult } from 'lit';
 import { Directive, directive, type ElementPart, type PartInfo, PartType } from 'lit/directive.js';
-import type { RunView, ServerStats } from '../../../src/shared/protocol/studio.js';
-import { compactNumber } from '../../shared/theme.js';
+import type { RunView, ServerStats } from '../../../src/protocol/studio.js';
+import { compactNumber } from '../../common/theme.js';
 
 // A tiny directive that sets the width through the CSSOM: `style="..."` attributes would be
 // blocked by the CSP (no 'unsafe-inline'), CSSOM writes are not.

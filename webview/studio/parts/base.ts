@@ -4,7 +4,7 @@
  */
 import { LitElement } from 'lit';
 import { property } from 'lit/decorators.js';
-import type { PipelineInfo } from '../../../src/shared/protocol/studio.js';
+import type { PipelineInfo } from '../../../src/protocol/studio.js';
 import type { Action, StudioState } from '../logic/state.js';
 import type { Host, StudioStore } from '../store.js';
 import { studioStyles } from '../styles.js';

@@ -4,7 +4,7 @@
  */
 import { css, html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
-import type { CompareResult, CompareSide, RunView } from '../../../src/shared/protocol/studio.js';
+import type { CompareResult, CompareSide, RunView } from '../../../src/protocol/studio.js';
 import { targetValue } from '../store.js';
 import { studioStyles } from '../styles.js';
 import { StudioView } from './base.js';

@@ -5,8 +5,8 @@
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { PostprocessAction, PostprocessResult, RunView } from '../../../src/shared/protocol/studio.js';
-import { compactNumber, formatDuration } from '../../shared/theme.js';
+import type { PostprocessAction, PostprocessResult, RunView } from '../../../src/protocol/studio.js';
+import { compactNumber, formatDuration } from '../../common/theme.js';
 import { targetValue } from '../store.js';
 import { StudioView } from './base.js';
 import { renderBar, renderServers } from './bars.js';

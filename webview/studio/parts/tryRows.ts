@@ -6,7 +6,7 @@
  */
 import { css, html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
-import type { TryResult } from '../../../src/shared/protocol/studio.js';
+import type { TryResult } from '../../../src/protocol/studio.js';
 import { targetValue } from '../store.js';
 import { studioStyles } from '../styles.js';
 import { StudioView } from './base.js';

@@ -3,7 +3,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import { targetValue } from '../store.js';
-import type { EndpointProfile } from '../../../src/shared/protocol/studio.js';
+import type { EndpointProfile } from '../../../src/protocol/studio.js';
 import { formatServerLines, parseServerLines } from '../logic/servers.js';
 import { errorText, type EndpointFormState } from '../store.js';
 

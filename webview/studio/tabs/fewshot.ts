@@ -3,7 +3,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import { targetValue } from '../store.js';
-import type { FewShotExampleData } from '../../../src/shared/protocol/studio.js';
+import type { FewShotExampleData } from '../../../src/protocol/studio.js';
 import { moveItem } from '../logic/state.js';
 
 const FEWSHOT_FIELDS = ['problem', 'solution', 'expected_answer', 'reference_solution', 'masked_solution'];

@@ -4,7 +4,7 @@ import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
-import type { ParamInfo, PipelineInfo } from '../../../src/shared/protocol/studio.js';
+import type { ParamInfo, PipelineInfo } from '../../../src/protocol/studio.js';
 import { paramValues } from '../logic/state.js';
 
 @customElement('sdg-pipelines-tab')

@@ -4,7 +4,7 @@ import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
 import { errorText, targetValue } from '../store.js';
-import type { LabelParams, LaunchEstimate } from '../../../src/shared/protocol/studio.js';
+import type { LabelParams, LaunchEstimate } from '../../../src/protocol/studio.js';
 import { coerceParams, isCodePrompt, labelRequest, paramProblems, paramValues } from '../logic/state.js';
 import '../parts/runCard.js';
 import '../parts/compare.js';

@@ -4,7 +4,7 @@ import { customElement } from 'lit/decorators.js';
 import { StudioView } from '../parts/base.js';
 import '../parts/datasetPicker.js';
 import { targetValue } from '../store.js';
-import type { SlurmPreview } from '../../../src/shared/protocol/studio.js';
+import type { SlurmPreview } from '../../../src/protocol/studio.js';
 import { clusterFormOf, clusterRequest, slurmJobRequest, taskCount, type ClusterForm, type SlurmJobForm } from '../logic/slurm.js';
 
 @customElement('sdg-slurm-tab')

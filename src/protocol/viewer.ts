@@ -1,13 +1,13 @@
 /**
- * Messages between the JSONL viewer webview and the extension host (see src/shared/ipc.ts).
+ * Messages between the JSONL viewer webview and the extension host (see src/protocol/ipc.ts).
  * The webview never holds the file: it asks for pages of rows of a "view" (all lines, the
  * matches of a query, or one group of a grouped query) and for one record's detail.
  * Everything the webview sends is checked by the `validate*` functions below before use.
  */
-import type { FileStats, RecordDetail, RowData } from '../../core/viewer/jsonlFile';
-import type { GroupSort, GroupSummary, QueryProgress, SearchSpec } from '../../core/viewer/query';
-import type { ColumnProfile, FileProfile, ProblemShare, ProfilePlot } from '../../core/viewer/profile';
-import type { DatasetMetrics } from '../../core/math/metrics';
+import type { FileStats, RecordDetail, RowData } from '../core/viewer/jsonlFile';
+import type { GroupSort, GroupSummary, QueryProgress, SearchSpec } from '../core/viewer/query';
+import type { ColumnProfile, FileProfile, ProblemShare, ProfilePlot } from '../core/viewer/profile';
+import type { DatasetMetrics } from '../core/math/metrics';
 
 export type { FileStats, RecordDetail, RowData, GroupSort, GroupSummary, QueryProgress, SearchSpec };
 export type { ColumnProfile, FileProfile, ProblemShare, ProfilePlot, DatasetMetrics };

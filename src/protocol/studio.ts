@@ -1,12 +1,12 @@
 /**
- * Messages between the extension host and the Studio webview (over `src/shared/ipc.ts`).
+ * Messages between the extension host and the Studio webview (over `src/protocol/ipc.ts`).
  * Plain data only: the same file is bundled into both sides. The host validates every
  * request's params before use (src/extension/studio/handlers.ts); paths are workspace-relative
  * (or absolute inside a workspace folder) and confined by the host.
  */
-import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats } from '../../core/llm/types';
-import type { ClusterProfile } from '../../core/scale/slurm';
-import type { Estimate } from '../../core/estimate';
+import type { ApiKind, EndpointProfile, FormatterName, PoolServer, PresetName, ServerStats } from '../core/llm/types';
+import type { ClusterProfile } from '../core/scale/slurm';
+import type { Estimate } from '../core/estimate';
 
 export type { Estimate };
 

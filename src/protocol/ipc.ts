@@ -5,7 +5,7 @@
  *   - requests carry an id and get exactly one reply (result or error);
  *   - notifications are one-way;
  *   - the webview sends `ready` once it listens; the host queues notifications until then.
- * Each webview declares its own maps (`src/shared/protocol/*.ts`):
+ * Each webview declares its own maps (`src/protocol/*.ts`):
  *   Requests: { [method]: { params: P; result: R } }   (webview -> host)
  *   Notifications: { [method]: P }                      (either direction)
  */

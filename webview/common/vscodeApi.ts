@@ -4,7 +4,7 @@
  * so we never need retainContextWhenHidden). In a plain test page, the page supplies
  * `acquireVsCodeApi` itself.
  */
-import { MessageChannel, type NotificationMap, type RequestMap } from '../../src/shared/ipc.js';
+import { MessageChannel, type NotificationMap, type RequestMap } from '../../src/protocol/ipc.js';
 
 export interface VsCodeApi<S> {
   postMessage(message: unknown): void;
